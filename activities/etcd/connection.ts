@@ -1,0 +1,243 @@
+/**
+ * Connections to etcd members.
+ *
+ * Every client talks to exactly one member (one URL of the endpoint map):
+ * per-member calls must reach that member and no other, and cluster-wide calls
+ * fail over between voters explicitly (`anyVoter`), so that every error names
+ * the member it came from. Every call carries a deadline.
+ *
+ * TLS material and credentials are read by the worker through the
+ * `SecretResolver` once per connection; only references travel in workflow
+ * inputs.
+ */
+import { Etcd3, type IHashKVRequest, type IHashKVResponse, type IOptions, type MaintenanceClient } from 'etcd3';
+import { z } from 'zod';
+import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
+import { readSecretText } from './secrets.js';
+import type { EtcdAccess, SecretResolver } from './types.js';
+
+export const DEFAULT_TIMEOUT_MS = 5_000;
+
+/** gRPC call options (deadline), as etcd3 takes them. */
+export type CallOptions = NonNullable<Parameters<MaintenanceClient['status']>[0]>;
+
+const secretRefSchema = z.union([
+  z.object({ file: z.string().min(1) }).strict(),
+  z
+    .object({
+      secret: z
+        .object({
+          context: z.string().min(1).optional(),
+          namespace: z.string().min(1),
+          name: z.string().min(1),
+          key: z.string().min(1),
+        })
+        .strict(),
+    })
+    .strict(),
+]);
+
+export const etcdAccessSchema = z
+  .object({
+    endpoints: z
+      .record(z.string().min(1), z.string().regex(/^https?:\/\/[^/]+\/?$/, 'must be http(s)://host:port'))
+      .refine((e) => Object.keys(e).length > 0, 'at least one endpoint is required'),
+    tls: z
+      .object({
+        ca: secretRefSchema,
+        cert: secretRefSchema.optional(),
+        key: secretRefSchema.optional(),
+        serverName: z.string().min(1).optional(),
+      })
+      .strict()
+      .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key must be given together')
+      .optional(),
+    auth: z.object({ username: z.union([z.string().min(1), secretRefSchema]), password: secretRefSchema }).strict().optional(),
+    timeoutMs: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export function validateAccess(access: unknown): EtcdAccess {
+  const parsed = etcdAccessSchema.safeParse(access);
+  if (!parsed.success) {
+    throw new InvalidRequest(`invalid etcd access: ${z.prettifyError(parsed.error)}`);
+  }
+  return parsed.data as EtcdAccess;
+}
+
+type FaultPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
+
+/**
+ * A pass-through fault policy: etcd3's defaults retry three times and open a
+ * circuit breaker; we want exactly one attempt per call, with its deadline, so
+ * that callers decide about retries (and Temporal records them).
+ */
+const passThrough = {
+  execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> {
+    return Promise.resolve().then(() => fn({ signal: new AbortController().signal }));
+  },
+} as unknown as FaultPolicy;
+
+export interface CallSpec {
+  /** What is being done, for error messages ("member list"). */
+  operation: string;
+  /** Overrides the connection's per-call deadline. */
+  timeoutMs?: number;
+}
+
+export class EtcdConnection {
+  readonly timeoutMs: number;
+  private readonly clients = new Map<string, Etcd3>();
+
+  private constructor(
+    readonly access: EtcdAccess,
+    private readonly options: Omit<IOptions, 'hosts'>,
+  ) {
+    this.timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Validates the access description and resolves its secrets. */
+  static async open(access: EtcdAccess, secrets: SecretResolver): Promise<EtcdConnection> {
+    const valid = validateAccess(access);
+    const timeoutMs = valid.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const options: Omit<IOptions, 'hosts'> = {
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
+      faultHandling: { global: passThrough, host: () => passThrough },
+    };
+    if (valid.tls) {
+      const [ca, cert, key] = await Promise.all([
+        secrets.read(valid.tls.ca),
+        valid.tls.cert ? secrets.read(valid.tls.cert) : Promise.resolve(undefined),
+        valid.tls.key ? secrets.read(valid.tls.key) : Promise.resolve(undefined),
+      ]);
+      options.credentials = { rootCertificate: ca, ...(key ? { privateKey: key } : {}), ...(cert ? { certChain: cert } : {}) };
+      if (valid.tls.serverName) {
+        options.grpcOptions = {
+          'grpc.ssl_target_name_override': valid.tls.serverName,
+          'grpc.default_authority': valid.tls.serverName,
+        };
+      }
+    }
+    if (valid.auth) {
+      const username =
+        typeof valid.auth.username === 'string' ? valid.auth.username : await readSecretText(secrets, valid.auth.username);
+      const password = await readSecretText(secrets, valid.auth.password);
+      options.auth = { username, password, callOptions: () => ({ deadline: Date.now() + timeoutMs }) };
+    }
+    return new EtcdConnection(valid, options);
+  }
+
+  /** Names of the endpoint map, in map order. */
+  get names(): string[] {
+    return Object.keys(this.access.endpoints);
+  }
+
+  endpointOf(name: string): string {
+    const url = this.access.endpoints[name];
+    if (url === undefined) {
+      throw new InvalidRequest(
+        `no client endpoint for member "${name}" in the endpoint map (known: ${this.names.join(', ') || 'none'})`,
+        { details: { name, known: this.names } },
+      );
+    }
+    return url;
+  }
+
+  /** The etcd3 client for one member (created on first use, closed by `close`). */
+  client(name: string): Etcd3 {
+    let c = this.clients.get(name);
+    if (!c) {
+      c = new Etcd3({ ...this.options, hosts: [this.endpointOf(name)] });
+      this.clients.set(name, c);
+    }
+    return c;
+  }
+
+  /** Call options with a fresh deadline. */
+  deadline(timeoutMs?: number): CallOptions {
+    return { deadline: Date.now() + (timeoutMs ?? this.timeoutMs) };
+  }
+
+  /**
+   * Runs one call against one member with a deadline; errors come out typed
+   * (`classifyEtcdError`) and name the member and the operation.
+   */
+  async call<T>(name: string, spec: CallSpec, fn: (client: Etcd3, options: CallOptions) => Promise<T>): Promise<T> {
+    const client = this.client(name);
+    const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    // Belt and braces: gRPC deadlines should fire, but never wait forever on a hung call.
+    const guard = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`DEADLINE_EXCEEDED: no answer within ${timeoutMs + 2_000} ms`)),
+        timeoutMs + 2_000,
+      );
+    });
+    try {
+      return await Promise.race([fn(client, this.deadline(timeoutMs)), guard]);
+    } catch (err) {
+      throw classifyEtcdError(err, { operation: spec.operation, target: `${name} ${this.endpointOf(name)}` });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * Runs a cluster-wide call through the first of `names` that answers.
+   * Falls over to the next member only when a member is unreachable; any other
+   * answer (permission denied, etcd refusing the request) is final.
+   */
+  async anyOf<T>(
+    names: string[],
+    spec: CallSpec,
+    fn: (client: Etcd3, options: CallOptions, name: string) => Promise<T>,
+  ): Promise<{ value: T; name: string }> {
+    if (names.length === 0) {
+      throw new InvalidRequest(`${spec.operation}: no endpoint to call (endpoint map: ${this.names.join(', ')})`);
+    }
+    let last: unknown;
+    for (const name of names) {
+      try {
+        return { value: await this.call(name, spec, (c, o) => fn(c, o, name)), name };
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+        last = err;
+      }
+    }
+    throw last;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+}
+
+/**
+ * `maintenance.hashKV` of etcd3 1.1.2 is broken: it calls the gRPC method
+ * `hashKV`, but @grpc/proto-loader names it `hashKv` ("client[method] is not a
+ * function"). Call the method under its real name through the client's own
+ * connection pool (same deadline, TLS and auth handling).
+ */
+interface RawPool {
+  exec<T>(service: 'Maintenance', method: string, payload: unknown, options?: CallOptions): Promise<T>;
+}
+
+export function hashKVRaw(client: Etcd3, req: IHashKVRequest, options: CallOptions): Promise<IHashKVResponse> {
+  const pool = (client as unknown as { pool: RawPool }).pool;
+  return pool.exec<IHashKVResponse>('Maintenance', 'hashKv', req, options);
+}
+
+/** Opens a connection, runs `fn`, always closes it. */
+export async function withConnection<T>(
+  access: EtcdAccess,
+  secrets: SecretResolver,
+  fn: (conn: EtcdConnection) => Promise<T>,
+): Promise<T> {
+  const conn = await EtcdConnection.open(access, secrets);
+  try {
+    return await fn(conn);
+  } finally {
+    conn.close();
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * "Observe, then ask the guard": every change calls `observeAndGuard` first and
+ * gets a fresh observation plus the guard's verdict, or a typed refusal.
+ */
+import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../workflows/safety-guard.js';
+import type { EtcdConnection } from './connection.js';
+import { guardRefusal, MembershipChangeRejected, EtcdUnavailable, messageOf } from './errors.js';
+import { guardInputFrom, observeCluster } from './observe.js';
+import { sleep, type RunContext } from './run-context.js';
+import type { ClusterObservation } from './types.js';
+
+export interface Guarded {
+  observation: ClusterObservation;
+  verdict: GuardVerdict;
+}
+
+export async function observeAndGuard(
+  conn: EtcdConnection,
+  change: ClusterChange,
+  requiredFaultTolerance: number,
+): Promise<Guarded> {
+  const observation = await observeCluster(conn);
+  const verdict = evaluateChange(guardInputFrom(observation, change, requiredFaultTolerance));
+  if (!verdict.allowed) throw guardRefusal(verdict);
+  return { observation, verdict };
+}
+
+/** Endpoint-map names of the voters that answered, healthy ones first. */
+export function voterNames(obs: ClusterObservation, exceptId?: string): string[] {
+  const voters = obs.endpoints.filter((e) => e.status && !e.status.isLearner && e.status.id !== exceptId);
+  voters.sort((a, b) => Number(b.health?.healthy ?? false) - Number(a.health?.healthy ?? false));
+  return voters.map((e) => e.name);
+}
+
+export interface RetryOptions {
+  deadlineMs: number;
+  rc: RunContext;
+  /** Pause between attempts (default 500 ms). */
+  pauseMs?: number;
+  /** What is being retried, for heartbeats and the final error. */
+  what: string;
+}
+
+/**
+ * Retries `attempt` while it fails with a transient refusal (etcd's "unhealthy
+ * cluster" after a voter change, an unreachable member, ...), until the deadline.
+ * `attempt` must be idempotent: it is responsible for checking whether a
+ * previous attempt already took effect.
+ */
+export async function retryTransient<T>(
+  opts: RetryOptions,
+  attempt: (n: number) => Promise<T>,
+  isTransient: (err: unknown) => boolean = (err) =>
+    err instanceof MembershipChangeRejected || err instanceof EtcdUnavailable,
+): Promise<{ value: T; attempts: number }> {
+  const until = Date.now() + opts.deadlineMs;
+  for (let n = 1; ; n++) {
+    try {
+      return { value: await attempt(n), attempts: n };
+    } catch (err) {
+      if (!isTransient(err) || Date.now() + (opts.pauseMs ?? 500) > until) throw err;
+      opts.rc.heartbeat({ what: opts.what, attempt: n, lastError: messageOf(err).slice(0, 200) });
+      await sleep(opts.pauseMs ?? 500, opts.rc.signal);
+    }
+  }
+}

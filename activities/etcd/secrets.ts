@@ -1,0 +1,52 @@
+/**
+ * Secret resolution for the etcd activities. Workflow inputs carry references
+ * (`SecretRef`); only the worker turns them into bytes.
+ *
+ * The file variant is implemented here. The Kubernetes-Secret variant is
+ * injected by the Kubernetes side (`kubernetes` option); without it, a
+ * `{ secret: ... }` reference fails with a clear, non-retryable SecretUnavailable.
+ */
+import { readFile } from 'node:fs/promises';
+import { SecretUnavailable } from './errors.js';
+import type { SecretRef, SecretResolver } from './types.js';
+
+export function describeSecretRef(ref: SecretRef): string {
+  if ('file' in ref) return `file ${ref.file}`;
+  const s = ref.secret;
+  return `Secret ${s.context ? `${s.context}/` : ''}${s.namespace}/${s.name}[${s.key}]`;
+}
+
+export interface SecretResolverOptions {
+  /** Reads `{ secret: ... }` references (provided by the Kubernetes activities). */
+  kubernetes?: SecretResolver;
+}
+
+export function createSecretResolver(options: SecretResolverOptions = {}): SecretResolver {
+  return {
+    async read(ref: SecretRef): Promise<Buffer> {
+      if ('file' in ref) {
+        try {
+          return await readFile(ref.file);
+        } catch (err) {
+          const code = (err as NodeJS.ErrnoException).code ?? 'error';
+          throw new SecretUnavailable(`cannot read ${describeSecretRef(ref)} on the worker: ${code}`, {
+            details: { ref: describeSecretRef(ref), code },
+          });
+        }
+      }
+      if (!options.kubernetes) {
+        throw new SecretUnavailable(
+          `cannot resolve ${describeSecretRef(ref)}: this worker has no Kubernetes secret reader configured ` +
+            `(use a { file } reference or configure the Kubernetes resolver)`,
+          { details: { ref: describeSecretRef(ref) } },
+        );
+      }
+      return options.kubernetes.read(ref);
+    },
+  };
+}
+
+/** Reads a secret as text, without a trailing newline (secret files usually end with one). */
+export async function readSecretText(resolver: SecretResolver, ref: SecretRef): Promise<string> {
+  return (await resolver.read(ref)).toString('utf8').replace(/\r?\n$/, '');
+}
