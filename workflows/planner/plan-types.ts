@@ -1,0 +1,144 @@
+/** Types of a migration plan: plain JSON data (it is a workflow value and shown to operators). */
+import type { ApprovalMode, DnsStrategy, GateName, MigrationSpec } from '../spec/schema.js';
+import type { MajoritySide } from './quorum.js';
+
+export const PHASES = [
+  'preflight',
+  'shrink',
+  'expose',
+  'dns',
+  'join',
+  'leader',
+  'retire',
+  'finalize',
+  'cleanup',
+] as const;
+export type PhaseName = (typeof PHASES)[number];
+
+/** The gate in front of each phase (none in front of preflight: starting the run approves it). */
+export const GATE_BEFORE_PHASE: Record<Exclude<PhaseName, 'preflight'>, GateName> = {
+  shrink: 'shrink',
+  expose: 'expose',
+  dns: 'dns',
+  join: 'join',
+  leader: 'leader',
+  retire: 'switch-clients',
+  finalize: 'finalize',
+  cleanup: 'cleanup',
+};
+
+export type ClusterSide = 'source' | 'target';
+
+/** A member as observed in the etcd member list (`etcdctl member list`). */
+export interface ObservedMember {
+  name: string;
+  /** Member ID (hex) when known. */
+  id?: string;
+  peerURLs: string[];
+  isLearner: boolean;
+}
+
+export interface PlanInput {
+  spec: MigrationSpec;
+  observed: { members: ObservedMember[] };
+}
+
+/** Names that must resolve to one member's load-balancer IP in the other cluster. */
+export interface DnsEntry {
+  member: string;
+  hostnames: string[];
+}
+
+/** Membership after a step. Old = members of the source StatefulSet, new = of the target one. */
+export interface MembershipState {
+  voters: { old: string[]; new: string[] };
+  learners: { old: string[]; new: string[] };
+  quorum: number;
+  faultTolerance: number;
+  majoritySideOnPartition: MajoritySide;
+}
+
+/** What a step does; `kind` discriminates. */
+export type PlanAction =
+  | {
+      kind: 'preflight-checks';
+      /** Checks that must pass before anything changes. */
+      checks: string[];
+    }
+  | { kind: 'compact'; keepRevisions: number }
+  | {
+      /** One member at a time, followers first; the leader last, after moving leadership off it. */
+      kind: 'rolling-defragment';
+      members: string[];
+    }
+  | { kind: 'create-headless-service'; cluster: ClusterSide; service: string; statefulSet: string }
+  | { kind: 'create-member-services'; cluster: ClusterSide; members: string[] }
+  | { kind: 'await-load-balancers'; cluster: ClusterSide; members: string[]; timeout: string }
+  | {
+      kind: 'configure-dns';
+      /** The cluster whose DNS view changes. */
+      cluster: ClusterSide;
+      strategy: DnsStrategy;
+      entries: DnsEntry[];
+    }
+  | { kind: 'add-learner'; member: string; peerURLs: string[] }
+  | {
+      /** Start the new member's pod: `--initial-cluster-state existing` with this `--initial-cluster`. */
+      kind: 'scale-target';
+      member: string;
+      replicas: number;
+      initialCluster: string;
+    }
+  | { kind: 'await-catch-up'; member: string; timeout: string }
+  | { kind: 'promote'; member: string }
+  | { kind: 'move-leader'; to: string }
+  | {
+      kind: 'gate';
+      gate: GateName;
+      approval: ApprovalMode;
+      /** `switch-clients` only: client URLs of the new voters at that point. */
+      clientEndpoints?: string[];
+    }
+  | { kind: 'verify-consistency'; members: string[] }
+  | { kind: 'remove-member'; member: string; id?: string }
+  | {
+      /** Scale the old StatefulSet down; the removed members' pods stop (highest ordinal first). */
+      kind: 'scale-source';
+      replicas: number;
+      stops: string[];
+    }
+  | { kind: 'finalize-target'; initialCluster: string }
+  | { kind: 'soak'; duration: string; ms: number }
+  | { kind: 'cleanup-dns'; cluster: ClusterSide; strategy: DnsStrategy; entries: DnsEntry[] }
+  | { kind: 'cleanup-member-services'; cluster: ClusterSide; members: string[] }
+  | { kind: 'cleanup-source-statefulset'; statefulSet: string; service: string }
+  | { kind: 'cleanup-source-pvcs'; statefulSet: string; members: string[] };
+
+export type PlanStepKind = PlanAction['kind'];
+
+export type PlanStep = PlanAction & {
+  /** Stable, unique id, e.g. `join/etcd-main-1/add-learner`. */
+  id: string;
+  phase: PhaseName;
+  title: string;
+  /** Membership once this step is done. */
+  after: MembershipState;
+};
+
+export type StepOfKind<K extends PlanStepKind> = Extract<PlanStep, { kind: K }>;
+
+export interface PlanMember {
+  name: string;
+  ordinal: number;
+  peerURLs: string[];
+  id?: string;
+}
+
+export interface MigrationPlan {
+  /** Phases that have steps, in order. */
+  phases: PhaseName[];
+  steps: PlanStep[];
+  warnings: string[];
+  source: { members: PlanMember[]; faultTolerance: number };
+  target: { members: PlanMember[]; faultTolerance: number; clientURLs: string[] };
+}
