@@ -139,6 +139,11 @@ export interface MigrationPlan {
   phases: PhaseName[];
   steps: PlanStep[];
   warnings: string[];
+  /**
+   * The fault tolerance every step keeps: the source's, or the target's when the target is
+   * smaller (the final cluster cannot tolerate more). Pass it to the safety guard.
+   */
+  requiredFaultTolerance: number;
   source: { members: PlanMember[]; faultTolerance: number };
   target: { members: PlanMember[]; faultTolerance: number; clientURLs: string[] };
 }

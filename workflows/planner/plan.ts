@@ -251,7 +251,9 @@ export function planMigration(input: PlanInput): MigrationPlan {
       'shrink',
       undefined,
       { kind: 'rolling-defragment', members: oldMembers.map((o) => o.name) },
-      `defragment ${names(oldMembers)} one at a time, followers first, the leader last after moving leadership`,
+      n === 1
+        ? `defragment ${names(oldMembers)} (the only member: it blocks while defragmenting)`
+        : `defragment ${names(oldMembers)} one at a time, followers first, the leader last after moving leadership`,
     );
   }
 
@@ -514,6 +516,7 @@ export function planMigration(input: PlanInput): MigrationPlan {
     phases,
     steps: b.steps,
     warnings: planWarnings(spec, oldMembers, n, m, oneNamespace),
+    requiredFaultTolerance: Math.min(faultTolerance(n), faultTolerance(m)),
     source: { members: oldMembers, faultTolerance: faultTolerance(n) },
     target: {
       members: newMembers,
@@ -564,6 +567,9 @@ function planWarnings(
   }
   if (m % 2 === 0) {
     warnings.push(`target size ${m} is even: it tolerates no more failures than ${m - 1} members would`);
+  }
+  if (n === 1 && spec.shrink.enabled) {
+    warnings.push('single-member source: defragmenting blocks the only member, so clients wait while it runs');
   }
   if (n === 1 && m === 1) {
     warnings.push(

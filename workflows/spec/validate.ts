@@ -83,11 +83,15 @@ const EXPECTED: Record<string, string> = {
 function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
   switch (issue.code) {
     case 'invalid_type': {
+      if ((issue.path ?? []).length === 0 && (issue.input === undefined || issue.input === null)) {
+        return 'the spec is empty (expected version: 1, kind: EtcdMigration, source, target, ...)';
+      }
       if (issue.input === undefined) return 'is required';
       const expected = EXPECTED[issue.expected] ?? issue.expected;
       return `expected ${expected}, got ${describeValue(issue.input)}`;
     }
     case 'invalid_value':
+      if (issue.input === undefined) return `is required (${issue.values.map((v) => JSON.stringify(v)).join(' or ')})`;
       return `must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${describeValue(issue.input)}`;
     case 'too_big':
       if (issue.origin === 'array') return `must have at most ${String(issue.maximum)} entries`;
