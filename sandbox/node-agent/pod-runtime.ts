@@ -26,6 +26,15 @@ export interface RuntimeDeps {
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const BACKOFF_MS = [1000, 2000, 4000, 8000, 10_000];
 
+/** The network namespace a pod runs in: tests and tools enter it with `ip netns exec`. */
+export function podNetnsName(cluster: string, podUid: string): string {
+  return `${NETNS_PREFIX}${cluster}-${shortId(cluster, podUid)}`;
+}
+
+function shortId(cluster: string, podUid: string): string {
+  return crypto.createHash('sha256').update(`${cluster}/${podUid}`).digest('hex').slice(0, 8);
+}
+
 function quote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -114,13 +123,13 @@ export class PodRuntime {
 
   private newSandbox(pod: V1Pod): PodSandbox {
     const uid = pod.metadata!.uid!;
-    const short = crypto.createHash('sha256').update(`${this.deps.layout.name}/${uid}`).digest('hex').slice(0, 8);
+    const short = shortId(this.deps.layout.name, uid);
     const dir = path.join(this.deps.dir, 'pods', `${pod.metadata!.namespace}_${pod.metadata!.name}_${uid.slice(0, 8)}`);
     fs.mkdirSync(dir, { recursive: true });
     return {
       uid,
       pod,
-      netns: `${NETNS_PREFIX}${this.deps.layout.name}-${short}`,
+      netns: podNetnsName(this.deps.layout.name, uid),
       hostVeth: `${NETNS_PREFIX}${short}`,
       dir,
       containers: new Map(),
@@ -402,8 +411,8 @@ export class PodRuntime {
       await this.deps.api.deleteNamespacedPod({
         name: pod.metadata!.name!,
         namespace: pod.metadata!.namespace!,
-        gracePeriodSeconds: 0,
-        body: { preconditions: { uid: pod.metadata!.uid! } },
+        // With a body, the API server reads the options from it and ignores query parameters.
+        body: { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata!.uid! } },
       });
     } catch (err) {
       const code = (err as { code?: number }).code;
