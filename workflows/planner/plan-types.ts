@@ -100,7 +100,12 @@ export type PlanAction =
       clientEndpoints?: string[];
     }
   | { kind: 'verify-consistency'; members: string[] }
-  | { kind: 'remove-member'; member: string; id?: string }
+  | {
+      kind: 'remove-member';
+      member: string;
+      /** Member ID from the observed member list, when known. */
+      memberId?: string;
+    }
   | {
       /** Scale the old StatefulSet down; the removed members' pods stop (highest ordinal first). */
       kind: 'scale-source';

@@ -364,7 +364,7 @@ export function planMigration(input: PlanInput): MigrationPlan {
     b.add(
       'retire',
       member.name,
-      { kind: 'remove-member', member: member.name, ...(member.id ? { id: member.id } : {}) },
+      { kind: 'remove-member', member: member.name, ...(member.id ? { memberId: member.id } : {}) },
       `remove ${member.name} from the cluster`,
     );
   };
@@ -569,7 +569,9 @@ function planWarnings(
     warnings.push(`target size ${m} is even: it tolerates no more failures than ${m - 1} members would`);
   }
   if (n === 1 && spec.shrink.enabled) {
-    warnings.push('single-member source: defragmenting blocks the only member, so clients wait while it runs');
+    warnings.push(
+      'single-member source: defragmenting blocks the only member, so clients wait while it runs',
+    );
   }
   if (n === 1 && m === 1) {
     warnings.push(

@@ -263,11 +263,9 @@ const hostAliasesSchema = z
 
 const jsonPatchOpSchema = z.strictObject({
   op: z.enum(['add', 'remove', 'replace', 'copy', 'move', 'test']),
-  path: z
-    .string()
-    .startsWith('/', {
-      error: (issue) => `${q(String(issue.input))} is not a JSON pointer (must start with "/")`,
-    }),
+  path: z.string().startsWith('/', {
+    error: (issue) => `${q(String(issue.input))} is not a JSON pointer (must start with "/")`,
+  }),
   from: z.string().optional(),
   value: z.json().optional(),
 });
@@ -479,8 +477,7 @@ export const migrationSpecSchema = z
         path: ['target', 'statefulSet'],
         message: `must differ from source.statefulSet (${q(spec.source.statefulSet)}): pod hostnames become etcd member names and must not collide`,
       });
-    }
-    if (spec.target.service === spec.source.service) {
+    } else if (spec.target.service === spec.source.service) {
       ctx.addIssue({
         code: 'custom',
         path: ['target', 'service'],

@@ -91,7 +91,8 @@ function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
       return `expected ${expected}, got ${describeValue(issue.input)}`;
     }
     case 'invalid_value':
-      if (issue.input === undefined) return `is required (${issue.values.map((v) => JSON.stringify(v)).join(' or ')})`;
+      if (issue.input === undefined)
+        return `is required (${issue.values.map((v) => JSON.stringify(v)).join(' or ')})`;
       return `must be ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}, got ${describeValue(issue.input)}`;
     case 'too_big':
       if (issue.origin === 'array') return `must have at most ${String(issue.maximum)} entries`;
