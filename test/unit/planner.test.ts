@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planMigration, PlanError } from '../../workflows/planner/plan.js';
+import { assumedSourceMembers, planMigration, PlanError } from '../../workflows/planner/plan.js';
 import {
   GATE_BEFORE_PHASE,
   PHASES,
@@ -727,5 +727,19 @@ describe('planner: the rule checker itself catches broken plans', () => {
   });
   it('a missing gate', () => {
     expect(broken((steps) => steps.filter((s) => s.id !== 'gate/leader'))).toThrow();
+  });
+});
+
+describe('planner: offline dry run', () => {
+  it('assumedSourceMembers stands in for the member list of the article setup', () => {
+    const spec = makeSpec((s) => {
+      s.target.replicas = 5;
+    });
+    const members = assumedSourceMembers(spec, 3);
+    expect(members).toEqual(observedMembers(3).map(({ id: _id, ...rest }) => rest));
+    const plan = planMigration({ spec, observed: { members } });
+    checkPlan(plan, spec, members);
+    const gate = plan.steps.find((s) => s.kind === 'gate' && s.gate === 'switch-clients');
+    expect(gate?.title).toMatch(/\(etcd-main-2, etcd-main-3, etcd-main-4 become voters during retire\)$/);
   });
 });

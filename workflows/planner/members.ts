@@ -147,3 +147,21 @@ export function memberHostnames(member: PlanMember, service: string): string[] {
   }
   return hosts;
 }
+
+/**
+ * The member list a source StatefulSet of `replicas` pods would have if its members advertise
+ * `<scheme>://<pod>.<service>:2380` (the article's setup). For an offline dry run only: a real
+ * plan uses the observed member list.
+ */
+export function assumedSourceMembers(
+  spec: MigrationSpec,
+  replicas: number,
+  scheme: 'http' | 'https' = peerScheme(spec),
+): ObservedMember[] {
+  const { statefulSet, service } = spec.source;
+  return Array.from({ length: replicas }, (_, ordinal) => ({
+    name: `${statefulSet}-${ordinal}`,
+    peerURLs: [`${scheme}://${statefulSet}-${ordinal}.${service}:${PEER_PORT}`],
+    isLearner: false,
+  }));
+}

@@ -76,7 +76,7 @@ import {
 } from './plan-types.js';
 import { faultTolerance, majoritySideOnPartition, quorumSize } from './quorum.js';
 
-export { PlanError } from './members.js';
+export { PlanError, assumedSourceMembers } from './members.js';
 
 interface Membership {
   oldVoters: PlanMember[];
@@ -95,6 +95,7 @@ class PlanBuilder {
   constructor(
     private readonly spec: MigrationSpec,
     oldMembers: PlanMember[],
+    private readonly newMembers: PlanMember[],
   ) {
     this.membership = { oldVoters: [...oldMembers], newVoters: [], newLearners: [] };
   }
@@ -130,6 +131,9 @@ class PlanBuilder {
       const endpoints = this.membership.newVoters.map((m) => targetClientURL(this.spec, m.name));
       action = { ...action, clientEndpoints: endpoints };
       title += `: point clients at ${endpoints.join(', ')}`;
+      const voters = new Set(this.membership.newVoters.map((m) => m.name));
+      const later = this.newMembers.filter((m) => !voters.has(m.name));
+      if (later.length > 0) title += ` (${later.map((m) => m.name).join(', ')} become voters during retire)`;
     }
     this.steps.push({ ...action, id: `gate/${gate}`, phase, title, after: this.snapshot() });
   }
@@ -219,8 +223,8 @@ export function planMigration(input: PlanInput): MigrationPlan {
   };
   const { source, target } = spec;
   const oneNamespace = source.context === target.context && source.namespace === target.namespace;
-  const b = new PlanBuilder(spec, oldMembers);
-  const stepTimeout = spec.deadlines.catchUp;
+  const b = new PlanBuilder(spec, oldMembers, newMembers);
+  const catchUpTimeout = spec.deadlines.catchUp;
 
   // preflight: nothing changes.
   b.add(
@@ -345,7 +349,7 @@ export function planMigration(input: PlanInput): MigrationPlan {
     b.add(
       phase,
       member.name,
-      { kind: 'await-catch-up', member: member.name, timeout: stepTimeout },
+      { kind: 'await-catch-up', member: member.name, timeout: catchUpTimeout },
       `wait until learner ${member.name} has caught up with the leader`,
     );
   };
@@ -354,7 +358,7 @@ export function planMigration(input: PlanInput): MigrationPlan {
       b.add(
         phase,
         member.name,
-        { kind: 'await-catch-up', member: member.name, timeout: stepTimeout },
+        { kind: 'await-catch-up', member: member.name, timeout: catchUpTimeout },
         `check that learner ${member.name} is still caught up`,
       );
     }
