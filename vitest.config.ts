@@ -29,6 +29,16 @@ export default defineConfig({
           hookTimeout: 300_000,
         },
       },
+      {
+        // Brings its own sandbox up and down: run it alone, after the sandbox project.
+        extends: true,
+        test: {
+          name: 'lifecycle',
+          include: ['test/sandbox-lifecycle/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+        },
+      },
     ],
   },
 });

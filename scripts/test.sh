@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs, then static checks, then every
-# vitest project (unit, etcd integration, sandbox integration and end-to-end).
+# vitest project in turn (each needs the machine to itself: 2 cores).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 export PATH="$PWD/.tools/bin:$PATH"
 started=$(date +%s)
-echo "test: typecheck"; npx tsc --noEmit
-echo "test: lint"; npx eslint .
-echo "test: vitest"; npx vitest run "$@"
-echo "test: done in $(($(date +%s) - started))s"
+step() { echo; echo "=== test: $1 ($(($(date +%s) - started))s)"; }
+step typecheck; npx tsc --noEmit
+step lint; npx eslint .
+# lifecycle brings its own sandbox up and down, so it runs after the sandbox project.
+for project in unit etcd sandbox lifecycle; do
+  step "vitest --project $project"
+  npx vitest run --project "$project" "$@"
+done
+step "done"

@@ -1,0 +1,62 @@
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LB_LINK, sandboxDir } from '../../sandbox/config.js';
+import { sandboxDown, sandboxUp } from '../../sandbox/sandbox.js';
+import { apply, clusterClient, loadManifests, readyPods } from '../helpers/kube.js';
+
+function sandboxProcesses(): string[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    // Control-plane daemons name files under the sandbox dir; pod containers run `sh -c` / `etcd --name=...`.
+    .filter((l) => l.includes(sandboxDir()) || /node-agent\/main\.ts|^\s*\d+ etcd --name=|--initial-cluster-token=etcd-cortex-prod/.test(l))
+    .filter((l) => !l.includes('vitest'));
+}
+
+function sandboxLinksAndNetns(): { links: string[]; netns: string[] } {
+  const links = execFileSync('ip', ['-o', 'link', 'show'], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\d+:\s+([^:@]+)/.exec(l)?.[1] ?? '')
+    .filter((n) => n.startsWith('es-') || n.startsWith('esb-') || n === LB_LINK);
+  const netns = execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => l.startsWith('es-'));
+  return { links, netns };
+}
+
+describe('sandbox down', () => {
+  afterAll(async () => {
+    await sandboxDown({ quiet: true });
+  });
+
+  it('leaves no process, network namespace, link, mount or directory behind', async () => {
+    await sandboxUp();
+    const source = clusterClient('source');
+    await apply(source, loadManifests('test/fixtures/article-etcd.yaml', 'default'));
+    await apply(source, [
+      {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'etcd-0-lb', namespace: 'default' },
+        spec: { type: 'LoadBalancer', selector: { 'statefulset.kubernetes.io/pod-name': 'etcd-0' }, ports: [{ port: 2379 }] },
+      } as never,
+    ]);
+    await readyPods(source, 'default', 'app=etcd', 3);
+    // While up, there really is something to clean.
+    expect(sandboxProcesses().length).toBeGreaterThanOrEqual(9);
+    expect(sandboxLinksAndNetns().netns.length).toBe(3);
+    expect(fs.existsSync(sandboxDir())).toBe(true);
+
+    await sandboxDown({ quiet: true });
+
+    expect(sandboxProcesses()).toEqual([]);
+    expect(sandboxLinksAndNetns()).toEqual({ links: [], netns: [] });
+    expect(fs.readdirSync('/etc/netns', { withFileTypes: true }).filter((e) => e.name.startsWith('es-'))).toEqual([]);
+    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sandboxDir()) || l.includes('/run/netns/es-'));
+    expect(mounts).toEqual([]);
+    expect(fs.existsSync(sandboxDir())).toBe(false);
+    const lbAddresses = execFileSync('ip', ['-o', 'addr', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('198.19.') || l.includes('198.18.'));
+    expect(lbAddresses).toEqual([]);
+  });
+});
