@@ -133,7 +133,10 @@ class PlanBuilder {
       title += `: point clients at ${endpoints.join(', ')}`;
       const voters = new Set(this.membership.newVoters.map((m) => m.name));
       const later = this.newMembers.filter((m) => !voters.has(m.name));
-      if (later.length > 0) title += ` (${later.map((m) => m.name).join(', ')} become voters during retire)`;
+      if (later.length > 0) {
+        const verb = later.length === 1 ? 'becomes a voter' : 'become voters';
+        title += ` (${later.map((m) => m.name).join(', ')} ${verb} during retire)`;
+      }
     }
     this.steps.push({ ...action, id: `gate/${gate}`, phase, title, after: this.snapshot() });
   }
