@@ -9,7 +9,8 @@
  *
  * Rules (see design.md, "Safety rules"):
  * - every voting member is reachable, healthy (answered a linearizable read),
- *   has no active alarm, and agrees on the member list and on the leader;
+ *   and agrees on the member list and on the leader; membership changes also
+ *   need no active alarm (maintenance and move-leader are how NOSPACE is cleared);
  *   exception: a voter that is itself the target of a removal may be down
  *   (removing a dead member is how the cluster gets its fault tolerance back);
  * - only one learner at a time: adding a learner is refused while one exists;
@@ -138,8 +139,13 @@ function describeChange(change: ClusterChange, byId: Map<string, GuardMember>): 
   }
 }
 
-function votersAfterChange(change: ClusterChange, byId: Map<string, GuardMember>, votersBefore: number): number {
-  const target = 'memberId' in change && change.memberId !== undefined ? byId.get(change.memberId) : undefined;
+function votersAfterChange(
+  change: ClusterChange,
+  byId: Map<string, GuardMember>,
+  votersBefore: number,
+): number {
+  const target =
+    'memberId' in change && change.memberId !== undefined ? byId.get(change.memberId) : undefined;
   switch (change.kind) {
     case 'promote':
       return target?.isLearner ? votersBefore + 1 : votersBefore;
@@ -172,7 +178,8 @@ export function evaluateChange(input: GuardInput): GuardVerdict {
       ...(m?.name ? { memberName: m.name } : {}),
     });
   };
-  const isMembershipChange = change.kind === 'add-learner' || change.kind === 'promote' || change.kind === 'remove';
+  const isMembershipChange =
+    change.kind === 'add-learner' || change.kind === 'promote' || change.kind === 'remove';
   // A voter being removed may itself be down: removing it is what restores the fault tolerance.
   const exemptFromHealth = change.kind === 'remove' ? change.memberId : undefined;
 
@@ -187,11 +194,19 @@ export function evaluateChange(input: GuardInput): GuardVerdict {
     }
     const o = obsById.get(v.id);
     if (!o || !o.reachable) {
-      add('VoterUnreachable', `voter ${label(v, v.id)} is unreachable: ${o?.error ?? 'no endpoint observed'}`, v);
+      add(
+        'VoterUnreachable',
+        `voter ${label(v, v.id)} is unreachable: ${o?.error ?? 'no endpoint observed'}`,
+        v,
+      );
     } else if (!o.healthy) {
-      add('VoterUnhealthy', `voter ${label(v, v.id)} is unhealthy: ${o.error ?? 'linearizable read failed'}`, v);
+      add(
+        'VoterUnhealthy',
+        `voter ${label(v, v.id)} is unhealthy: ${o.error ?? 'linearizable read failed'}`,
+        v,
+      );
     }
-    if (o?.alarms && o.alarms.length > 0 && change.kind !== 'maintenance') {
+    if (o?.alarms && o.alarms.length > 0 && isMembershipChange) {
       add('AlarmActive', `voter ${label(v, v.id)} has active alarm(s): ${o.alarms.join(', ')}`, v);
     }
   }
@@ -233,14 +248,19 @@ export function evaluateChange(input: GuardInput): GuardVerdict {
   }
 
   // 3. Change-specific rules.
-  const target = 'memberId' in change && change.memberId !== undefined ? byId.get(change.memberId) : undefined;
+  const target =
+    'memberId' in change && change.memberId !== undefined ? byId.get(change.memberId) : undefined;
   if ('memberId' in change && change.memberId !== undefined && !target) {
     add('TargetNotFound', `member ${change.memberId} is not in the member list`);
   }
   switch (change.kind) {
     case 'add-learner': {
       for (const l of learners) {
-        add('LearnerAlreadyPresent', `learner ${label(l, l.id)} is already present; only one learner at a time`, l);
+        add(
+          'LearnerAlreadyPresent',
+          `learner ${label(l, l.id)} is already present; only one learner at a time`,
+          l,
+        );
       }
       for (const m of members) {
         const clash = m.peerURLs.filter((u) => change.peerURLs.includes(u));
@@ -251,7 +271,8 @@ export function evaluateChange(input: GuardInput): GuardVerdict {
       break;
     }
     case 'promote': {
-      if (target && !target.isLearner) add('TargetNotLearner', `${label(target, target.id)} is not a learner`, target);
+      if (target && !target.isLearner)
+        add('TargetNotLearner', `${label(target, target.id)} is not a learner`, target);
       if (target?.isLearner) {
         const o = obsById.get(target.id);
         if (!o?.reachable) {

@@ -10,7 +10,13 @@
  * `SecretResolver` once per connection; only references travel in workflow
  * inputs.
  */
-import { Etcd3, type IHashKVRequest, type IHashKVResponse, type IOptions, type MaintenanceClient } from 'etcd3';
+import {
+  Etcd3,
+  type IHashKVRequest,
+  type IHashKVResponse,
+  type IOptions,
+  type MaintenanceClient,
+} from 'etcd3';
 import { z } from 'zod';
 import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
 import { readSecretText } from './secrets.js';
@@ -52,7 +58,10 @@ export const etcdAccessSchema = z
       .strict()
       .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key must be given together')
       .optional(),
-    auth: z.object({ username: z.union([z.string().min(1), secretRefSchema]), password: secretRefSchema }).strict().optional(),
+    auth: z
+      .object({ username: z.union([z.string().min(1), secretRefSchema]), password: secretRefSchema })
+      .strict()
+      .optional(),
     timeoutMs: z.number().int().positive().optional(),
   })
   .strict();
@@ -62,7 +71,8 @@ export function validateAccess(access: unknown): EtcdAccess {
   if (!parsed.success) {
     throw new InvalidRequest(`invalid etcd access: ${z.prettifyError(parsed.error)}`);
   }
-  return parsed.data as EtcdAccess;
+  const valid: EtcdAccess = parsed.data;
+  return valid;
 }
 
 type FaultPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>;
@@ -110,7 +120,11 @@ export class EtcdConnection {
         valid.tls.cert ? secrets.read(valid.tls.cert) : Promise.resolve(undefined),
         valid.tls.key ? secrets.read(valid.tls.key) : Promise.resolve(undefined),
       ]);
-      options.credentials = { rootCertificate: ca, ...(key ? { privateKey: key } : {}), ...(cert ? { certChain: cert } : {}) };
+      options.credentials = {
+        rootCertificate: ca,
+        ...(key ? { privateKey: key } : {}),
+        ...(cert ? { certChain: cert } : {}),
+      };
       if (valid.tls.serverName) {
         options.grpcOptions = {
           'grpc.ssl_target_name_override': valid.tls.serverName,
@@ -120,7 +134,9 @@ export class EtcdConnection {
     }
     if (valid.auth) {
       const username =
-        typeof valid.auth.username === 'string' ? valid.auth.username : await readSecretText(secrets, valid.auth.username);
+        typeof valid.auth.username === 'string'
+          ? valid.auth.username
+          : await readSecretText(secrets, valid.auth.username);
       const password = await readSecretText(secrets, valid.auth.password);
       options.auth = { username, password, callOptions: () => ({ deadline: Date.now() + timeoutMs }) };
     }
@@ -162,7 +178,11 @@ export class EtcdConnection {
    * Runs one call against one member with a deadline; errors come out typed
    * (`classifyEtcdError`) and name the member and the operation.
    */
-  async call<T>(name: string, spec: CallSpec, fn: (client: Etcd3, options: CallOptions) => Promise<T>): Promise<T> {
+  async call<T>(
+    name: string,
+    spec: CallSpec,
+    fn: (client: Etcd3, options: CallOptions) => Promise<T>,
+  ): Promise<T> {
     const client = this.client(name);
     const timeoutMs = spec.timeoutMs ?? this.timeoutMs;
     let timer: NodeJS.Timeout | undefined;
@@ -193,7 +213,9 @@ export class EtcdConnection {
     fn: (client: Etcd3, options: CallOptions, name: string) => Promise<T>,
   ): Promise<{ value: T; name: string }> {
     if (names.length === 0) {
-      throw new InvalidRequest(`${spec.operation}: no endpoint to call (endpoint map: ${this.names.join(', ')})`);
+      throw new InvalidRequest(
+        `${spec.operation}: no endpoint to call (endpoint map: ${this.names.join(', ')})`,
+      );
     }
     let last: unknown;
     for (const name of names) {
@@ -223,7 +245,11 @@ interface RawPool {
   exec<T>(service: 'Maintenance', method: string, payload: unknown, options?: CallOptions): Promise<T>;
 }
 
-export function hashKVRaw(client: Etcd3, req: IHashKVRequest, options: CallOptions): Promise<IHashKVResponse> {
+export function hashKVRaw(
+  client: Etcd3,
+  req: IHashKVRequest,
+  options: CallOptions,
+): Promise<IHashKVResponse> {
   const pool = (client as unknown as { pool: RawPool }).pool;
   return pool.exec<IHashKVResponse>('Maintenance', 'hashKv', req, options);
 }

@@ -90,6 +90,23 @@ const TLS_HINTS = [
   'wrong version number',
 ];
 
+function tlsExplanation(msg: string): string {
+  if (
+    /alert bad certificate|certificate required|alert unknown ca|alert certificate|alert handshake failure/i.test(
+      msg,
+    )
+  ) {
+    return 'the server rejected the client certificate (missing, or not signed by a CA the server trusts)';
+  }
+  if (/Hostname\/IP does not match|altnames|ALTNAME/i.test(msg)) {
+    return 'the server certificate does not match the host name (set tls.serverName to a name in the certificate)';
+  }
+  if (/unable to verify|self.signed|verify failed|local issuer|UNABLE_TO_VERIFY|unknown ca/i.test(msg)) {
+    return 'the server certificate is not trusted by the configured CA (tls.ca)';
+  }
+  return 'check tls.ca, tls.cert/tls.key and that the endpoint speaks TLS';
+}
+
 export interface ErrorContext {
   /** What was being done, e.g. "member list". */
   operation: string;
@@ -107,14 +124,17 @@ export function classifyEtcdError(err: unknown, ctx: ErrorContext): TypedError {
   if (isTypedError(err)) return err;
   const msg = messageOf(err);
   const where = ctx.target ? ` (${ctx.target})` : '';
-  const details: ErrorDetails = { operation: ctx.operation, ...(ctx.target ? { target: ctx.target } : {}), ...ctx.details };
+  const details: ErrorDetails = {
+    operation: ctx.operation,
+    ...(ctx.target ? { target: ctx.target } : {}),
+    ...ctx.details,
+  };
   const name = err instanceof Error ? err.constructor.name : typeof err;
   const opts = { details: { ...details, cause: `${name}: ${msg}`.slice(0, 500) }, cause: err };
 
   if (TLS_HINTS.some((h) => msg.includes(h))) {
     return new TlsHandshakeFailed(
-      `${ctx.operation}${where}: TLS handshake failed; the server certificate is not trusted by the configured CA ` +
-        `or does not match the server name (${msg})`,
+      `${ctx.operation}${where}: TLS handshake failed: ${tlsExplanation(msg)} (${msg})`,
       opts,
     );
   }
@@ -158,7 +178,10 @@ export function isUnavailable(err: unknown): boolean {
   return err instanceof EtcdUnavailable;
 }
 
-const REASON_ERROR: Record<GuardReasonCode, { rank: number; make: (m: string, d: ErrorDetails) => TypedError }> = {
+const REASON_ERROR: Record<
+  GuardReasonCode,
+  { rank: number; make: (m: string, d: ErrorDetails) => TypedError }
+> = {
   FaultToleranceTooLow: { rank: 0, make: (m, d) => new QuorumAtRisk(m, { details: d }) },
   TargetIsLeader: { rank: 1, make: (m, d) => new TargetIsLeader(m, { details: d }) },
   TargetNotFound: { rank: 2, make: (m, d) => new MemberNotFound(m, { details: d }) },

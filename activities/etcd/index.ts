@@ -15,7 +15,13 @@
 import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../workflows/safety-guard.js';
 import { withApplicationFailures } from '../errors.js';
 import { withConnection, type EtcdConnection } from './connection.js';
-import { addLearner, promoteLearner, removeMember, undoAddLearner, waitForLearnerCatchUp } from './membership.js';
+import {
+  addLearner,
+  promoteLearner,
+  removeMember,
+  undoAddLearner,
+  waitForLearnerCatchUp,
+} from './membership.js';
 import { compact, defragment, disarmSpaceAlarms, moveLeader, type DisarmResult } from './maintenance.js';
 import {
   currentRevision,
@@ -104,7 +110,10 @@ export type EtcdActivities = {
 export function createEtcdActivities(deps: EtcdActivityDeps = {}): EtcdActivities {
   const secrets = deps.secrets ?? createSecretResolver();
   const fallback: RunContext = { heartbeat: deps.heartbeat ?? (() => undefined) };
-  const withConn = <T>(access: EtcdAccess, fn: (conn: EtcdConnection, rc: RunContext) => Promise<T>): Promise<T> => {
+  const withConn = <T>(
+    access: EtcdAccess,
+    fn: (conn: EtcdConnection, rc: RunContext) => Promise<T>,
+  ): Promise<T> => {
     const rc = resolveRunContext(fallback);
     return withConnection(access, secrets, (conn) => fn(conn, rc));
   };
@@ -121,12 +130,18 @@ export function createEtcdActivities(deps: EtcdActivityDeps = {}): EtcdActivitie
     etcdCurrentRevision: ({ access }) => withConn(access, (c) => currentRevision(c)),
     etcdHashKV: ({ access, revision }) =>
       withConn(access, (c, rc) =>
-        hashKV(c, { ...(revision !== undefined ? { revision } : {}), ...(rc.signal ? { signal: rc.signal } : {}) }),
+        hashKV(c, {
+          ...(revision !== undefined ? { revision } : {}),
+          ...(rc.signal ? { signal: rc.signal } : {}),
+        }),
       ),
     etcdEvaluateChange: ({ access, change, requiredFaultTolerance }) =>
-      withConn(access, async (c) => evaluateChange(guardInputFrom(await observeCluster(c), change, requiredFaultTolerance))),
+      withConn(access, async (c) =>
+        evaluateChange(guardInputFrom(await observeCluster(c), change, requiredFaultTolerance)),
+      ),
     etcdAddLearner: (input) => withConn(input.access, (c, rc) => addLearner(c, input, rc)),
-    etcdWaitForLearnerCatchUp: (input) => withConn(input.access, (c, rc) => waitForLearnerCatchUp(c, input, rc)),
+    etcdWaitForLearnerCatchUp: (input) =>
+      withConn(input.access, (c, rc) => waitForLearnerCatchUp(c, input, rc)),
     etcdPromoteLearner: (input) => withConn(input.access, (c, rc) => promoteLearner(c, input, rc)),
     etcdRemoveMember: (input) => withConn(input.access, (c, rc) => removeMember(c, input, rc)),
     etcdUndoAddLearner: (input) => withConn(input.access, (c, rc) => undoAddLearner(c, input, rc)),

@@ -6,7 +6,14 @@ import { AlarmAction, AlarmType } from 'etcd3';
 import type { EtcdConnection } from './connection.js';
 import { EtcdMessages, EtcdUnavailable, InvalidRequest, messageIncludes, MemberConflict } from './errors.js';
 import { observeAndGuard, retryTransient, voterNames } from './guarded.js';
-import { currentRevision, endpointNameOf, listAlarms, listMembers, memberStatus, requireMember } from './observe.js';
+import {
+  currentRevision,
+  endpointNameOf,
+  listAlarms,
+  listMembers,
+  memberStatus,
+  requireMember,
+} from './observe.js';
 import { heartbeatEvery, noopRunContext, sleep, type RunContext } from './run-context.js';
 import type {
   AlarmInfo,
@@ -49,12 +56,18 @@ export async function moveLeader(
       const leader = requireMember(observation.members, { memberId: previousLeaderId });
       const leaderName = endpointNameOf(conn, leader);
       try {
-        await conn.call(leaderName, { operation: `move leader ${leader.name} -> ${target.name}`, timeoutMs: Math.max(conn.timeoutMs, 10_000) }, (c, o) =>
-          c.maintenance.moveLeader({ targetID: target.id }, o),
+        await conn.call(
+          leaderName,
+          {
+            operation: `move leader ${leader.name} -> ${target.name}`,
+            timeoutMs: Math.max(conn.timeoutMs, 10_000),
+          },
+          (c, o) => c.maintenance.moveLeader({ targetID: target.id }, o),
         );
       } catch (err) {
         // The leadership moved between observation and request: observe again.
-        if (messageIncludes(err, EtcdMessages.notLeader)) throw new EtcdUnavailable(`leader changed during move-leader`, { cause: err });
+        if (messageIncludes(err, EtcdMessages.notLeader))
+          throw new EtcdUnavailable(`leader changed during move-leader`, { cause: err });
         throw err;
       }
       return { previousLeaderId, verdict, changed: true };
@@ -86,15 +99,22 @@ export async function moveLeader(
 /** Compacts to `revision - keep`. Already compacted that far: no-op. */
 export async function compact(conn: EtcdConnection, input: CompactInput): Promise<CompactResult> {
   const keep = input.keep ?? 1000;
-  if (!Number.isInteger(keep) || keep < 0) throw new InvalidRequest(`keep must be a non-negative integer, got ${keep}`);
-  const { observation, verdict } = await observeAndGuard(conn, { kind: 'maintenance', operation: 'compact' }, MAINTENANCE_FT);
+  if (!Number.isInteger(keep) || keep < 0)
+    throw new InvalidRequest(`keep must be a non-negative integer, got ${keep}`);
+  const { observation, verdict } = await observeAndGuard(
+    conn,
+    { kind: 'maintenance', operation: 'compact' },
+    MAINTENANCE_FT,
+  );
   const voters = voterNames(observation);
   const { revision } = await currentRevision(conn, voters);
   const target = revision - keep;
   if (target <= 1) return { revision, compactedTo: 0, alreadyCompacted: true, verdict };
   try {
-    await conn.anyOf(voters, { operation: `compact to ${target}`, timeoutMs: Math.max(conn.timeoutMs, 60_000) }, (c, o) =>
-      c.kv.compact({ revision: target, physical: input.physical ?? true }, o),
+    await conn.anyOf(
+      voters,
+      { operation: `compact to ${target}`, timeoutMs: Math.max(conn.timeoutMs, 60_000) },
+      (c, o) => c.kv.compact({ revision: target, physical: input.physical ?? true }, o),
     );
   } catch (err) {
     if (messageIncludes(err, EtcdMessages.compacted)) {
@@ -190,7 +210,10 @@ export async function disarmSpaceAlarms(conn: EtcdConnection, voters: string[]):
   for (const a of before) {
     if (a.alarm !== 'NOSPACE') continue;
     await conn.anyOf(voters, { operation: `disarm NOSPACE of ${a.memberId}` }, (c, o) =>
-      c.maintenance.alarm({ action: AlarmAction.Deactivate, memberID: a.memberId, alarm: AlarmType.Nospace }, o),
+      c.maintenance.alarm(
+        { action: AlarmAction.Deactivate, memberID: a.memberId, alarm: AlarmType.Nospace },
+        o,
+      ),
     );
     disarmed.push(a);
   }

@@ -42,7 +42,9 @@ export function initialClusterFor(members: MemberInfo[], newMemberId: string, ne
     .flatMap((m) => {
       const name = m.id === newMemberId ? newName : m.name;
       if (!name) {
-        throw new MemberConflict(`member ${m.id} has no name (added but never started); cannot build --initial-cluster`);
+        throw new MemberConflict(
+          `member ${m.id} has no name (added but never started); cannot build --initial-cluster`,
+        );
       }
       return m.peerURLs.map((u) => `${name}=${u}`);
     })
@@ -52,7 +54,10 @@ export function initialClusterFor(members: MemberInfo[], newMemberId: string, ne
 /** An existing member that is the requested learner: same name, or unstarted with the same peer URLs. */
 function existingLearner(members: MemberInfo[], name: string, peerURLs: string[]): MemberInfo | undefined {
   const match = members.find(
-    (m) => m.name === name || (m.name === '' && sameSet(m.peerURLs, peerURLs)) || m.peerURLs.some((u) => peerURLs.includes(u)),
+    (m) =>
+      m.name === name ||
+      (m.name === '' && sameSet(m.peerURLs, peerURLs)) ||
+      m.peerURLs.some((u) => peerURLs.includes(u)),
   );
   if (!match) return undefined;
   const sameName = match.name === name || match.name === '';
@@ -78,6 +83,7 @@ export async function addLearner(
     return {
       member: present,
       alreadyPresent: true,
+      attempts: 0,
       initialCluster: initialClusterFor(before.members, present.id, input.name),
       members: before.members,
       verdict: null,
@@ -89,7 +95,7 @@ export async function addLearner(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation);
-  const { value: member } = await retryTransient(
+  const { value: member, attempts } = await retryTransient(
     { deadlineMs: input.deadlineMs ?? 30_000, rc, what: `add learner ${input.name}` },
     async (n) => {
       if (n > 1) {
@@ -122,6 +128,7 @@ export async function addLearner(
   return {
     member: added,
     alreadyPresent: false,
+    attempts,
     initialCluster: initialClusterFor(after.members, added.id, input.name),
     members: after.members,
     verdict,
@@ -129,16 +136,23 @@ export async function addLearner(
 }
 
 /** Applied index of the leader (as the leader reports it) or, failing that, the highest among voters. */
-async function leaderApplied(conn: EtcdConnection, members: MemberInfo[], learnerId: string): Promise<number> {
+async function leaderApplied(
+  conn: EtcdConnection,
+  members: MemberInfo[],
+  learnerId: string,
+): Promise<number> {
   const voterNamesInMap = members
-    .filter((m) => !m.isLearner && m.id !== learnerId && m.name && conn.access.endpoints[m.name] !== undefined)
+    .filter(
+      (m) => !m.isLearner && m.id !== learnerId && m.name && conn.access.endpoints[m.name] !== undefined,
+    )
     .map((m) => m.name);
-  const statuses = (await Promise.all(voterNamesInMap.map((n) => memberStatus(conn, n).catch(() => undefined)))).filter(
-    (s) => s !== undefined,
-  );
+  const statuses = (
+    await Promise.all(voterNamesInMap.map((n) => memberStatus(conn, n).catch(() => undefined)))
+  ).filter((s) => s !== undefined);
   const leader = statuses.find((s) => s.isLeader);
   if (leader) return leader.raftAppliedIndex;
-  if (statuses.length === 0) throw new EtcdUnavailable('no voter of the endpoint map answered a status request');
+  if (statuses.length === 0)
+    throw new EtcdUnavailable('no voter of the endpoint map answered a status request');
   return Math.max(...statuses.map((s) => s.raftAppliedIndex));
 }
 
@@ -158,8 +172,14 @@ export async function waitForLearnerCatchUp(
   const pollMs = input.pollMs ?? 500;
   const { members } = await listMembers(conn);
   const member = requireMember(members, input.member);
-  const name = endpointNameOf(conn, member, 'name' in input.member ? input.member.name : undefined);
-  let last: CatchUpProgress = { learnerApplied: 0, leaderApplied: 0, percent: 0, reachable: false, elapsedMs: 0 };
+  const name = endpointNameOf(conn, member, input.member.name);
+  let last: CatchUpProgress = {
+    learnerApplied: 0,
+    leaderApplied: 0,
+    percent: 0,
+    reachable: false,
+    elapsedMs: 0,
+  };
   let lastError = '';
   for (let polls = 1; ; polls++) {
     const [learner, leader] = await Promise.all([
@@ -175,8 +195,15 @@ export async function waitForLearnerCatchUp(
     if (learner instanceof Error) lastError = `learner: ${learner.message}`;
     else if (leader instanceof Error) lastError = `leader: ${leader.message}`;
     if (!(learner instanceof Error) && !(leader instanceof Error)) {
-      const percent = leader <= 0 ? 100 : Math.min(100, Math.floor((learner.raftAppliedIndex / leader) * 1000) / 10);
-      last = { learnerApplied: learner.raftAppliedIndex, leaderApplied: leader, percent, reachable: true, elapsedMs };
+      const percent =
+        leader <= 0 ? 100 : Math.min(100, Math.floor((learner.raftAppliedIndex / leader) * 1000) / 10);
+      last = {
+        learnerApplied: learner.raftAppliedIndex,
+        leaderApplied: leader,
+        percent,
+        reachable: true,
+        elapsedMs,
+      };
       rc.heartbeat({ member: name, ...last });
       const lag = leader - learner.raftAppliedIndex;
       if (lag <= maxLag) {
@@ -201,7 +228,16 @@ export async function waitForLearnerCatchUp(
           (last.reachable
             ? `applied ${last.learnerApplied} of ${last.leaderApplied} (${last.percent}%)`
             : `its endpoint never answered (${lastError})`),
-        { details: { memberId: member.id, name, timeoutMs, maxLagEntries: maxLag, last, lastError: lastError.slice(0, 300) } },
+        {
+          details: {
+            memberId: member.id,
+            name,
+            timeoutMs,
+            maxLagEntries: maxLag,
+            last,
+            lastError: lastError.slice(0, 300),
+          },
+        },
       );
     }
     await sleep(pollMs, rc.signal);
@@ -236,7 +272,8 @@ export async function promoteLearner(
       async (n) => {
         if (n > 1) {
           const now = findMember((await listMembers(conn, voters)).members, { memberId: target.id });
-          if (!now) throw new MemberNotFound(`learner ${target.id} disappeared from the member list during promote`);
+          if (!now)
+            throw new MemberNotFound(`learner ${target.id} disappeared from the member list during promote`);
           if (!now.isLearner) return;
         }
         try {
@@ -245,7 +282,10 @@ export async function promoteLearner(
           );
         } catch (err) {
           // Raced with an earlier attempt that did promote it: fine.
-          if (messageIncludes(err, EtcdMessages.memberNotLearner) && !messageIncludes(err, EtcdMessages.learnerNotReady)) {
+          if (
+            messageIncludes(err, EtcdMessages.memberNotLearner) &&
+            !messageIncludes(err, EtcdMessages.learnerNotReady)
+          ) {
             return;
           }
           throw err;
@@ -266,13 +306,15 @@ export async function promoteLearner(
   const after = await listMembers(conn, voters);
   const now = requireMember(after.members, { memberId: target.id });
   if (!promoted || now.isLearner) {
-    throw new MembershipChangeRejected(`promote of ${target.id} was accepted but the member is still a learner`);
+    throw new MembershipChangeRejected(
+      `promote of ${target.id} was accepted but the member is still a learner`,
+    );
   }
   return { member: now, alreadyVoter: false, attempts, members: after.members, verdict };
 }
 
 function refersToUnnamed(members: MemberInfo[], ref: MemberRef): boolean {
-  return 'name' in ref && members.some((m) => m.name === '');
+  return !('memberId' in ref) && members.some((m) => m.name === '');
 }
 
 /**
@@ -287,7 +329,7 @@ export async function removeMember(
 ): Promise<RemoveResult> {
   const before = await listMembers(conn);
   const target = findMember(before.members, input.member);
-  const refName = 'name' in input.member ? input.member.name : '';
+  const refName = input.member.name ?? '';
   if (!target) {
     if (refersToUnnamed(before.members, input.member)) {
       throw new InvalidRequest(
@@ -299,6 +341,7 @@ export async function removeMember(
       memberId: 'memberId' in input.member ? input.member.memberId : null,
       name: refName,
       alreadyRemoved: true,
+      attempts: 0,
       dataDirMustBeWiped: true,
       members: before.members,
       verdict: null,
@@ -310,25 +353,31 @@ export async function removeMember(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation, target.id);
-  await retryTransient({ deadlineMs: input.deadlineMs ?? 30_000, rc, what: `remove ${target.name || target.id}` }, async (n) => {
-    if (n > 1 && !findMember((await listMembers(conn, voters)).members, { memberId: target.id })) return;
-    try {
-      await conn.anyOf(voters, { operation: `member remove ${target.name || target.id}` }, (c, o) =>
-        c.cluster.memberRemove({ ID: target.id }, o),
-      );
-    } catch (err) {
-      if (err instanceof MemberNotFound) return; // an earlier attempt removed it
-      throw err;
-    }
-  });
+  const { attempts } = await retryTransient(
+    { deadlineMs: input.deadlineMs ?? 30_000, rc, what: `remove ${target.name || target.id}` },
+    async (n) => {
+      if (n > 1 && !findMember((await listMembers(conn, voters)).members, { memberId: target.id })) return;
+      try {
+        await conn.anyOf(voters, { operation: `member remove ${target.name || target.id}` }, (c, o) =>
+          c.cluster.memberRemove({ ID: target.id }, o),
+        );
+      } catch (err) {
+        if (err instanceof MemberNotFound) return; // an earlier attempt removed it
+        throw err;
+      }
+    },
+  );
   const after = await listMembers(conn, voters);
   if (findMember(after.members, { memberId: target.id })) {
-    throw new MembershipChangeRejected(`member remove ${target.id} was accepted but the member is still listed`);
+    throw new MembershipChangeRejected(
+      `member remove ${target.id} was accepted but the member is still listed`,
+    );
   }
   return {
     memberId: target.id,
     name: target.name || refName,
     alreadyRemoved: false,
+    attempts,
     dataDirMustBeWiped: true,
     members: after.members,
     verdict,

@@ -5,7 +5,14 @@
 import type { IMember } from 'etcd3';
 import type { ClusterChange, GuardInput, GuardMemberObservation } from '../../workflows/safety-guard.js';
 import { hashKVRaw, type EtcdConnection } from './connection.js';
-import { EtcdMessages, EtcdRequestFailed, isUnavailable, messageIncludes, messageOf, MemberNotFound } from './errors.js';
+import {
+  EtcdMessages,
+  EtcdRequestFailed,
+  isUnavailable,
+  messageIncludes,
+  messageOf,
+  MemberNotFound,
+} from './errors.js';
 import { sleep } from './run-context.js';
 import type {
   AlarmInfo,
@@ -67,7 +74,10 @@ export async function memberListVia(conn: EtcdConnection, name: string): Promise
 }
 
 /** The member list, from the first member of `preferred` (default: every endpoint) that answers. */
-export async function listMembers(conn: EtcdConnection, preferred: string[] = conn.names): Promise<MemberList> {
+export async function listMembers(
+  conn: EtcdConnection,
+  preferred: string[] = conn.names,
+): Promise<MemberList> {
   return (await viaAny(conn, preferred, 'member list', (n) => memberListVia(conn, n))).value;
 }
 
@@ -98,7 +108,11 @@ export async function memberStatus(conn: EtcdConnection, name: string): Promise<
  * Learners cannot serve linearizable reads; for them a serializable read is used.
  * "permission denied" counts as healthy (the member answered), like etcdctl.
  */
-export async function memberHealth(conn: EtcdConnection, name: string, isLearner = false): Promise<MemberHealth> {
+export async function memberHealth(
+  conn: EtcdConnection,
+  name: string,
+  isLearner = false,
+): Promise<MemberHealth> {
   const started = Date.now();
   const check = isLearner ? 'serializable-read' : 'linearizable-read';
   try {
@@ -122,7 +136,9 @@ export async function memberHealth(conn: EtcdConnection, name: string, isLearner
 /** Alarms of the whole cluster (memberID 0 = all members). */
 export async function listAlarms(conn: EtcdConnection, names: string[]): Promise<AlarmInfo[]> {
   const res = await viaAny(conn, names, 'alarm list', (n) =>
-    conn.call(n, { operation: 'alarm list' }, (c, o) => c.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' }, o)),
+    conn.call(n, { operation: 'alarm list' }, (c, o) =>
+      c.maintenance.alarm({ action: 'Get', memberID: 0, alarm: 'None' }, o),
+    ),
   );
   return res.value.alarms.map((a) => ({ memberId: a.memberID, alarm: String(a.alarm).toUpperCase() }));
 }
@@ -192,7 +208,9 @@ export function guardInputFrom(
 ): GuardInput {
   const observations: GuardMemberObservation[] = obs.endpoints.flatMap((e): GuardMemberObservation[] => {
     if (!e.status) return [];
-    const alarms = obs.alarms.filter((a) => a.memberId === e.status?.id || a.memberId === '0').map((a) => a.alarm);
+    const alarms = obs.alarms
+      .filter((a) => a.memberId === e.status?.id || a.memberId === '0')
+      .map((a) => a.alarm);
     return [
       {
         id: e.status.id,
@@ -210,12 +228,23 @@ export function guardInputFrom(
     if (e.status) continue;
     const m = obs.members.find((x) => x.name === e.name);
     if (m && !observations.some((o) => o.id === m.id)) {
-      observations.push({ id: m.id, reachable: false, healthy: false, alarms: [], error: e.error ?? 'unreachable' });
+      observations.push({
+        id: m.id,
+        reachable: false,
+        healthy: false,
+        alarms: [],
+        error: e.error ?? 'unreachable',
+      });
     }
   }
   return {
     change,
-    members: obs.members.map((m) => ({ id: m.id, name: m.name, peerURLs: m.peerURLs, isLearner: m.isLearner })),
+    members: obs.members.map((m) => ({
+      id: m.id,
+      name: m.name,
+      peerURLs: m.peerURLs,
+      isLearner: m.isLearner,
+    })),
     observations,
     requiredFaultTolerance,
   };
@@ -223,14 +252,20 @@ export function guardInputFrom(
 
 /** Finds a member by ID or by name (a not-yet-started member has no name; it can be found by ID only). */
 export function findMember(members: MemberInfo[], ref: MemberRef): MemberInfo | undefined {
-  return 'memberId' in ref ? members.find((m) => m.id === ref.memberId) : members.find((m) => m.name === ref.name);
+  return 'memberId' in ref
+    ? members.find((m) => m.id === ref.memberId)
+    : members.find((m) => m.name === ref.name);
 }
 
 export function requireMember(members: MemberInfo[], ref: MemberRef): MemberInfo {
   const m = findMember(members, ref);
   if (!m) {
     const what = 'memberId' in ref ? `ID ${ref.memberId}` : `name ${ref.name}`;
-    throw new MemberNotFound(`no member with ${what} in the member list`, {
+    const hint =
+      members.some((x) => x.name === '') && !('memberId' in ref)
+        ? ' (a member that has not started yet has no name: refer to it by memberId)'
+        : '';
+    throw new MemberNotFound(`no member with ${what} in the member list${hint}`, {
       details: { ref, members: members.map((x) => `${x.name || '(unstarted)'}:${x.id}`) },
     });
   }
@@ -245,7 +280,10 @@ export function endpointNameOf(conn: EtcdConnection, member: MemberInfo, fallbac
 }
 
 /** The current revision, read linearizably through the first voter that answers. */
-export async function currentRevision(conn: EtcdConnection, preferred: string[] = conn.names): Promise<RevisionResult> {
+export async function currentRevision(
+  conn: EtcdConnection,
+  preferred: string[] = conn.names,
+): Promise<RevisionResult> {
   const res = await viaAny(conn, preferred, 'current revision', (n) =>
     conn.call(n, { operation: 'current revision' }, (c, o) =>
       c.kv.range({ key: HEALTH_KEY, keys_only: true, limit: 1 }, o),
@@ -272,8 +310,10 @@ async function hashOne(
   const until = Date.now() + catchUpMs;
   for (;;) {
     try {
-      const r = await conn.call(name, { operation: `hashKV at ${revision}`, timeoutMs: Math.max(conn.timeoutMs, 30_000) }, (c, o) =>
-        hashKVRaw(c, { revision }, o),
+      const r = await conn.call(
+        name,
+        { operation: `hashKV at ${revision}`, timeoutMs: Math.max(conn.timeoutMs, 30_000) },
+        (c, o) => hashKVRaw(c, { revision }, o),
       );
       return {
         name,
@@ -296,7 +336,12 @@ async function hashOne(
  */
 export async function hashKV(conn: EtcdConnection, options: HashKVOptions = {}): Promise<HashKVResult> {
   const statuses = await Promise.all(
-    conn.names.map((n) => memberStatus(conn, n).then((s) => s, (err: unknown) => ({ name: n, err }))),
+    conn.names.map((n) =>
+      memberStatus(conn, n).then(
+        (s) => s,
+        (err: unknown) => ({ name: n, err }),
+      ),
+    ),
   );
   const voters: string[] = [];
   const errors: { name: string; error: string }[] = [];

@@ -27,12 +27,15 @@ interface ResumeState {
 }
 
 function resumeState(previous: unknown): ResumeState {
-  const p = Array.isArray(previous) ? (previous[0] as unknown) : previous;
+  const p: unknown = Array.isArray(previous) ? previous[0] : previous;
   if (p && typeof p === 'object' && 'rollingDefragment' in p) {
-    const s = (p as { rollingDefragment: unknown }).rollingDefragment;
+    const s = p.rollingDefragment;
     if (s && typeof s === 'object' && Array.isArray((s as ResumeState).done)) {
       const st = s as ResumeState;
-      return { done: st.done.filter((x) => typeof x === 'string'), ...(st.leaderBefore ? { leaderBefore: st.leaderBefore } : {}) };
+      return {
+        done: st.done.filter((x) => typeof x === 'string'),
+        ...(st.leaderBefore ? { leaderBefore: st.leaderBefore } : {}),
+      };
     }
   }
   return { done: [] };
@@ -56,10 +59,14 @@ export async function rollingDefragment(
   if (!leaderId) throw new InvalidRequest('no leader observed'); // the guard refuses this already
   const voters = observation.endpoints.filter((e) => e.status && !e.status.isLearner);
   const leader = voters.find((e) => e.status?.id === leaderId);
-  const followers = voters.filter((e) => e.status?.id !== leaderId).sort((a, b) => a.name.localeCompare(b.name));
+  const followers = voters
+    .filter((e) => e.status?.id !== leaderId)
+    .sort((a, b) => a.name.localeCompare(b.name));
   const state0: ResumeState = { done: [...state.done], leaderBefore: state.leaderBefore ?? leaderId };
   const alarmsBefore = await listAlarms(conn, voterNames(observation));
-  const totalBefore = sum(voters.map((v) => ({ dbSize: v.status?.dbSize ?? 0, dbSizeInUse: v.status?.dbSizeInUse ?? 0 })));
+  const totalBefore = sum(
+    voters.map((v) => ({ dbSize: v.status?.dbSize ?? 0, dbSizeInUse: v.status?.dbSizeInUse ?? 0 })),
+  );
   const steps: RollingDefragmentStep[] = [];
   const order: string[] = [];
   const beat = (detail: unknown): void => rc.heartbeat({ rollingDefragment: state0, detail });
@@ -93,7 +100,13 @@ export async function rollingDefragment(
     const to = defragmented[0] ?? followers.map((f) => ({ name: f.name, id: f.status?.id ?? '' }))[0];
     if (leaderNeedsIt && to) {
       const moved = await moveLeader(conn, { access: conn.access, target: { memberId: to.id } }, inner);
-      steps.push({ action: 'move-leader', from: moved.previousLeaderId, to: moved.leaderId, fromName: leader.name, toName: to.name });
+      steps.push({
+        action: 'move-leader',
+        from: moved.previousLeaderId,
+        to: moved.leaderId,
+        fromName: leader.name,
+        toName: to.name,
+      });
       order.push(`move-leader ${leader.name}->${to.name}`);
     }
     await run(leader.name, leader.status.id);

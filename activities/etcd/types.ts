@@ -8,8 +8,7 @@ import type { GuardVerdict } from '../../workflows/safety-guard.js';
 
 /** Where the worker reads a secret from: a file on the worker, or a key of a Kubernetes Secret. */
 export type SecretRef =
-  | { file: string }
-  | { secret: { context?: string; namespace: string; name: string; key: string } };
+  { file: string } | { secret: { context?: string; namespace: string; name: string; key: string } };
 
 /** Resolves secret references to their bytes, inside the worker only. */
 export interface SecretResolver {
@@ -146,14 +145,20 @@ export interface AddLearnerResult {
   member: MemberInfo;
   /** True when the learner was already there (nothing was changed). */
   alreadyPresent: boolean;
+  /** member add attempts (etcd refuses with "unhealthy cluster" for ~5 s after a voter change). */
+  attempts: number;
   /** `--initial-cluster` value for starting the new member (every member plus itself). */
   initialCluster: string;
   members: MemberInfo[];
   verdict: GuardVerdict | null;
 }
 
-/** Identifies a member: by ID, or by name (member name = endpoint map key). */
-export type MemberRef = { memberId: string } | { name: string };
+/**
+ * Identifies a member: by ID, or by name (member name = endpoint map key).
+ * A member that was added but has not started yet has no name in the member
+ * list: refer to it by ID, plus its endpoint-map name where its endpoint is needed.
+ */
+export type MemberRef = { memberId: string; name?: string } | { name: string };
 
 export interface WaitCatchUpInput {
   access: EtcdAccess;
@@ -212,6 +217,7 @@ export interface RemoveResult {
   memberId: string | null;
   name: string;
   alreadyRemoved: boolean;
+  attempts: number;
   /** The removed member must never start again with its old data dir. */
   dataDirMustBeWiped: boolean;
   members: MemberInfo[];

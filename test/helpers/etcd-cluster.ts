@@ -9,7 +9,17 @@
  * process dies first.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  closeSync,
+  rmSync,
+  writeFileSync,
+  readFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -64,7 +74,11 @@ export interface WaitOptions {
 }
 
 /** Polls `check` until it returns a value other than undefined/false, or throws after the deadline. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, opts: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined | false>,
+  opts: WaitOptions = {},
+): Promise<T> {
   const until = Date.now() + (opts.timeoutMs ?? 30_000);
   let lastError: unknown;
   for (;;) {
@@ -76,7 +90,7 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     }
     if (Date.now() > until) {
       throw new Error(
-        `timed out waiting for ${what}${lastError ? `: ${lastError instanceof Error ? lastError.message : String(lastError)}` : ''}`,
+        `timed out waiting for ${what}${lastError === undefined ? '' : `: ${lastError instanceof Error ? lastError.message : JSON.stringify(lastError)}`}`,
       );
     }
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 100));
@@ -192,39 +206,68 @@ export class EtcdTestCluster {
     const t = this.tlsFiles;
     if (!t) return [];
     return [
-      '--cert-file', t.serverCert,
-      '--key-file', t.serverKey,
-      '--trusted-ca-file', t.ca,
+      '--cert-file',
+      t.serverCert,
+      '--key-file',
+      t.serverKey,
+      '--trusted-ca-file',
+      t.ca,
       '--client-cert-auth',
-      '--peer-cert-file', t.serverCert,
-      '--peer-key-file', t.serverKey,
-      '--peer-trusted-ca-file', t.ca,
+      '--peer-cert-file',
+      t.serverCert,
+      '--peer-key-file',
+      t.serverKey,
+      '--peer-trusted-ca-file',
+      t.ca,
       '--peer-client-cert-auth',
     ];
   }
 
-  private memberArgs(s: MemberSpec, initialCluster: string, state: 'new' | 'existing', extra: string[] = []): string[] {
+  private memberArgs(
+    s: MemberSpec,
+    initialCluster: string,
+    state: 'new' | 'existing',
+    extra: string[] = [],
+  ): string[] {
     return [
-      '--name', s.name,
-      '--data-dir', s.dataDir,
-      '--listen-client-urls', s.clientUrl,
-      '--advertise-client-urls', s.clientUrl,
-      '--listen-peer-urls', s.peerUrl,
-      '--initial-advertise-peer-urls', s.peerUrl,
-      '--initial-cluster', initialCluster,
-      '--initial-cluster-state', state,
-      '--initial-cluster-token', this.token,
-      '--heartbeat-interval', '50',
-      '--election-timeout', '500',
-      '--logger', 'zap',
-      '--log-level', 'warn',
+      '--name',
+      s.name,
+      '--data-dir',
+      s.dataDir,
+      '--listen-client-urls',
+      s.clientUrl,
+      '--advertise-client-urls',
+      s.clientUrl,
+      '--listen-peer-urls',
+      s.peerUrl,
+      '--initial-advertise-peer-urls',
+      s.peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      state,
+      '--initial-cluster-token',
+      this.token,
+      '--heartbeat-interval',
+      '50',
+      '--election-timeout',
+      '500',
+      '--logger',
+      'zap',
+      '--log-level',
+      'warn',
       ...this.tlsArgs(),
       ...(this.options.extraArgs ?? []),
       ...extra,
     ];
   }
 
-  private spawnMember(s: MemberSpec, initialCluster: string, state: 'new' | 'existing', extra: string[] = []): RunningMember {
+  private spawnMember(
+    s: MemberSpec,
+    initialCluster: string,
+    state: 'new' | 'existing',
+    extra: string[] = [],
+  ): RunningMember {
     const args = this.memberArgs(s, initialCluster, state, extra);
     return this.launch(s, args);
   }
@@ -242,7 +285,8 @@ export class EtcdTestCluster {
 
   member(name: string): RunningMember {
     const m = this.members.get(name);
-    if (!m) throw new Error(`no member ${name} in this test cluster (${[...this.members.keys()].join(', ')})`);
+    if (!m)
+      throw new Error(`no member ${name} in this test cluster (${[...this.members.keys()].join(', ')})`);
     return m;
   }
 
@@ -281,7 +325,9 @@ export class EtcdTestCluster {
 
   /** A test-side etcd3 client to the named members (default: all running); closed by teardown. */
   client(names?: string[]): Etcd3 {
-    const hosts = (names ?? [...this.members.keys()].filter((n) => this.isRunning(n))).map((n) => this.member(n).clientUrl);
+    const hosts = (names ?? [...this.members.keys()].filter((n) => this.isRunning(n))).map(
+      (n) => this.member(n).clientUrl,
+    );
     const c = new Etcd3(this.clientOptions(hosts));
     this.clients.push(c);
     return c;
@@ -329,7 +375,10 @@ export class EtcdTestCluster {
 
   /** Root user, root role, auth on; plus user "reader" without roles. */
   private async enableAuth(): Promise<void> {
-    const c = new Etcd3({ ...this.clientOptions([...this.members.values()].map((m) => m.clientUrl)), auth: undefined });
+    const c = new Etcd3({
+      ...this.clientOptions([...this.members.values()].map((m) => m.clientUrl)),
+      auth: undefined,
+    });
     try {
       await c.user('root').create(this.rootPassword);
       await c.user('root').addRole('root');
@@ -349,16 +398,56 @@ export class EtcdTestCluster {
     mkdirSync(d, { recursive: true });
     const f = (n: string): string => join(d, n);
     const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-    writeFileSync(f('server.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
+    writeFileSync(
+      f('server.ext'),
+      'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n',
+    );
     writeFileSync(f('client.ext'), 'extendedKeyUsage=clientAuth\n');
     for (const ca of ['ca', 'other-ca']) {
-      await this.openssl(['req', '-x509', ...ec, '-keyout', f(`${ca}.key`), '-out', f(`${ca}.crt`), '-days', '2', '-subj', `/CN=etcd-stretch test ${ca}`]);
-    }
-    for (const [n, cn] of [['server', 'etcd-server'], ['client', 'etcd-client']] as const) {
-      await this.openssl(['req', ...ec, '-keyout', f(`${n}.key`), '-out', f(`${n}.csr`), '-subj', `/CN=${cn}`]);
       await this.openssl([
-        'x509', '-req', '-in', f(`${n}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-        '-out', f(`${n}.crt`), '-days', '2', '-extfile', f(`${n}.ext`),
+        'req',
+        '-x509',
+        ...ec,
+        '-keyout',
+        f(`${ca}.key`),
+        '-out',
+        f(`${ca}.crt`),
+        '-days',
+        '2',
+        '-subj',
+        `/CN=etcd-stretch test ${ca}`,
+      ]);
+    }
+    for (const [n, cn] of [
+      ['server', 'etcd-server'],
+      ['client', 'etcd-client'],
+    ] as const) {
+      await this.openssl([
+        'req',
+        ...ec,
+        '-keyout',
+        f(`${n}.key`),
+        '-out',
+        f(`${n}.csr`),
+        '-subj',
+        `/CN=${cn}`,
+      ]);
+      await this.openssl([
+        'x509',
+        '-req',
+        '-in',
+        f(`${n}.csr`),
+        '-CA',
+        f('ca.crt'),
+        '-CAkey',
+        f('ca.key'),
+        '-CAcreateserial',
+        '-out',
+        f(`${n}.crt`),
+        '-days',
+        '2',
+        '-extfile',
+        f(`${n}.ext`),
       ]);
     }
     return {
@@ -406,7 +495,8 @@ export class EtcdTestCluster {
   async restartMember(name: string): Promise<void> {
     const m = this.member(name);
     if (this.isRunning(name)) throw new Error(`${name} is still running`);
-    if (!existsSync(m.dataDir)) throw new Error(`${name} has no data dir any more (removed members must not restart)`);
+    if (!existsSync(m.dataDir))
+      throw new Error(`${name} has no data dir any more (removed members must not restart)`);
     this.launch(m, m.args);
     await this.waitReady([name]);
   }
@@ -447,4 +537,23 @@ export class EtcdTestCluster {
     if (!process.env.KEEP_ETCD_TEST_DIRS) rmSync(this.baseDir, { recursive: true, force: true });
     liveClusters.delete(this);
   }
+}
+
+/** The error a promise rejects with; throws if it resolves (so a test cannot pass by accident). */
+export async function rejectionOf(
+  p: Promise<unknown>,
+): Promise<Error & { type?: string; nonRetryable?: boolean; details?: unknown[] }> {
+  let value: unknown;
+  try {
+    value = await p;
+  } catch (err) {
+    if (err instanceof Error) return err;
+    throw new Error(`rejected with a non-Error: ${String(err)}`);
+  }
+  throw new Error(`expected a rejection, got ${JSON.stringify(value)?.slice(0, 500)}`);
+}
+
+/** Member IDs and learner flags, sorted: what "nothing changed" is compared on. */
+export function membershipShape(members: { id: string; isLearner: boolean }[]): string[] {
+  return members.map((m) => `${m.id}${m.isLearner ? ':learner' : ''}`).sort();
 }

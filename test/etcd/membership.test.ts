@@ -1,0 +1,248 @@
+/**
+ * Membership changes against real etcd clusters (3.4, 3.5, 3.6): the guard's
+ * refusals, learner add / catch-up / promote, move-leader, remove, the undo of
+ * a learner that never starts, and idempotency of every change.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEtcdActivities } from '../../activities/etcd/index.js';
+import type { GuardVerdict } from '../../workflows/safety-guard.js';
+import {
+  ETCD_VERSIONS,
+  EtcdTestCluster,
+  membershipShape,
+  rejectionOf,
+  waitFor,
+} from '../helpers/etcd-cluster.js';
+
+const REQUIRED_FT = 1; // a 3-member source cluster tolerates one failure
+
+function verdictOf(err: { details?: unknown[] }): GuardVerdict {
+  const d = err.details?.[0] as { verdict?: GuardVerdict } | undefined;
+  if (!d?.verdict) throw new Error(`no guard verdict in failure details: ${JSON.stringify(err.details)}`);
+  return d.verdict;
+}
+
+describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
+  let cluster: EtcdTestCluster;
+  const beats: unknown[] = [];
+  const etcd = createEtcdActivities({ heartbeat: (d) => beats.push(d) });
+  const original = ['etcd-0', 'etcd-1', 'etcd-2'];
+
+  beforeAll(async () => {
+    cluster = await EtcdTestCluster.start({ version });
+    // Some data, so that a learner has something to catch up on.
+    const c = cluster.client();
+    for (let i = 0; i < 200; i++) await c.put(`seed/${i}`).value('x'.repeat(1024));
+  });
+  afterAll(async () => {
+    await cluster?.teardown();
+  });
+
+  const members = async (): Promise<string[]> =>
+    membershipShape((await etcd.etcdListMembers({ access: cluster.access(original) })).members);
+
+  const leaderName = async (): Promise<string> => {
+    const obs = await etcd.etcdObserveCluster({ access: cluster.access() });
+    const e = obs.endpoints.find((x) => x.status?.isLeader);
+    if (!e) throw new Error('no leader');
+    return e.name;
+  };
+
+  it('refuses a change while a voter is down, and changes nothing', async () => {
+    const before = await members();
+    await cluster.stopMember('etcd-2');
+    try {
+      const spec = await cluster.allocateMember('etcd-main-x');
+      const err = await rejectionOf(
+        etcd.etcdAddLearner({
+          access: cluster.access(original),
+          name: spec.name,
+          peerURLs: [spec.peerUrl],
+          requiredFaultTolerance: REQUIRED_FT,
+        }),
+      );
+      expect(err.type).toBe('MemberUnhealthy');
+      expect(err.nonRetryable).toBe(false);
+      const verdict = verdictOf(err);
+      expect(verdict.allowed).toBe(false);
+      expect(verdict.reasons.map((r) => r.code)).toContain('VoterUnreachable');
+      expect(verdict.reasons.find((r) => r.code === 'VoterUnreachable')?.memberName).toBe('etcd-2');
+      expect(await members()).toEqual(before);
+    } finally {
+      await cluster.restartMember('etcd-2');
+    }
+  });
+
+  it('refuses removing the leader, and a removal that lowers fault tolerance', async () => {
+    const before = await members();
+    const leader = await leaderName();
+    const e1 = await rejectionOf(
+      etcd.etcdRemoveMember({
+        access: cluster.access(),
+        member: { name: leader },
+        requiredFaultTolerance: 0,
+      }),
+    );
+    expect(e1.type).toBe('TargetIsLeader');
+    expect(e1.nonRetryable).toBe(true);
+    expect(e1.message).toMatch(/move the leadership first/);
+
+    const follower = original.find((n) => n !== leader) ?? '';
+    const e2 = await rejectionOf(
+      etcd.etcdRemoveMember({
+        access: cluster.access(),
+        member: { name: follower },
+        requiredFaultTolerance: REQUIRED_FT,
+      }),
+    );
+    expect(e2.type).toBe('QuorumAtRisk');
+    expect(e2.nonRetryable).toBe(true);
+    expect(verdictOf(e2)).toMatchObject({ votersBefore: 3, votersAfter: 2, faultToleranceAfter: 0 });
+    expect(await members()).toEqual(before);
+  });
+
+  it('adds a learner that never starts: idempotent add, a second learner refused, catch-up times out, undo removes it', async () => {
+    const before = await members();
+    const ghost = await cluster.allocateMember('etcd-main-ghost');
+    cluster.registerUnstarted(ghost); // its endpoint is known, its process never runs
+    const add = {
+      access: cluster.access(original),
+      name: ghost.name,
+      peerURLs: [ghost.peerUrl],
+      requiredFaultTolerance: REQUIRED_FT,
+    };
+    const first = await etcd.etcdAddLearner(add);
+    expect(first.alreadyPresent).toBe(false);
+    expect(first.member).toMatchObject({ isLearner: true, peerURLs: [ghost.peerUrl] });
+    expect(first.verdict?.allowed).toBe(true);
+    expect(first.initialCluster).toContain(`${ghost.name}=${ghost.peerUrl}`);
+    expect(first.initialCluster.split(',')).toHaveLength(4);
+
+    const second = await etcd.etcdAddLearner(add);
+    expect(second.alreadyPresent).toBe(true);
+    expect(second.member.id).toBe(first.member.id);
+    expect(membershipShape(second.members)).toEqual(membershipShape(first.members));
+
+    const other = await cluster.allocateMember('etcd-main-other');
+    const e = await rejectionOf(etcd.etcdAddLearner({ ...add, name: other.name, peerURLs: [other.peerUrl] }));
+    expect(e.type).toBe('LearnerAlreadyPresent');
+    expect(e.nonRetryable).toBe(true);
+
+    const access = cluster.access([...original, ghost.name]);
+    beats.length = 0;
+    const timeout = await rejectionOf(
+      etcd.etcdWaitForLearnerCatchUp({
+        access,
+        member: { memberId: first.member.id, name: ghost.name },
+        timeoutMs: 3_000,
+        pollMs: 250,
+      }),
+    );
+    expect(timeout.type).toBe('LearnerNotCaughtUp');
+    expect(timeout.message).toMatch(/never answered/);
+    expect(beats.length).toBeGreaterThan(0);
+
+    const undo = await etcd.etcdUndoAddLearner({
+      access,
+      member: { memberId: first.member.id },
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(undo.alreadyRemoved).toBe(false);
+    expect(undo.memberId).toBe(first.member.id);
+    const again = await etcd.etcdUndoAddLearner({
+      access,
+      member: { memberId: first.member.id },
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(again.alreadyRemoved).toBe(true);
+    expect(await members()).toEqual(before);
+    cluster.members.delete(ghost.name);
+  });
+
+  it('adds a learner, reports catch-up progress, promotes it, moves the leader to it and removes an old member', async () => {
+    const spec = await cluster.allocateMember('etcd-main-0');
+    const added = await etcd.etcdAddLearner({
+      access: cluster.access(original),
+      name: spec.name,
+      peerURLs: [spec.peerUrl],
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(added.alreadyPresent).toBe(false);
+    cluster.startAddedMember(spec, added.initialCluster);
+    const access = cluster.access([...original, spec.name]);
+
+    beats.length = 0;
+    const learner = { memberId: added.member.id, name: spec.name }; // it has no name in the list until it starts
+    const caught = await etcd.etcdWaitForLearnerCatchUp({
+      access,
+      member: learner,
+      timeoutMs: 60_000,
+      pollMs: 100,
+    });
+    expect(caught).toMatchObject({ memberId: added.member.id, caughtUp: true });
+    expect(caught.lag).toBeLessThanOrEqual(50);
+    expect(caught.learnerApplied).toBeGreaterThan(200); // it replicated the seed writes
+    const percents = beats.map((b) => (b as { percent?: number }).percent).filter((p) => p !== undefined);
+    expect(percents.length).toBeGreaterThan(0);
+    expect(percents.every((p) => p >= 0 && p <= 100)).toBe(true);
+    expect(percents.at(-1)).toBeGreaterThan(90);
+
+    // The learner answers status but is not a voter yet.
+    const obs = await etcd.etcdObserveCluster({ access });
+    expect(obs.endpoints.find((e) => e.name === spec.name)?.status?.isLearner).toBe(true);
+
+    const promoted = await etcd.etcdPromoteLearner({
+      access,
+      member: learner,
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(promoted.alreadyVoter).toBe(false);
+    expect(promoted.member.isLearner).toBe(false);
+    expect(promoted.verdict).toMatchObject({ votersBefore: 3, votersAfter: 4 });
+    const promotedAgain = await etcd.etcdPromoteLearner({
+      access,
+      member: { name: spec.name },
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(promotedAgain.alreadyVoter).toBe(true);
+    expect(membershipShape(promotedAgain.members)).toEqual(membershipShape(promoted.members));
+
+    // Move the leadership to the new member; a second call is a no-op.
+    const before = await leaderName();
+    expect(before).not.toBe(spec.name);
+    const moved = await etcd.etcdMoveLeader({ access, target: { name: spec.name } });
+    expect(moved).toMatchObject({ changed: true, leaderId: added.member.id });
+    expect(await leaderName()).toBe(spec.name);
+    const movedAgain = await etcd.etcdMoveLeader({ access, target: { name: spec.name } });
+    expect(movedAgain.changed).toBe(false);
+    expect(await leaderName()).toBe(spec.name);
+
+    // Remove the highest old ordinal right after the promote: etcd answers "unhealthy cluster"
+    // for ~5 s after a voter joins, which the activity retries.
+    const removed = await etcd.etcdRemoveMember({
+      access,
+      member: { name: 'etcd-2' },
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(removed).toMatchObject({ alreadyRemoved: false, dataDirMustBeWiped: true });
+    expect(removed.verdict).toMatchObject({ votersBefore: 4, votersAfter: 3, faultToleranceAfter: 1 });
+    await waitFor('the removed member to stop', () => Promise.resolve(!cluster.isRunning('etcd-2')), {
+      timeoutMs: 30_000,
+    });
+    await cluster.wipeMember('etcd-2');
+    const finalAccess = cluster.access(['etcd-0', 'etcd-1', spec.name]);
+    const removedAgain = await etcd.etcdRemoveMember({
+      access: finalAccess,
+      member: { memberId: removed.memberId ?? '' },
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    expect(removedAgain.alreadyRemoved).toBe(true);
+
+    const list = await etcd.etcdListMembers({ access: finalAccess });
+    expect(list.members.map((m) => m.name).sort()).toEqual(['etcd-0', 'etcd-1', spec.name]);
+    expect(list.members.every((m) => !m.isLearner)).toBe(true);
+    const hash = await etcd.etcdHashKV({ access: finalAccess });
+    expect(hash.agree).toBe(true);
+    expect(hash.hashes).toHaveLength(3);
+  });
+});
