@@ -5,7 +5,13 @@ import { builtinModules } from 'node:module';
 
 const nodeBuiltins = builtinModules.flatMap((m) => [m, `node:${m}`]);
 // Workflow code runs in Temporal's deterministic sandbox: no Node built-ins, no I/O clients.
-const ioPackages = ['@kubernetes/client-node', 'etcd3', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
+const ioPackages = [
+  '@kubernetes/client-node',
+  'etcd3',
+  '@temporalio/client',
+  '@temporalio/worker',
+  '@temporalio/activity',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules/**', '.tools/**', 'reports/**', 'bench/results/**', 'dist/**'] },
@@ -29,7 +35,8 @@ export default tseslint.config(
         {
           paths: [...nodeBuiltins, ...ioPackages].map((name) => ({
             name,
-            message: 'Workflow code must stay deterministic: no Node modules or I/O packages (use activities).',
+            message:
+              'Workflow code must stay deterministic: no Node modules or I/O packages (use activities).',
           })),
           patterns: [
             {

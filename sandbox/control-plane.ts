@@ -48,40 +48,52 @@ function readyz(layout: ClusterLayout, pki: ClusterPki): Promise<boolean> {
 }
 
 /** Starts the backing etcd, kube-apiserver and kube-controller-manager of one cluster. */
-export async function startControlPlane(layout: ClusterLayout): Promise<{ pki: ClusterPki; adminKubeconfig: string }> {
+export async function startControlPlane(
+  layout: ClusterLayout,
+): Promise<{ pki: ClusterPki; adminKubeconfig: string }> {
   const dir = clusterDir(layout.name);
   fs.mkdirSync(dir, { recursive: true });
   const pki = await createClusterPki(path.join(dir, 'pki'), layout.name);
 
-  const etcd = startDaemon('control-plane-etcd', toolPath(CONTROL_PLANE_ETCD), [
-    `--name=${layout.name}-control-plane`,
-    `--data-dir=${path.join(dir, 'control-plane-etcd')}`,
-    `--listen-client-urls=http://127.0.0.1:${layout.etcdClientPort}`,
-    `--advertise-client-urls=http://127.0.0.1:${layout.etcdClientPort}`,
-    `--listen-peer-urls=http://127.0.0.1:${layout.etcdPeerPort}`,
-    `--initial-advertise-peer-urls=http://127.0.0.1:${layout.etcdPeerPort}`,
-    `--initial-cluster=${layout.name}-control-plane=http://127.0.0.1:${layout.etcdPeerPort}`,
-    '--quota-backend-bytes=2147483648',
-    '--log-level=warn',
-  ], dir);
+  const etcd = startDaemon(
+    'control-plane-etcd',
+    toolPath(CONTROL_PLANE_ETCD),
+    [
+      `--name=${layout.name}-control-plane`,
+      `--data-dir=${path.join(dir, 'control-plane-etcd')}`,
+      `--listen-client-urls=http://127.0.0.1:${layout.etcdClientPort}`,
+      `--advertise-client-urls=http://127.0.0.1:${layout.etcdClientPort}`,
+      `--listen-peer-urls=http://127.0.0.1:${layout.etcdPeerPort}`,
+      `--initial-advertise-peer-urls=http://127.0.0.1:${layout.etcdPeerPort}`,
+      `--initial-cluster=${layout.name}-control-plane=http://127.0.0.1:${layout.etcdPeerPort}`,
+      '--quota-backend-bytes=2147483648',
+      '--log-level=warn',
+    ],
+    dir,
+  );
 
-  const apiserver = startDaemon('kube-apiserver', toolPath('kube-apiserver'), [
-    `--etcd-servers=http://127.0.0.1:${layout.etcdClientPort}`,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${layout.apiserverPort}`,
-    '--endpoint-reconciler-type=none',
-    `--service-cluster-ip-range=${layout.serviceSubnet}`,
-    `--client-ca-file=${pki.caCert}`,
-    `--tls-cert-file=${pki.apiserverCert}`,
-    `--tls-private-key-file=${pki.apiserverKey}`,
-    `--service-account-issuer=https://${layout.name}.sandbox.etcd-stretch.invalid`,
-    `--service-account-key-file=${pki.serviceAccountPub}`,
-    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-    '--authorization-mode=RBAC',
-    '--allow-privileged=true',
-    '--profiling=false',
-    '--v=1',
-  ], dir);
+  const apiserver = startDaemon(
+    'kube-apiserver',
+    toolPath('kube-apiserver'),
+    [
+      `--etcd-servers=http://127.0.0.1:${layout.etcdClientPort}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${layout.apiserverPort}`,
+      '--endpoint-reconciler-type=none',
+      `--service-cluster-ip-range=${layout.serviceSubnet}`,
+      `--client-ca-file=${pki.caCert}`,
+      `--tls-cert-file=${pki.apiserverCert}`,
+      `--tls-private-key-file=${pki.apiserverKey}`,
+      `--service-account-issuer=https://${layout.name}.sandbox.etcd-stretch.invalid`,
+      `--service-account-key-file=${pki.serviceAccountPub}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+      '--authorization-mode=RBAC',
+      '--allow-privileged=true',
+      '--profiling=false',
+      '--v=1',
+    ],
+    dir,
+  );
 
   await waitFor(`${layout.name} kube-apiserver /readyz`, async () => readyz(layout, pki), {
     timeoutMs: 120_000,
@@ -101,17 +113,22 @@ export async function startControlPlane(layout: ClusterLayout): Promise<{ pki: C
   writeKubeconfig(path.join(dir, 'node-agent.kubeconfig'), [
     { context: layout.name, server: apiserverUrl(layout), caCert: pki.caCert, user: pki.nodeAgent },
   ]);
-  startDaemon('kube-controller-manager', toolPath('kube-controller-manager'), [
-    `--kubeconfig=${cmKubeconfig}`,
-    `--controllers=${CONTROLLERS.join(',')}`,
-    `--service-account-private-key-file=${pki.serviceAccountKey}`,
-    `--root-ca-file=${pki.caCert}`,
-    `--cluster-name=${layout.name}`,
-    '--use-service-account-credentials=true',
-    '--leader-elect=false',
-    '--bind-address=127.0.0.1',
-    '--secure-port=0',
-    '--v=1',
-  ], dir);
+  startDaemon(
+    'kube-controller-manager',
+    toolPath('kube-controller-manager'),
+    [
+      `--kubeconfig=${cmKubeconfig}`,
+      `--controllers=${CONTROLLERS.join(',')}`,
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      `--root-ca-file=${pki.caCert}`,
+      `--cluster-name=${layout.name}`,
+      '--use-service-account-credentials=true',
+      '--leader-elect=false',
+      '--bind-address=127.0.0.1',
+      '--secure-port=0',
+      '--v=1',
+    ],
+    dir,
+  );
   return { pki, adminKubeconfig };
 }

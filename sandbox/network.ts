@@ -116,7 +116,8 @@ export async function removeAllSandboxNetworking(): Promise<void> {
   for (const link of await listSandboxLinks()) await run('ip', ['link', 'del', link], { allowFail: true });
   if (fs.existsSync(NETNS_ETC)) {
     for (const entry of fs.readdirSync(NETNS_ETC)) {
-      if (entry.startsWith(NETNS_PREFIX)) fs.rmSync(path.join(NETNS_ETC, entry), { recursive: true, force: true });
+      if (entry.startsWith(NETNS_PREFIX))
+        fs.rmSync(path.join(NETNS_ETC, entry), { recursive: true, force: true });
     }
   }
 }

@@ -35,8 +35,22 @@ async function issue(
   await run('openssl', ['req', '-new', '-key', key, '-subj', subject, '-out', csr]);
   fs.writeFileSync(ext, extensions);
   await run('openssl', [
-    'x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial',
-    '-days', '30', '-sha256', '-extfile', ext, '-out', cert,
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    ca.cert,
+    '-CAkey',
+    ca.key,
+    '-CAcreateserial',
+    '-days',
+    '30',
+    '-sha256',
+    '-extfile',
+    ext,
+    '-out',
+    cert,
   ]);
   fs.rmSync(csr);
   fs.rmSync(ext);
@@ -50,8 +64,18 @@ export async function createClusterPki(dir: string, cluster: string): Promise<Cl
   const caCert = path.join(dir, 'ca.crt');
   await run('openssl', ['genrsa', '-out', caKey, '2048']);
   await run('openssl', [
-    'req', '-x509', '-new', '-key', caKey, '-days', '30', '-sha256',
-    '-subj', `/CN=etcd-stretch-sandbox-${cluster}-ca`, '-out', caCert,
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-days',
+    '30',
+    '-sha256',
+    '-subj',
+    `/CN=etcd-stretch-sandbox-${cluster}-ca`,
+    '-out',
+    caCert,
   ]);
   const ca = { cert: caCert, key: caKey };
   const clientExt = 'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n';

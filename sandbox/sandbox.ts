@@ -13,12 +13,25 @@ import {
 } from './config.js';
 import { apiserverUrl, startControlPlane } from './control-plane.js';
 import { writeKubeconfig, type KubeconfigEntry } from './kubeconfig.js';
-import { ensureHostNetwork, ensureLbLink, listSandboxLinks, listSandboxNetns, removeAllSandboxNetworking } from './network.js';
+import {
+  ensureHostNetwork,
+  ensureLbLink,
+  listSandboxLinks,
+  listSandboxNetns,
+  removeAllSandboxNetworking,
+} from './network.js';
 import { isAlive, startDaemon, stopDaemon, tailFile, waitFor } from './processes.js';
 
 // In stop order: node agents first, they stop their pods gracefully.
 const DAEMONS = ['node-agent', 'kube-controller-manager', 'kube-apiserver', 'control-plane-etcd'];
-const REQUIRED_TOOLS = ['kube-apiserver', 'kube-controller-manager', 'etcd-3.4', 'etcd-3.5', 'etcd-3.6', 'etcdctl-3.6'];
+const REQUIRED_TOOLS = [
+  'kube-apiserver',
+  'kube-controller-manager',
+  'etcd-3.4',
+  'etcd-3.5',
+  'etcd-3.6',
+  'etcdctl-3.6',
+];
 
 // What a fresh cluster's CoreDNS would be configured with; the node agent reads its hosts block.
 const DEFAULT_COREFILE = `.:53 {
@@ -50,7 +63,8 @@ function log(msg: string): void {
 function checkPrerequisites(): void {
   if (process.getuid?.() !== 0) throw new Error('the sandbox needs root (network namespaces, bind mounts)');
   const missing = REQUIRED_TOOLS.filter((t) => !fs.existsSync(toolPath(t)));
-  if (missing.length) throw new Error(`missing tools in .tools/bin: ${missing.join(', ')}; run scripts/setup.sh first`);
+  if (missing.length)
+    throw new Error(`missing tools in .tools/bin: ${missing.join(', ')}; run scripts/setup.sh first`);
 }
 
 function kubeClient(kubeconfig: string): CoreV1Api {
@@ -64,9 +78,13 @@ async function startCluster(name: ClusterName): Promise<KubeconfigEntry> {
   await ensureHostNetwork(layout);
   const { pki, adminKubeconfig } = await startControlPlane(layout);
   const api = kubeClient(adminKubeconfig);
-  await waitFor(`${name}: namespace kube-system`, () => api.readNamespace({ name: 'kube-system' }).then(() => true), {
-    timeoutMs: 60_000,
-  });
+  await waitFor(
+    `${name}: namespace kube-system`,
+    () => api.readNamespace({ name: 'kube-system' }).then(() => true),
+    {
+      timeoutMs: 60_000,
+    },
+  );
   await api.createNamespacedConfigMap({
     namespace: 'kube-system',
     body: { metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: DEFAULT_COREFILE } },
@@ -120,7 +138,7 @@ export async function sandboxDown(opts: { quiet?: boolean } = {}): Promise<void>
   for (const c of CLUSTERS) {
     const dir = clusterDir(c);
     for (const daemon of DAEMONS) await stopDaemon(dir, daemon, daemon === 'node-agent' ? 15_000 : 5000);
-    await killLeftoverContainers(dir);
+    killLeftoverContainers(dir);
   }
   await removeAllSandboxNetworking();
   const mountpoints = path.join(root, 'created-mountpoints');
@@ -137,7 +155,7 @@ export async function sandboxDown(opts: { quiet?: boolean } = {}): Promise<void>
   if (!opts.quiet) log('down: nothing left running');
 }
 
-async function killLeftoverContainers(dir: string): Promise<void> {
+function killLeftoverContainers(dir: string): void {
   const pods = path.join(dir, 'pods');
   if (!fs.existsSync(pods)) return;
   for (const pod of fs.readdirSync(pods)) {
@@ -161,7 +179,15 @@ export interface SandboxStatus {
     name: ClusterName;
     daemons: Record<string, boolean>;
     nodes: string[];
-    pods: { namespace: string; name: string; phase: string; ready: boolean; ip?: string; node?: string; restarts: number }[];
+    pods: {
+      namespace: string;
+      name: string;
+      phase: string;
+      ready: boolean;
+      ip?: string;
+      node?: string;
+      restarts: number;
+    }[];
     loadBalancers: { namespace: string; name: string; ip?: string }[];
   }[];
   netns: string[];
@@ -169,7 +195,13 @@ export interface SandboxStatus {
 }
 
 export async function sandboxStatus(): Promise<SandboxStatus> {
-  const result: SandboxStatus = { up: false, kubeconfig: kubeconfigPath(), clusters: [], netns: [], links: [] };
+  const result: SandboxStatus = {
+    up: false,
+    kubeconfig: kubeconfigPath(),
+    clusters: [],
+    netns: [],
+    links: [],
+  };
   result.netns = await listSandboxNetns();
   result.links = await listSandboxLinks();
   if (!fs.existsSync(kubeconfigPath())) return result;

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import {
   CoreV1Api,
-  KubeConfig,
   PatchStrategy,
   StorageV1Api,
   Watch,
@@ -64,7 +64,9 @@ export class NodeAgent {
       claimPath: (ns, claim) => this.claimPath(ns, claim),
       readSecret: async (ns, name) => {
         const s = await this.core.readNamespacedSecret({ name, namespace: ns }).catch(() => undefined);
-        return s && Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+        return (
+          s && Object.fromEntries(Object.entries(s.data ?? {}).map(([k, v]) => [k, Buffer.from(v, 'base64')]))
+        );
       },
       readConfigMap: async (ns, name) =>
         (await this.core.readNamespacedConfigMap({ name, namespace: ns }).catch(() => undefined))?.data,
@@ -94,7 +96,12 @@ export class NodeAgent {
   private watch(p: string, query: Record<string, string>): void {
     if (this.stopped) return;
     const w = new Watch(this.kc);
-    w.watch(p, query, () => this.trigger(), () => setTimeout(() => this.watch(p, query), 500))
+    w.watch(
+      p,
+      query,
+      () => this.trigger(),
+      () => setTimeout(() => this.watch(p, query), 500),
+    )
       .then((c) => this.watches.push(c))
       .catch(() => setTimeout(() => this.watch(p, query), 1000));
   }
@@ -142,7 +149,13 @@ export class NodeAgent {
           body: {
             status: {
               conditions: [
-                { type: 'Ready', status: 'True', reason: 'SandboxNodeReady', lastHeartbeatTime: now, lastTransitionTime: now },
+                {
+                  type: 'Ready',
+                  status: 'True',
+                  reason: 'SandboxNodeReady',
+                  lastHeartbeatTime: now,
+                  lastTransitionTime: now,
+                },
               ],
               addresses: [
                 { type: 'InternalIP', address: gatewayOf(this.layout) },
@@ -193,7 +206,9 @@ export class NodeAgent {
       this.core.listPersistentVolumeClaimForAllNamespaces(),
       this.core.listPersistentVolume(),
       this.core.listServiceForAllNamespaces(),
-      this.core.readNamespacedConfigMap({ name: 'coredns', namespace: 'kube-system' }).catch(() => undefined as V1ConfigMap | undefined),
+      this.core
+        .readNamespacedConfigMap({ name: 'coredns', namespace: 'kube-system' })
+        .catch(() => undefined as V1ConfigMap | undefined),
     ]);
     const snap: Snapshot = {
       nodes: nodes.items,
@@ -214,12 +229,17 @@ export class NodeAgent {
   /** Dynamic provisioning: a host directory per claim, kept after the claim is released (reclaim policy Retain). */
   private async provisionVolumes(snap: Snapshot): Promise<void> {
     for (const pvc of snap.pvcs) {
-      if (pvc.spec?.volumeName || pvc.status?.phase !== 'Pending' || pvc.metadata?.deletionTimestamp) continue;
+      if (pvc.spec?.volumeName || pvc.status?.phase !== 'Pending' || pvc.metadata?.deletionTimestamp)
+        continue;
       const cls = pvc.spec?.storageClassName ?? STORAGE_CLASS;
       if (cls !== STORAGE_CLASS && !cls.startsWith('sandbox')) continue;
       const name = `pvc-${pvc.metadata!.uid}`;
       if (snap.pvs.some((pv) => pv.metadata?.name === name)) continue;
-      const hostPath = path.join(this.dir, 'volumes', `${pvc.metadata!.namespace}_${pvc.metadata!.name}_${pvc.metadata!.uid!.slice(0, 8)}`);
+      const hostPath = path.join(
+        this.dir,
+        'volumes',
+        `${pvc.metadata!.namespace}_${pvc.metadata!.name}_${pvc.metadata!.uid!.slice(0, 8)}`,
+      );
       fs.mkdirSync(hostPath, { recursive: true });
       await this.core.createPersistentVolume({
         body: {
@@ -247,7 +267,8 @@ export class NodeAgent {
   private claimPath(ns: string, claim: string): { path: string } | { waiting: string } {
     const pvc = this.snapshot?.pvcs.find((c) => c.metadata?.namespace === ns && c.metadata?.name === claim);
     if (!pvc) return { waiting: `persistentvolumeclaim "${claim}" not found` };
-    if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName) return { waiting: `persistentvolumeclaim "${claim}" is not bound` };
+    if (pvc.status?.phase !== 'Bound' || !pvc.spec?.volumeName)
+      return { waiting: `persistentvolumeclaim "${claim}" is not bound` };
     const pv = this.snapshot?.pvs.find((v) => v.metadata?.name === pvc.spec?.volumeName);
     const hostPath = pv?.spec?.hostPath?.path;
     if (!hostPath) return { waiting: `persistentvolume "${pvc.spec.volumeName}" has no host directory` };
@@ -261,7 +282,9 @@ export class NodeAgent {
     for (const pod of pending) {
       const choice = chooseNode(pod, ours, snap.pods);
       if ('reason' in choice) {
-        const already = pod.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.message === choice.reason);
+        const already = pod.status?.conditions?.some(
+          (c) => c.type === 'PodScheduled' && c.message === choice.reason,
+        );
         if (!already) {
           await this.core.patchNamespacedPodStatus(
             {
@@ -270,7 +293,13 @@ export class NodeAgent {
               body: {
                 status: {
                   conditions: [
-                    { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: choice.reason, lastTransitionTime: new Date() },
+                    {
+                      type: 'PodScheduled',
+                      status: 'False',
+                      reason: 'Unschedulable',
+                      message: choice.reason,
+                      lastTransitionTime: new Date(),
+                    },
                   ],
                 },
               },
@@ -290,7 +319,12 @@ export class NodeAgent {
         },
       });
       pod.spec!.nodeName = choice.node;
-      await this.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata!.namespace}/${pod.metadata!.name} to ${choice.node}`);
+      await this.event(
+        pod,
+        'Normal',
+        'Scheduled',
+        `Successfully assigned ${pod.metadata!.namespace}/${pod.metadata!.name} to ${choice.node}`,
+      );
     }
   }
 

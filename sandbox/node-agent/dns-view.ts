@@ -37,14 +37,21 @@ function isReady(pod: V1Pod): boolean {
  * cluster's headless Services (ready pods only, unless the Service publishes
  * not-ready addresses, as CoreDNS does), the CoreDNS `hosts` entries, and its own hostAliases.
  */
-export function podHostsFile(pod: V1Pod, clusterPods: V1Pod[], services: V1Service[], corefileHosts: HostEntry[]): string {
+export function podHostsFile(
+  pod: V1Pod,
+  clusterPods: V1Pod[],
+  services: V1Service[],
+  corefileHosts: HostEntry[],
+): string {
   const lines: string[] = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
   const ns = pod.metadata?.namespace ?? 'default';
   const own = pod.status?.podIP;
   const hostname = pod.spec?.hostname ?? pod.metadata?.name ?? '';
   if (own) {
     const sub = pod.spec?.subdomain;
-    const names = sub ? [`${hostname}.${sub}.${ns}.svc.cluster.local`, `${hostname}.${sub}`, hostname] : [hostname];
+    const names = sub
+      ? [`${hostname}.${sub}.${ns}.svc.cluster.local`, `${hostname}.${sub}`, hostname]
+      : [hostname];
     lines.push(`${own}\t${names.join(' ')}`);
   }
   const headless = new Map<string, V1Service>();

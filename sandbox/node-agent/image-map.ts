@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { toolPath } from '../config.js';
 
-export type ImageResolution = { ok: true; minor: string; binDir: Record<string, string> } | { ok: false; reason: string };
+export type ImageResolution =
+  { ok: true; minor: string; binDir: Record<string, string> } | { ok: false; reason: string };
 
 const KNOWN_REPOSITORIES = [/(^|\/)etcd$/, /(^|\/)etcd-development\/etcd$/, /(^|\/)coreos\/etcd$/];
 
@@ -27,7 +28,10 @@ export function resolveImage(image: string): ImageResolution {
     if (fs.existsSync(p)) binaries[name] = p;
   }
   if (!binaries.etcd || !binaries.etcdctl) {
-    return { ok: false, reason: `image ${image}: no local etcd ${minor} build (expected ${toolPath(`etcd-${minor}`)})` };
+    return {
+      ok: false,
+      reason: `image ${image}: no local etcd ${minor} build (expected ${toolPath(`etcd-${minor}`)})`,
+    };
   }
   return { ok: true, minor, binDir: binaries };
 }

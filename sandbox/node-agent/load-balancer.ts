@@ -23,7 +23,12 @@ export function sourceRanges(svc: V1Service): string[] {
   const fromSpec = svc.spec?.loadBalancerSourceRanges ?? [];
   if (fromSpec.length) return fromSpec;
   const ann = svc.metadata?.annotations?.[SOURCE_RANGES_ANNOTATION];
-  return ann ? ann.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  return ann
+    ? ann
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
 }
 
 export function allowedBy(ranges: string[], address: string): boolean {
@@ -74,7 +79,8 @@ export class LoadBalancers {
     const used = new Set([...this.balancers.values()].map((b) => b.ip));
     const { first, last } = this.pool();
     const previous = svc.status?.loadBalancer?.ingress?.[0]?.ip;
-    if (previous && !used.has(previous) && ipToInt(previous) >= first && ipToInt(previous) <= last) return previous;
+    if (previous && !used.has(previous) && ipToInt(previous) >= first && ipToInt(previous) <= last)
+      return previous;
     for (let n = first; n <= last; n++) if (!used.has(intToIp(n))) return intToIp(n);
     throw new Error(`load-balancer pool ${this.layout.lbSubnet} exhausted`);
   }
@@ -83,7 +89,8 @@ export class LoadBalancers {
     this.pods = pods;
     const wanted = new Map<string, V1Service>();
     for (const s of services) {
-      if (s.spec?.type === 'LoadBalancer' && s.metadata?.uid && !s.metadata.deletionTimestamp) wanted.set(s.metadata.uid, s);
+      if (s.spec?.type === 'LoadBalancer' && s.metadata?.uid && !s.metadata.deletionTimestamp)
+        wanted.set(s.metadata.uid, s);
     }
     for (const [uid, b] of this.balancers) if (!wanted.has(uid)) await this.release(b);
     for (const [uid, svc] of wanted) {
@@ -143,7 +150,10 @@ export class LoadBalancers {
       .filter((p) => p.metadata?.namespace === b.svc.metadata?.namespace && !p.metadata?.deletionTimestamp)
       .filter((p) => matchesSelector(p.metadata?.labels, { matchLabels: selector }))
       .filter((p) => p.status?.podIP && p.status.phase === 'Running')
-      .filter((p) => publishNotReady || p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+      .filter(
+        (p) =>
+          publishNotReady || p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      )
       .sort((x, y) => (x.metadata?.name ?? '').localeCompare(y.metadata?.name ?? ''));
     const pod = candidates[0];
     if (!pod) return undefined;

@@ -124,7 +124,11 @@ export class PodRuntime {
   private newSandbox(pod: V1Pod): PodSandbox {
     const uid = pod.metadata!.uid!;
     const short = shortId(this.deps.layout.name, uid);
-    const dir = path.join(this.deps.dir, 'pods', `${pod.metadata!.namespace}_${pod.metadata!.name}_${uid.slice(0, 8)}`);
+    const dir = path.join(
+      this.deps.dir,
+      'pods',
+      `${pod.metadata!.namespace}_${pod.metadata!.name}_${uid.slice(0, 8)}`,
+    );
     fs.mkdirSync(dir, { recursive: true });
     return {
       uid,
@@ -176,7 +180,12 @@ export class PodRuntime {
         if (!image.ok) {
           if (run.imageError !== image.reason) {
             run.imageError = image.reason;
-            await this.deps.event(pod, 'Warning', 'Failed', `Failed to pull image "${c.image}": ${image.reason}`);
+            await this.deps.event(
+              pod,
+              'Warning',
+              'Failed',
+              `Failed to pull image "${c.image}": ${image.reason}`,
+            );
           }
           run.state = { waiting: { reason: 'ErrImagePull', message: image.reason } };
           imageFailed = true;
@@ -186,7 +195,8 @@ export class PodRuntime {
         run.binDir = path.join(sb.dir, `bin-${c.name}`);
         fs.rmSync(run.binDir, { recursive: true, force: true });
         fs.mkdirSync(run.binDir, { recursive: true });
-        for (const [name, target] of Object.entries(image.binDir)) fs.symlinkSync(target, path.join(run.binDir, name));
+        for (const [name, target] of Object.entries(image.binDir))
+          fs.symlinkSync(target, path.join(run.binDir, name));
         run.mounts = [];
         for (const m of c.volumeMounts ?? []) {
           const source = volumes.get(m.name);
@@ -214,13 +224,23 @@ export class PodRuntime {
   private containerRun(sb: PodSandbox, spec: V1Container): ContainerRun {
     let run = sb.containers.get(spec.name);
     if (!run) {
-      run = { spec, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } }, ready: false, env: {}, mounts: [] };
+      run = {
+        spec,
+        restartCount: 0,
+        state: { waiting: { reason: 'ContainerCreating' } },
+        ready: false,
+        env: {},
+        mounts: [],
+      };
       sb.containers.set(spec.name, run);
     }
     return run;
   }
 
-  private async prepareVolume(sb: PodSandbox, v: V1Volume): Promise<{ path: string } | { waiting: string } | undefined> {
+  private async prepareVolume(
+    sb: PodSandbox,
+    v: V1Volume,
+  ): Promise<{ path: string } | { waiting: string } | undefined> {
     const ns = sb.pod.metadata!.namespace!;
     const local = path.join(sb.dir, 'volumes', v.name);
     if (v.persistentVolumeClaim) return this.deps.claimPath(ns, v.persistentVolumeClaim.claimName);
@@ -236,7 +256,8 @@ export class PodRuntime {
             .readConfigMap(ns, v.configMap!.name ?? '')
             .then((d) => d && Object.fromEntries(Object.entries(d).map(([k, s]) => [k, Buffer.from(s)])));
       const optional = v.secret?.optional ?? v.configMap?.optional ?? false;
-      if (!files && !optional) return { waiting: `${v.secret ? 'secret' : 'configmap'} for volume ${v.name} not found` };
+      if (!files && !optional)
+        return { waiting: `${v.secret ? 'secret' : 'configmap'} for volume ${v.name} not found` };
       fs.mkdirSync(local, { recursive: true });
       const items = v.secret?.items ?? v.configMap?.items;
       for (const [key, value] of Object.entries(files ?? {})) {
@@ -259,7 +280,8 @@ export class PodRuntime {
       HOSTNAME: pod.spec?.hostname ?? pod.metadata!.name!,
     };
     for (const e of c.env ?? []) {
-      if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m);
+      if (e.value !== undefined)
+        env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m);
       const field = e.valueFrom?.fieldRef?.fieldPath;
       if (field) {
         const values: Record<string, string | undefined> = {
@@ -300,7 +322,9 @@ export class PodRuntime {
     lines.push('exec "$@"');
     fs.writeFileSync(launcher, lines.join('\n') + '\n', { mode: 0o755 });
     const command = c.command?.length ? c.command : ['etcd'];
-    const argv = [...command, ...(c.args ?? [])].map((a) => a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => run.env[n] ?? m));
+    const argv = [...command, ...(c.args ?? [])].map((a) =>
+      a.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => run.env[n] ?? m),
+    );
     const logFd = fs.openSync(path.join(sb.dir, `${c.name}.log`), 'a');
     const child = spawn('ip', ['netns', 'exec', sb.netns, 'unshare', '--uts', '--', launcher, ...argv], {
       detached: true,
@@ -342,7 +366,9 @@ export class PodRuntime {
       if (!run.ready && successes >= (probe.successThreshold ?? 1)) run.ready = true;
       if (run.ready && failures >= (probe.failureThreshold ?? 3)) run.ready = false;
       if (before !== run.ready) {
-        this.deps.log(`${sb.pod.metadata?.name}/${run.spec.name} ready=${run.ready}${result.ok ? '' : `: ${result.message}`}`);
+        this.deps.log(
+          `${sb.pod.metadata?.name}/${run.spec.name} ready=${run.ready}${result.ok ? '' : `: ${result.message}`}`,
+        );
         await this.writeStatus(sb);
         this.deps.changed();
       }
@@ -351,7 +377,13 @@ export class PodRuntime {
     run.probeTimer = setTimeout(() => void tick(), (probe.initialDelaySeconds ?? 0) * 1000);
   }
 
-  private async exited(sb: PodSandbox, run: ContainerRun, child: ChildProcess, code: number | null, signal: string | null) {
+  private async exited(
+    sb: PodSandbox,
+    run: ContainerRun,
+    child: ChildProcess,
+    code: number | null,
+    signal: string | null,
+  ) {
     if (run.child !== child) return;
     run.child = undefined;
     clearTimeout(run.probeTimer);
@@ -369,13 +401,20 @@ export class PodRuntime {
     }
     const policy = sb.pod.spec?.restartPolicy ?? 'Always';
     const restart = policy === 'Always' || (policy === 'OnFailure' && code !== 0);
-    this.deps.log(`${sb.pod.metadata?.name}/${run.spec.name} exited (code ${code}, signal ${signal})${restart ? ', restarting' : ''}`);
+    this.deps.log(
+      `${sb.pod.metadata?.name}/${run.spec.name} exited (code ${code}, signal ${signal})${restart ? ', restarting' : ''}`,
+    );
     run.lastState = { terminated };
     if (!restart) {
       run.state = { terminated };
     } else {
       const delay = BACKOFF_MS[Math.min(run.restartCount, BACKOFF_MS.length - 1)]!;
-      run.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${delay / 1000}s restarting failed container` } };
+      run.state = {
+        waiting: {
+          reason: 'CrashLoopBackOff',
+          message: `back-off ${delay / 1000}s restarting failed container`,
+        },
+      };
       run.restartTimer = setTimeout(() => {
         if (sb.terminating || !this.sandboxes.has(sb.uid)) return;
         run.restartCount++;
@@ -397,8 +436,11 @@ export class PodRuntime {
       run.ready = false;
     }
     this.deps.changed();
-    const children = [...sb.containers.values()].map((r) => r.child).filter((c): c is ChildProcess => !!c?.pid);
-    if (deleteObject && children.length) await this.deps.event(sb.pod, 'Normal', 'Killing', 'Stopping container');
+    const children = [...sb.containers.values()]
+      .map((r) => r.child)
+      .filter((c): c is ChildProcess => !!c?.pid);
+    if (deleteObject && children.length)
+      await this.deps.event(sb.pod, 'Normal', 'Killing', 'Stopping container');
     await Promise.all(children.map((child) => stopChild(child, graceMs)));
     await deletePodNetwork(sb.netns);
     this.sandboxes.delete(sb.uid);

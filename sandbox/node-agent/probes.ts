@@ -37,7 +37,11 @@ function execProbe(command: string[], target: Target, timeoutMs: number): Promis
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       if (code === 0) resolve({ ok: true });
-      else resolve({ ok: false, message: signal ? `timed out after ${timeoutMs} ms` : `exit ${code}: ${output.trim().slice(-300)}` });
+      else
+        resolve({
+          ok: false,
+          message: signal ? `timed out after ${timeoutMs} ms` : `exit ${code}: ${output.trim().slice(-300)}`,
+        });
     });
   });
 }
@@ -73,6 +77,7 @@ export function runProbe(probe: V1Probe, target: Target): Promise<ProbeResult> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000;
   if (probe.exec?.command?.length) return execProbe(probe.exec.command, target, timeoutMs);
   if (probe.tcpSocket) return tcpProbe(target.podIp, Number(probe.tcpSocket.port), timeoutMs);
-  if (probe.httpGet) return httpProbe(target.podIp, Number(probe.httpGet.port), probe.httpGet.path ?? '/', timeoutMs);
+  if (probe.httpGet)
+    return httpProbe(target.podIp, Number(probe.httpGet.port), probe.httpGet.path ?? '/', timeoutMs);
   return Promise.resolve({ ok: true });
 }

@@ -57,8 +57,11 @@ export async function apply(c: ClusterClient, objects: KubernetesObject[]): Prom
 export async function createNamespace(c: ClusterClient, prefix: string): Promise<string> {
   const name = `${prefix}-${Math.random().toString(36).slice(2, 7)}`;
   await c.core.createNamespace({ body: { metadata: { name } } });
-  await waitFor(`service account default in ${name}`, () =>
-    c.core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true), { timeoutMs: 30_000 });
+  await waitFor(
+    `service account default in ${name}`,
+    () => c.core.readNamespacedServiceAccount({ name: 'default', namespace: name }).then(() => true),
+    { timeoutMs: 30_000 },
+  );
   return name;
 }
 
@@ -70,7 +73,13 @@ export function isReady(p: V1Pod): boolean {
   return p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
-export async function readyPods(c: ClusterClient, namespace: string, selector: string, count: number, timeoutMs = 120_000) {
+export async function readyPods(
+  c: ClusterClient,
+  namespace: string,
+  selector: string,
+  count: number,
+  timeoutMs = 120_000,
+) {
   return waitFor(
     `${count} ready pods (${selector}) in ${c.name}/${namespace}`,
     async () => {
@@ -92,9 +101,14 @@ export function podNetns(c: ClusterClient, pod: V1Pod): string {
 }
 
 /** Runs a command inside a pod's network namespace (with its hosts file), as a test client there would. */
-export async function inPodNetns(netns: string, cmd: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+export async function inPodNetns(
+  netns: string,
+  cmd: string[],
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync('ip', ['netns', 'exec', netns, ...cmd], { timeout: 20_000 });
+    const { stdout, stderr } = await execFileAsync('ip', ['netns', 'exec', netns, ...cmd], {
+      timeout: 20_000,
+    });
     return { ok: true, stdout, stderr };
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };

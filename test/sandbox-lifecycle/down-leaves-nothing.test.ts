@@ -7,11 +7,17 @@ import { apply, clusterClient, loadManifests, readyPods } from '../helpers/kube.
 
 function sandboxProcesses(): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
-  return out
-    .split('\n')
-    // Control-plane daemons name files under the sandbox dir; pod containers run `sh -c` / `etcd --name=...`.
-    .filter((l) => l.includes(sandboxDir()) || /node-agent\/main\.ts|^\s*\d+ etcd --name=|--initial-cluster-token=etcd-cortex-prod/.test(l))
-    .filter((l) => !l.includes('vitest'));
+  return (
+    out
+      .split('\n')
+      // Control-plane daemons name files under the sandbox dir; pod containers run `sh -c` / `etcd --name=...`.
+      .filter(
+        (l) =>
+          l.includes(sandboxDir()) ||
+          /node-agent\/main\.ts|^\s*\d+ etcd --name=|--initial-cluster-token=etcd-cortex-prod/.test(l),
+      )
+      .filter((l) => !l.includes('vitest'))
+  );
 }
 
 function sandboxLinksAndNetns(): { links: string[]; netns: string[] } {
@@ -39,7 +45,11 @@ describe('sandbox down', () => {
         apiVersion: 'v1',
         kind: 'Service',
         metadata: { name: 'etcd-0-lb', namespace: 'default' },
-        spec: { type: 'LoadBalancer', selector: { 'statefulset.kubernetes.io/pod-name': 'etcd-0' }, ports: [{ port: 2379 }] },
+        spec: {
+          type: 'LoadBalancer',
+          selector: { 'statefulset.kubernetes.io/pod-name': 'etcd-0' },
+          ports: [{ port: 2379 }],
+        },
       } as never,
     ]);
     await readyPods(source, 'default', 'app=etcd', 3);
@@ -52,11 +62,18 @@ describe('sandbox down', () => {
 
     expect(sandboxProcesses()).toEqual([]);
     expect(sandboxLinksAndNetns()).toEqual({ links: [], netns: [] });
-    expect(fs.readdirSync('/etc/netns', { withFileTypes: true }).filter((e) => e.name.startsWith('es-'))).toEqual([]);
-    const mounts = fs.readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(sandboxDir()) || l.includes('/run/netns/es-'));
+    expect(
+      fs.readdirSync('/etc/netns', { withFileTypes: true }).filter((e) => e.name.startsWith('es-')),
+    ).toEqual([]);
+    const mounts = fs
+      .readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => l.includes(sandboxDir()) || l.includes('/run/netns/es-'));
     expect(mounts).toEqual([]);
     expect(fs.existsSync(sandboxDir())).toBe(false);
-    const lbAddresses = execFileSync('ip', ['-o', 'addr', 'show'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('198.19.') || l.includes('198.18.'));
+    const lbAddresses = execFileSync('ip', ['-o', 'addr', 'show'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('198.19.') || l.includes('198.18.'));
     expect(lbAddresses).toEqual([]);
   });
 });

@@ -58,7 +58,10 @@ describe("the article's etcd StatefulSet in the source cluster", () => {
 
   it('scales down by removing the highest ordinal pod, keeps its PVC, and reuses it on scale-up', async () => {
     const before = await readyPods(source, ns, 'app=etcd', 3);
-    const pvcBefore = await source.core.readNamespacedPersistentVolumeClaim({ name: 'data-etcd-2', namespace: ns });
+    const pvcBefore = await source.core.readNamespacedPersistentVolumeClaim({
+      name: 'data-etcd-2',
+      namespace: ns,
+    });
     const memberIdOf = async (ip: string) => {
       const c = new Etcd3({ hosts: `http://${ip}:2379` });
       try {
@@ -76,14 +79,23 @@ describe("the article's etcd StatefulSet in the source cluster", () => {
     const two = await waitFor(
       'etcd-2 gone',
       async () => {
-        const pods = (await source.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=etcd' })).items;
+        const pods = (await source.core.listNamespacedPod({ namespace: ns, labelSelector: 'app=etcd' }))
+          .items;
         return pods.length === 2 ? pods : undefined;
       },
       { timeoutMs: 90_000 },
     );
     expect(two.map((p) => p.metadata?.name).sort()).toEqual(['etcd-0', 'etcd-1']);
-    expect(two.map((p) => p.metadata?.uid).sort()).toEqual(before.slice(0, 2).map((p) => p.metadata?.uid).sort());
-    const pvcKept = await source.core.readNamespacedPersistentVolumeClaim({ name: 'data-etcd-2', namespace: ns });
+    expect(two.map((p) => p.metadata?.uid).sort()).toEqual(
+      before
+        .slice(0, 2)
+        .map((p) => p.metadata?.uid)
+        .sort(),
+    );
+    const pvcKept = await source.core.readNamespacedPersistentVolumeClaim({
+      name: 'data-etcd-2',
+      namespace: ns,
+    });
     expect(pvcKept.metadata?.uid).toBe(pvcBefore.metadata?.uid);
     expect(pvcKept.status?.phase).toBe('Bound');
 
@@ -95,7 +107,10 @@ describe("the article's etcd StatefulSet in the source cluster", () => {
     expect(after[2]!.metadata?.uid).not.toBe(before[2]!.metadata?.uid);
     const claim = after[2]!.spec?.volumes?.find((v) => v.name === 'data')?.persistentVolumeClaim?.claimName;
     expect(claim).toBe('data-etcd-2');
-    const pvcAfter = await source.core.readNamespacedPersistentVolumeClaim({ name: 'data-etcd-2', namespace: ns });
+    const pvcAfter = await source.core.readNamespacedPersistentVolumeClaim({
+      name: 'data-etcd-2',
+      namespace: ns,
+    });
     expect(pvcAfter.metadata?.uid).toBe(pvcBefore.metadata?.uid);
     // Same data directory: the member came back with its own identity instead of a new one.
     expect(await memberIdOf(after[2]!.status!.podIP!)).toBe(etcd2Id);

@@ -52,7 +52,13 @@ function targetProbeStatefulSet(): object {
             {
               name: 'etcd',
               image: 'gcr.io/etcd-development/etcd:v3.5.17',
-              command: ['etcd', '--name=lookout', '--listen-client-urls=http://0.0.0.0:2379', '--advertise-client-urls=http://127.0.0.1:2379', '--data-dir=/tmp/lookout'],
+              command: [
+                'etcd',
+                '--name=lookout',
+                '--listen-client-urls=http://0.0.0.0:2379',
+                '--advertise-client-urls=http://127.0.0.1:2379',
+                '--data-dir=/tmp/lookout',
+              ],
             },
           ],
         },
@@ -63,7 +69,10 @@ function targetProbeStatefulSet(): object {
 
 async function addCorednsHosts(c: ClusterClient, lines: string[]): Promise<void> {
   const cm = await c.core.readNamespacedConfigMap({ name: 'coredns', namespace: 'kube-system' });
-  const corefile = cm.data!.Corefile!.replace(/\n {4}ready\n/, `\n    ready\n    hosts {\n${lines.map((l) => `       ${l}\n`).join('')}       fallthrough\n    }\n`);
+  const corefile = cm.data!.Corefile!.replace(
+    /\n {4}ready\n/,
+    `\n    ready\n    hosts {\n${lines.map((l) => `       ${l}\n`).join('')}       fallthrough\n    }\n`,
+  );
   await c.core.patchNamespacedConfigMap(
     { name: 'coredns', namespace: 'kube-system', body: { data: { Corefile: corefile } } },
     setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
@@ -84,11 +93,15 @@ describe('load balancers and cluster DNS across the two clusters', () => {
     target = clusterClient('target');
     sourceNs = await createNamespace(source, 'lbdns');
     targetNs = await createNamespace(target, 'lbdns');
-    corefileBefore = (await target.core.readNamespacedConfigMap({ name: 'coredns', namespace: 'kube-system' })).data!.Corefile!;
+    corefileBefore = (
+      await target.core.readNamespacedConfigMap({ name: 'coredns', namespace: 'kube-system' })
+    ).data!.Corefile!;
     await apply(source, loadManifests('test/fixtures/article-etcd.yaml', sourceNs));
-    await apply(target, [{ ...targetProbeStatefulSet(), metadata: { name: 'lookout', namespace: targetNs } }]);
+    await apply(target, [
+      { ...targetProbeStatefulSet(), metadata: { name: 'lookout', namespace: targetNs } },
+    ]);
     sourcePods = await readyPods(source, sourceNs, 'app=etcd', 3);
-    [lookout] = await readyPods(target, targetNs, 'app=lookout', 1);
+    lookout = (await readyPods(target, targetNs, 'app=lookout', 1))[0]!;
   });
 
   afterAll(async () => {
@@ -102,13 +115,19 @@ describe('load balancers and cluster DNS across the two clusters', () => {
 
   it('gives every per-member LoadBalancer Service its own IP from the source pool', async () => {
     for (const pod of ['etcd-0', 'etcd-1', 'etcd-2']) {
-      await apply(source, [{ ...memberService(pod, [TARGET_PODS]), metadata: { name: `${pod}-lb`, namespace: sourceNs } }]);
+      await apply(source, [
+        { ...memberService(pod, [TARGET_PODS]), metadata: { name: `${pod}-lb`, namespace: sourceNs } },
+      ]);
     }
     const ips = await waitFor(
       'three load-balancer IPs',
       async () => {
-        const svcs = (await source.core.listNamespacedService({ namespace: sourceNs })).items.filter((s) => s.spec?.type === 'LoadBalancer');
-        const got = svcs.map((s) => s.status?.loadBalancer?.ingress?.[0]?.ip).filter((ip): ip is string => !!ip);
+        const svcs = (await source.core.listNamespacedService({ namespace: sourceNs })).items.filter(
+          (s) => s.spec?.type === 'LoadBalancer',
+        );
+        const got = svcs
+          .map((s) => s.status?.loadBalancer?.ingress?.[0]?.ip)
+          .filter((ip): ip is string => !!ip);
         return got.length === 3 ? got : undefined;
       },
       { timeoutMs: 30_000 },
@@ -118,7 +137,8 @@ describe('load balancers and cluster DNS across the two clusters', () => {
   });
 
   it("resolves a source member's name in a target pod only after a CoreDNS hosts entry, without restarting it, and reaches it through the load balancer", async () => {
-    const lb = (await source.core.readNamespacedService({ name: 'etcd-0-lb', namespace: sourceNs })).status!.loadBalancer!.ingress![0]!.ip!;
+    const lb = (await source.core.readNamespacedService({ name: 'etcd-0-lb', namespace: sourceNs })).status!
+      .loadBalancer!.ingress![0]!.ip!;
     const ns = podNetns(target, lookout);
 
     const before = await inPodNetns(ns, ['getent', 'hosts', 'etcd-0.etcd']);
@@ -126,8 +146,21 @@ describe('load balancers and cluster DNS across the two clusters', () => {
 
     // The load balancer already lets the target pod in by IP.
     const key = `lb-check-${Date.now()}`;
-    await inPodNetns(podNetns(source, sourcePods[0]!), [etcdctl(), '--endpoints=http://127.0.0.1:2379', 'put', key, 'through-the-lb']);
-    const byIp = await inPodNetns(ns, [etcdctl(), `--endpoints=http://${lb}:2379`, '--dial-timeout=3s', 'get', key, '--print-value-only']);
+    await inPodNetns(podNetns(source, sourcePods[0]!), [
+      etcdctl(),
+      '--endpoints=http://127.0.0.1:2379',
+      'put',
+      key,
+      'through-the-lb',
+    ]);
+    const byIp = await inPodNetns(ns, [
+      etcdctl(),
+      `--endpoints=http://${lb}:2379`,
+      '--dial-timeout=3s',
+      'get',
+      key,
+      '--print-value-only',
+    ]);
     expect(byIp.stdout.trim()).toBe('through-the-lb');
 
     await addCorednsHosts(target, [`${lb} etcd-0.etcd etcd-0`]);
@@ -140,28 +173,65 @@ describe('load balancers and cluster DNS across the two clusters', () => {
       { timeoutMs: 15_000 },
     );
     expect(resolved.split(/\s+/)[0]).toBe(lb);
-    const byName = await inPodNetns(ns, [etcdctl(), '--endpoints=http://etcd-0.etcd:2379', '--dial-timeout=3s', 'get', key, '--print-value-only']);
+    const byName = await inPodNetns(ns, [
+      etcdctl(),
+      '--endpoints=http://etcd-0.etcd:2379',
+      '--dial-timeout=3s',
+      'get',
+      key,
+      '--print-value-only',
+    ]);
     expect(byName.stdout.trim()).toBe('through-the-lb');
 
-    const now = (await target.core.readNamespacedPod({ name: 'lookout-0', namespace: targetNs }));
+    const now = await target.core.readNamespacedPod({ name: 'lookout-0', namespace: targetNs });
     expect(now.metadata?.uid).toBe(lookout.metadata?.uid);
     expect(now.status?.containerStatuses?.[0]?.restartCount).toBe(0);
   });
 
   it('refuses connections from outside loadBalancerSourceRanges', async () => {
-    const lb = (await source.core.readNamespacedService({ name: 'etcd-1-lb', namespace: sourceNs })).status!.loadBalancer!.ingress![0]!.ip!;
-    const fromTarget = await inPodNetns(podNetns(target, lookout), [etcdctl(), `--endpoints=http://${lb}:2379`, '--dial-timeout=3s', '--command-timeout=5s', 'endpoint', 'health']);
+    const lb = (await source.core.readNamespacedService({ name: 'etcd-1-lb', namespace: sourceNs })).status!
+      .loadBalancer!.ingress![0]!.ip!;
+    const fromTarget = await inPodNetns(podNetns(target, lookout), [
+      etcdctl(),
+      `--endpoints=http://${lb}:2379`,
+      '--dial-timeout=3s',
+      '--command-timeout=5s',
+      'endpoint',
+      'health',
+    ]);
     expect(fromTarget.ok).toBe(true);
     // A source pod is not in the allowed range (only the target's pods are).
-    const fromSource = await inPodNetns(podNetns(source, sourcePods[2]!), [etcdctl(), `--endpoints=http://${lb}:2379`, '--dial-timeout=3s', '--command-timeout=5s', 'endpoint', 'health']);
+    const fromSource = await inPodNetns(podNetns(source, sourcePods[2]!), [
+      etcdctl(),
+      `--endpoints=http://${lb}:2379`,
+      '--dial-timeout=3s',
+      '--command-timeout=5s',
+      'endpoint',
+      'health',
+    ]);
     expect(fromSource.ok).toBe(false);
     expect(fromSource.stderr).toMatch(/connection reset|unhealthy|deadline exceeded|connection refused/i);
 
     // Opening the range to the source pods lets the same pod in.
-    await apply(source, [{ ...memberService('etcd-1', [TARGET_PODS, SOURCE_PODS]), metadata: { name: 'etcd-1-lb', namespace: sourceNs } }]);
+    await apply(source, [
+      {
+        ...memberService('etcd-1', [TARGET_PODS, SOURCE_PODS]),
+        metadata: { name: 'etcd-1-lb', namespace: sourceNs },
+      },
+    ]);
     await waitFor(
       'the source pod to be let in',
-      async () => (await inPodNetns(podNetns(source, sourcePods[2]!), [etcdctl(), `--endpoints=http://${lb}:2379`, '--dial-timeout=2s', '--command-timeout=3s', 'endpoint', 'health'])).ok,
+      async () =>
+        (
+          await inPodNetns(podNetns(source, sourcePods[2]!), [
+            etcdctl(),
+            `--endpoints=http://${lb}:2379`,
+            '--dial-timeout=2s',
+            '--command-timeout=3s',
+            'endpoint',
+            'health',
+          ])
+        ).ok,
       { timeoutMs: 20_000 },
     );
   });
@@ -177,9 +247,12 @@ describe('load balancers and cluster DNS across the two clusters', () => {
     const event = await waitFor(
       'a Failed event for the pod',
       async () =>
-        (await target.core.listNamespacedEvent({ namespace: targetNs, fieldSelector: 'involvedObject.name=ancient' })).items.find(
-          (e) => e.reason === 'Failed',
-        ),
+        (
+          await target.core.listNamespacedEvent({
+            namespace: targetNs,
+            fieldSelector: 'involvedObject.name=ancient',
+          })
+        ).items.find((e) => e.reason === 'Failed'),
       { timeoutMs: 20_000 },
     );
     expect(event.message).toContain('no local etcd 3.2 build');
