@@ -1,0 +1,106 @@
+/**
+ * The activities the migration workflow calls: one per kind of plan step, plus their undos.
+ * Types only (workflow code must not import activity code); `activities/migration/` implements
+ * them on top of the etcd and Kubernetes activity groups. Every input carries the spec, which
+ * holds references only (no secrets), and every result is small: it lands in the history.
+ */
+import type { GuardVerdict } from './safety-guard.js';
+import type { ObservedMember } from './planner/plan-types.js';
+import type { DnsStrategy, MigrationSpec } from './spec/schema.js';
+
+export type Side = 'source' | 'target';
+
+export interface SpecInput {
+  spec: MigrationSpec;
+}
+
+/** Health and consistency of the whole (possibly stretched) cluster at one moment. */
+export interface Evidence {
+  at: string;
+  members: { name: string; id: string; isLearner: boolean; side: Side | 'unknown' }[];
+  leader: string | null;
+  health: Record<string, boolean>;
+  /** hashKV of every voter at one fixed revision. */
+  hashKv?: { revision: number; agree: boolean; hashes: Record<string, string> };
+  revision: number;
+}
+
+export interface PreflightReport {
+  /** Every problem found; empty when the migration may start. Nothing was changed either way. */
+  refusals: string[];
+  warnings: string[];
+  observed: { members: ObservedMember[] };
+  sourceReplicas: number;
+  evidence?: Evidence;
+}
+
+export interface MembershipInput extends SpecInput {
+  member: string;
+  requiredFaultTolerance: number;
+}
+
+export interface MembershipResult {
+  member: string;
+  memberId: string;
+  /** The guard's verdict taken right before the change (absent when nothing had to change). */
+  guard?: GuardVerdict;
+  /** Nothing changed: the member was already in the wanted state (idempotent re-run). */
+  alreadyDone: boolean;
+  evidence: Evidence;
+}
+
+export interface DnsEntryInput {
+  ip: string;
+  hostnames: string[];
+}
+
+export interface MigrationActivities {
+  preflight(input: SpecInput): Promise<PreflightReport>;
+  observe(input: SpecInput): Promise<Evidence>;
+
+  compact(input: SpecInput & { keepRevisions: number }): Promise<{ revision: number; compactedTo: number }>;
+  rollingDefragment(
+    input: SpecInput & { members: string[] },
+  ): Promise<{ order: string[]; dbSizeBefore: number; dbSizeAfter: number }>;
+
+  ensureHeadlessService(input: SpecInput & { side: Side }): Promise<{ created: boolean }>;
+  deleteHeadlessService(input: SpecInput & { side: Side }): Promise<void>;
+  ensureMemberServices(input: SpecInput & { side: Side; members: string[] }): Promise<{ created: string[] }>;
+  deleteMemberServices(input: SpecInput & { side: Side; members: string[] }): Promise<void>;
+  awaitLoadBalancers(
+    input: SpecInput & { side: Side; members: string[]; timeoutMs: number },
+  ): Promise<{ addresses: Record<string, string> }>;
+
+  configureDns(
+    input: SpecInput & { side: Side; strategy: DnsStrategy; entries: DnsEntryInput[] },
+  ): Promise<{ entries: number }>;
+  removeDns(input: SpecInput & { side: Side; strategy: DnsStrategy; hostnames: string[] }): Promise<void>;
+
+  addLearner(input: MembershipInput & { peerURLs: string[] }): Promise<MembershipResult>;
+  /** Undo of addLearner: removes the member if present (learner or not yet promoted). */
+  removeLearner(input: MembershipInput & { memberId?: string }): Promise<void>;
+  scaleTarget(
+    input: SpecInput & {
+      member: string;
+      replicas: number;
+      initialCluster: string;
+      hostAliases: DnsEntryInput[];
+    },
+  ): Promise<{ replicas: number; created: boolean }>;
+  /** Undo of scaleTarget: back to `replicas` (0 deletes the StatefulSet); the stopped member's PVC goes too. */
+  shrinkTarget(input: SpecInput & { replicas: number; removedMembers: string[] }): Promise<void>;
+  awaitCatchUp(
+    input: SpecInput & { member: string; timeoutMs: number },
+  ): Promise<{ appliedIndex: number; leaderIndex: number; tookMs: number }>;
+  promote(input: MembershipInput): Promise<MembershipResult>;
+  moveLeader(
+    input: SpecInput & { to: string },
+  ): Promise<{ from: string | null; to: string; alreadyLeader: boolean }>;
+  verifyConsistency(input: SpecInput & { members: string[] }): Promise<Evidence>;
+  removeMember(input: MembershipInput & { memberId?: string }): Promise<MembershipResult>;
+  scaleSource(input: SpecInput & { replicas: number }): Promise<{ replicas: number }>;
+  finalizeTarget(input: SpecInput & { initialCluster: string }): Promise<void>;
+
+  cleanupSourceStatefulSet(input: SpecInput): Promise<void>;
+  cleanupSourcePvcs(input: SpecInput & { members: string[] }): Promise<{ deleted: string[] }>;
+}

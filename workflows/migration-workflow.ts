@@ -1,0 +1,546 @@
+/**
+ * The migration workflow: preflight, plan, then the plan's steps one by one, with approval
+ * gates, pause/resume, abort and saga rollback. Deterministic: all I/O is in activities.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { DnsEntryInput, Evidence, MembershipResult, Side } from './activity-contract.js';
+import { activitiesFor, type WorkflowActivities } from './activity-options.js';
+import {
+  abortSignal,
+  approveSignal,
+  approveUpdate,
+  pauseSignal,
+  resumeSignal,
+  statusQuery,
+  type ApproveInput,
+} from './messages.js';
+import { planMigration } from './planner/plan.js';
+import type { MigrationPlan, PhaseName, PlanStep, StepOfKind } from './planner/plan-types.js';
+import { Saga } from './saga.js';
+import { PHASE_KEY, SOURCE_KEY, TARGET_KEY } from './search-attributes.js';
+import type { MigrationSpec } from './spec/schema.js';
+import { parseMigrationSpec, formatSpecErrors } from './spec/validate.js';
+import { parseDuration } from './spec/duration.js';
+import { initialStatus, type MigrationStatus, type PhaseTiming, type StepProgress } from './status.js';
+
+export interface MigrationInput {
+  /** The migration spec (references only, no secrets); validated again here. */
+  spec: unknown;
+}
+
+export interface MigrationResult {
+  outcome: 'completed' | 'aborted' | 'stopped';
+  reason?: string;
+  phases: PhaseTiming[];
+  finalMembers: Evidence['members'];
+  evidence: Evidence | null;
+}
+
+/** Thrown (after compensating) when a failure before the client switch rolled the migration back. */
+export const ROLLED_BACK = 'MigrationRolledBack';
+/** Thrown when preflight finds a reason not to start; nothing was changed. */
+export const PREFLIGHT_REFUSED = 'PreflightRefused';
+
+class AbortRequested extends Error {}
+
+/** Durations in a validated spec always parse. */
+function ms(duration: string): number {
+  const value = parseDuration(duration);
+  if (value === undefined)
+    throw ApplicationFailure.nonRetryable(`invalid duration ${duration}`, 'InvalidSpec');
+  return value;
+}
+
+function now(): string {
+  return new Date().toISOString();
+}
+
+export async function etcdMigration(input: MigrationInput): Promise<MigrationResult> {
+  const status: MigrationStatus = initialStatus();
+  const saga = new Saga();
+  let currentScope: CancellationScope | undefined;
+  let waitingGate: string | null = null;
+  const approvals = new Set<string>();
+
+  setHandler(statusQuery, () => status);
+  const approve = (a: ApproveInput, via: string) => {
+    if (waitingGate !== a.gate) {
+      status.notices.push(
+        `${now()} ${via} from ${a.by} for gate ${a.gate} ignored: ${waitingGate ? `waiting at ${waitingGate}` : 'no gate is waiting'}`,
+      );
+      return false;
+    }
+    approvals.add(a.gate);
+    status.approvals.push({ gate: a.gate, by: a.by, comment: a.comment, at: now(), mode: 'manual' });
+    return true;
+  };
+  setHandler(approveSignal, (a) => void approve(a, 'approve signal'));
+  setHandler(
+    approveUpdate,
+    (a) => {
+      approve(a, 'approve update');
+      return { accepted: true as const, gate: a.gate };
+    },
+    {
+      validator: (a: ApproveInput) => {
+        if (waitingGate !== a.gate) {
+          throw new Error(
+            `gate ${a.gate} is not waiting for approval (${waitingGate ? `waiting at ${waitingGate}` : 'no gate is waiting'})`,
+          );
+        }
+      },
+    },
+  );
+  setHandler(pauseSignal, (p) => {
+    if (!status.paused) status.paused = { by: p.by, reason: p.reason, at: now() };
+  });
+  setHandler(resumeSignal, () => {
+    status.paused = null;
+  });
+  setHandler(abortSignal, (a) => {
+    if (status.abort) return;
+    status.abort = { by: a.by, reason: a.reason, at: now() };
+    // Before the client switch an abort rolls back: stop what is running now.
+    if (!status.clientsSwitched) currentScope?.cancel();
+  });
+
+  const parsed = parseMigrationSpec(input.spec);
+  if (!parsed.ok) {
+    status.workflowState = 'failed';
+    status.error = formatSpecErrors(parsed.errors);
+    throw ApplicationFailure.nonRetryable(status.error, 'InvalidSpec');
+  }
+  const spec: MigrationSpec = parsed.spec;
+  const acts = activitiesFor({
+    catchUpMs: ms(spec.deadlines.catchUp),
+    loadBalancersMs: ms(spec.deadlines.loadBalancers),
+  });
+
+  upsertSearchAttributes([
+    { key: SOURCE_KEY, value: `${spec.source.context}/${spec.source.namespace}/${spec.source.statefulSet}` },
+    { key: TARGET_KEY, value: `${spec.target.context}/${spec.target.namespace}/${spec.target.statefulSet}` },
+  ]);
+  const enterPhase = (phase: PhaseName) => {
+    if (status.phase === phase) return;
+    const last = status.phases[status.phases.length - 1];
+    if (last && !last.endedAt) last.endedAt = now();
+    status.phase = phase;
+    status.phases.push({ name: phase, startedAt: now() });
+    upsertSearchAttributes([{ key: PHASE_KEY, value: phase }]);
+  };
+  const finishPhases = () => {
+    const last = status.phases[status.phases.length - 1];
+    if (last && !last.endedAt) last.endedAt = now();
+  };
+
+  // --- preflight: nothing changes -------------------------------------------------------
+  enterPhase('preflight');
+  const report = await acts.preflight({ spec });
+  if (report.evidence) {
+    status.lastEvidence = report.evidence;
+    status.members = report.evidence.members;
+  }
+  if (report.refusals.length > 0) {
+    status.workflowState = 'failed';
+    status.error = `preflight refused the migration (nothing was changed):\n- ${report.refusals.join('\n- ')}`;
+    finishPhases();
+    throw ApplicationFailure.nonRetryable(status.error, PREFLIGHT_REFUSED, { refusals: report.refusals });
+  }
+  let plan: MigrationPlan;
+  try {
+    plan = planMigration({ spec, observed: report.observed });
+  } catch (err) {
+    status.workflowState = 'failed';
+    status.error = `no safe plan: ${err instanceof Error ? err.message : String(err)}`;
+    throw ApplicationFailure.nonRetryable(status.error, 'NoSafePlan');
+  }
+  const progress: StepProgress[] = plan.steps.map((s) => ({
+    id: s.id,
+    phase: s.phase,
+    kind: s.kind,
+    title: s.title,
+    state: 'pending',
+    after: s.after,
+  }));
+  status.plan = {
+    steps: progress,
+    warnings: [...report.warnings, ...plan.warnings],
+    requiredFaultTolerance: plan.requiredFaultTolerance,
+  };
+  status.workflowState = 'running';
+
+  // Values learned along the way that later steps need.
+  const addresses: Record<Side, Record<string, string>> = { source: {}, target: {} };
+  let targetHostAliases: DnsEntryInput[] = [];
+  const memberIds: Record<string, string> = {};
+  for (const m of report.observed.members) if (m.id) memberIds[m.name] = m.id;
+  const required = plan.requiredFaultTolerance;
+
+  const recordMembership = (r: MembershipResult) => {
+    memberIds[r.member] = r.memberId;
+    if (r.guard) status.lastGuard = r.guard;
+    status.lastEvidence = r.evidence;
+    status.members = r.evidence.members;
+  };
+  const recordEvidence = (e: Evidence) => {
+    status.lastEvidence = e;
+    status.members = e.members;
+  };
+
+  const dnsEntries = (step: StepOfKind<'configure-dns'>): DnsEntryInput[] => {
+    // The names are the other cluster's members; their IPs are that cluster's load balancers.
+    const other: Side = step.cluster === 'source' ? 'target' : 'source';
+    return step.entries.map((e) => {
+      const ip = addresses[other][e.member];
+      if (!ip)
+        throw ApplicationFailure.nonRetryable(
+          `no load-balancer address known for ${e.member}`,
+          'PlanOrderError',
+        );
+      return { ip, hostnames: e.hostnames };
+    });
+  };
+
+  async function runStep(step: PlanStep, a: WorkflowActivities): Promise<string | undefined> {
+    switch (step.kind) {
+      case 'preflight-checks':
+        return 'checked before planning';
+      case 'compact': {
+        const r = await a.compact({ spec, keepRevisions: step.keepRevisions });
+        return `compacted to revision ${r.compactedTo} (current ${r.revision})`;
+      }
+      case 'rolling-defragment': {
+        const r = await a.rollingDefragment({ spec, members: step.members });
+        return `defragmented ${r.order.join(' -> ')}; db ${r.dbSizeBefore} -> ${r.dbSizeAfter} bytes`;
+      }
+      case 'create-headless-service': {
+        const r = await a.ensureHeadlessService({ spec, side: step.cluster });
+        if (!status.clientsSwitched) {
+          saga.register({
+            key: step.id,
+            title: `delete headless Service ${step.service} (${step.cluster})`,
+            run: () => a.deleteHeadlessService({ spec, side: step.cluster }),
+          });
+        }
+        return r.created ? 'created' : 'already there';
+      }
+      case 'create-member-services': {
+        const r = await a.ensureMemberServices({ spec, side: step.cluster, members: step.members });
+        saga.register({
+          key: step.id,
+          title: `delete member Services of ${step.members.join(', ')} (${step.cluster})`,
+          run: () => a.deleteMemberServices({ spec, side: step.cluster, members: step.members }),
+        });
+        return `created ${r.created.length}`;
+      }
+      case 'await-load-balancers': {
+        const r = await a.awaitLoadBalancers({
+          spec,
+          side: step.cluster,
+          members: step.members,
+          timeoutMs: ms(step.timeout),
+        });
+        Object.assign(addresses[step.cluster], r.addresses);
+        return Object.entries(r.addresses)
+          .map(([m, ip]) => `${m}=${ip}`)
+          .join(', ');
+      }
+      case 'configure-dns': {
+        const entries = dnsEntries(step);
+        if (step.cluster === 'target' && step.strategy.strategy === 'host-aliases')
+          targetHostAliases = entries;
+        await a.configureDns({ spec, side: step.cluster, strategy: step.strategy, entries });
+        saga.register({
+          key: step.id,
+          title: `remove DNS entries for ${step.entries.map((e) => e.member).join(', ')} (${step.cluster})`,
+          run: () =>
+            a.removeDns({
+              spec,
+              side: step.cluster,
+              strategy: step.strategy,
+              hostnames: entries.flatMap((e) => e.hostnames),
+            }),
+        });
+        return `${entries.length} entries via ${step.strategy.strategy}`;
+      }
+      case 'add-learner': {
+        const r = await a.addLearner({
+          spec,
+          member: step.member,
+          peerURLs: step.peerURLs,
+          requiredFaultTolerance: required,
+        });
+        recordMembership(r);
+        if (!status.clientsSwitched) {
+          saga.register({
+            key: `join/${step.member}`,
+            title: `remove member ${step.member}`,
+            run: () =>
+              a.removeLearner({
+                spec,
+                member: step.member,
+                memberId: r.memberId,
+                requiredFaultTolerance: required,
+              }),
+          });
+        }
+        return `${r.alreadyDone ? 'already a member' : 'added as learner'}: ${r.memberId}`;
+      }
+      case 'scale-target': {
+        const r = await a.scaleTarget({
+          spec,
+          member: step.member,
+          replicas: step.replicas,
+          initialCluster: step.initialCluster,
+          hostAliases: targetHostAliases,
+        });
+        if (!status.clientsSwitched) {
+          // One undo for the whole join, in the safe order: leave the cluster, then stop the pod.
+          saga.register({
+            key: `join/${step.member}`,
+            title: `remove member ${step.member}, then scale ${spec.target.statefulSet} to ${step.replicas - 1}`,
+            run: async () => {
+              await a.removeLearner({
+                spec,
+                member: step.member,
+                memberId: memberIds[step.member],
+                requiredFaultTolerance: required,
+              });
+              await a.shrinkTarget({ spec, replicas: step.replicas - 1, removedMembers: [step.member] });
+            },
+          });
+        }
+        return `${spec.target.statefulSet} replicas=${r.replicas}${r.created ? ' (created)' : ''}`;
+      }
+      case 'await-catch-up': {
+        const r = await a.awaitCatchUp({ spec, member: step.member, timeoutMs: ms(step.timeout) });
+        return `applied ${r.appliedIndex}/${r.leaderIndex} after ${r.tookMs} ms`;
+      }
+      case 'promote': {
+        const r = await a.promote({ spec, member: step.member, requiredFaultTolerance: required });
+        recordMembership(r);
+        return r.alreadyDone ? 'already a voter' : 'promoted';
+      }
+      case 'move-leader': {
+        const r = await a.moveLeader({ spec, to: step.to });
+        if (!status.clientsSwitched && r.from && !r.alreadyLeader) {
+          const back = r.from;
+          saga.register({
+            key: step.id,
+            title: `move leadership back to ${back}`,
+            run: async () => {
+              await a.moveLeader({ spec, to: back });
+            },
+          });
+        }
+        recordEvidence(await a.observe({ spec }));
+        return r.alreadyLeader ? `${step.to} already leads` : `leader ${r.from ?? '?'} -> ${r.to}`;
+      }
+      case 'verify-consistency': {
+        const e = await a.verifyConsistency({ spec, members: step.members });
+        recordEvidence(e);
+        return `hashKV agrees at revision ${e.hashKv?.revision}`;
+      }
+      case 'remove-member': {
+        const r = await a.removeMember({
+          spec,
+          member: step.member,
+          memberId: step.memberId ?? memberIds[step.member],
+          requiredFaultTolerance: required,
+        });
+        recordMembership(r);
+        return r.alreadyDone ? 'already removed' : `removed ${r.memberId}`;
+      }
+      case 'scale-source': {
+        const r = await a.scaleSource({ spec, replicas: step.replicas });
+        return `${spec.source.statefulSet} replicas=${r.replicas}`;
+      }
+      case 'finalize-target':
+        await a.finalizeTarget({ spec, initialCluster: step.initialCluster });
+        return 'initial-cluster lists only the new members';
+      case 'soak': {
+        status.workflowState = 'soaking';
+        status.waitingFor = { kind: 'soak', until: new Date(Date.now() + step.ms).toISOString() };
+        await condition(() => status.abort !== null, step.ms);
+        status.waitingFor = null;
+        status.workflowState = 'running';
+        return status.abort ? 'cut short by abort' : `soaked ${step.duration}`;
+      }
+      case 'cleanup-dns':
+        await a.removeDns({
+          spec,
+          side: step.cluster,
+          strategy: step.strategy,
+          hostnames: step.entries.flatMap((e) => e.hostnames),
+        });
+        return 'removed';
+      case 'cleanup-member-services':
+        await a.deleteMemberServices({ spec, side: step.cluster, members: step.members });
+        return 'deleted';
+      case 'cleanup-source-statefulset':
+        await a.cleanupSourceStatefulSet({ spec });
+        return 'deleted';
+      case 'cleanup-source-pvcs': {
+        const r = await a.cleanupSourcePvcs({ spec, members: step.members });
+        return `deleted ${r.deleted.join(', ')}`;
+      }
+      case 'gate':
+        throw new Error('gates are handled by the workflow loop');
+    }
+  }
+
+  async function gate(step: StepOfKind<'gate'>): Promise<void> {
+    if (step.approval === 'auto') {
+      status.approvals.push({ gate: step.gate, by: 'auto', at: now(), mode: 'auto' });
+      return;
+    }
+    waitingGate = step.gate;
+    status.workflowState = 'waiting-approval';
+    status.waitingFor = {
+      kind: 'approval',
+      gate: step.gate,
+      since: now(),
+      how: `signal approve {"gate":"${step.gate}","by":"<you>"} (or: etcd-stretch approve ${workflowInfo().workflowId} ${step.gate})`,
+    };
+    await condition(() => approvals.has(step.gate) || (status.abort !== null && !status.clientsSwitched));
+    waitingGate = null;
+    status.waitingFor = null;
+    status.workflowState = 'running';
+    if (!approvals.has(step.gate)) throw new AbortRequested();
+  }
+
+  async function checkpoint(): Promise<void> {
+    if (status.abort && !status.clientsSwitched) throw new AbortRequested();
+    if (status.paused) {
+      status.workflowState = 'paused';
+      status.waitingFor = {
+        kind: 'resume',
+        since: status.paused.at,
+        by: status.paused.by,
+        reason: status.paused.reason,
+      };
+      await condition(() => status.paused === null || (status.abort !== null && !status.clientsSwitched));
+      status.waitingFor = null;
+      status.workflowState = 'running';
+      if (status.abort && !status.clientsSwitched) throw new AbortRequested();
+    }
+  }
+
+  async function rollback(reason: string): Promise<void> {
+    status.workflowState = 'rolling-back';
+    const pending = saga.takeAll();
+    status.compensations = pending.map((c) => ({ title: c.title, state: 'pending' }));
+    log.warn('rolling back', { reason, compensations: pending.map((c) => c.title) });
+    await CancellationScope.nonCancellable(async () => {
+      for (const [i, c] of pending.entries()) {
+        try {
+          await c.run();
+          status.compensations[i]!.state = 'done';
+        } catch (err) {
+          status.compensations[i]!.state = 'failed';
+          status.compensations[i]!.error = err instanceof Error ? err.message : String(err);
+          throw err;
+        }
+      }
+      for (const p of progress)
+        if (p.state === 'done' && saga.size === 0 && !status.clientsSwitched) p.state = 'undone';
+      recordEvidence(await acts.observe({ spec }));
+    });
+  }
+
+  const afterSwitchAbortPoint = (step: PlanStep): boolean =>
+    status.abort !== null &&
+    status.clientsSwitched &&
+    step.after.majoritySideOnPartition !== 'neither' &&
+    step.after.learners.new.length === 0;
+
+  try {
+    for (const [index, step] of plan.steps.entries()) {
+      const p = progress[index]!;
+      await checkpoint();
+      enterPhase(step.phase);
+      status.step = { index, total: plan.steps.length, id: step.id, title: step.title };
+      p.state = 'running';
+      p.startedAt = now();
+      if (step.kind === 'gate') {
+        await gate(step);
+        if (step.gate === 'switch-clients') {
+          // Past this gate the clients use the new members: no more rollback, only a way forward (or a reverse migration).
+          status.clientsSwitched = true;
+          saga.clear();
+        }
+      } else {
+        const scope = new CancellationScope();
+        currentScope = scope;
+        try {
+          p.note = await scope.run(() => runStep(step, acts));
+        } finally {
+          currentScope = undefined;
+        }
+      }
+      p.state = 'done';
+      p.endedAt = now();
+      if (afterSwitchAbortPoint(step) && index < plan.steps.length - 1) {
+        status.workflowState = 'stopped';
+        finishPhases();
+        const evidence = await acts.observe({ spec });
+        recordEvidence(evidence);
+        return {
+          outcome: 'stopped',
+          reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point after ${step.id}; run a reverse migration to go back`,
+          phases: status.phases,
+          finalMembers: evidence.members,
+          evidence,
+        };
+      }
+    }
+  } catch (err) {
+    const failed = progress.find((p) => p.state === 'running');
+    if (failed) {
+      failed.state = 'failed';
+      failed.endedAt = now();
+      failed.note = err instanceof Error ? err.message : String(err);
+    }
+    const aborted = err instanceof AbortRequested || (isCancellation(err) && status.abort !== null);
+    if (status.clientsSwitched) {
+      status.workflowState = 'failed';
+      status.error = `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: fix the cause and run again (the steps are idempotent), or migrate back`;
+      finishPhases();
+      throw ApplicationFailure.nonRetryable(status.error, 'FailedAfterSwitch');
+    }
+    const reason = aborted
+      ? `aborted by ${status.abort!.by}: ${status.abort!.reason}`
+      : `step ${failed?.id ?? '?'} failed: ${failed?.note ?? String(err)}`;
+    status.error = reason;
+    await rollback(reason);
+    finishPhases();
+    if (aborted) {
+      status.workflowState = 'aborted';
+      return {
+        outcome: 'aborted',
+        reason,
+        phases: status.phases,
+        finalMembers: status.members,
+        evidence: status.lastEvidence,
+      };
+    }
+    status.workflowState = 'rolled-back';
+    throw ApplicationFailure.nonRetryable(`${reason}; rolled back, the source is as it was`, ROLLED_BACK);
+  }
+
+  finishPhases();
+  status.workflowState = 'completed';
+  status.step = null;
+  const evidence = await acts.observe({ spec });
+  recordEvidence(evidence);
+  return { outcome: 'completed', phases: status.phases, finalMembers: evidence.members, evidence };
+}

@@ -1,0 +1,37 @@
+/** Compensations of a saga: registered as steps complete, run newest first. */
+export interface Compensation {
+  /** Replaces an earlier compensation with the same key in place (a join's undo grows as it proceeds). */
+  key: string;
+  title: string;
+  run: () => Promise<void>;
+}
+
+export class Saga {
+  private readonly stack: Compensation[] = [];
+
+  register(c: Compensation): void {
+    const at = this.stack.findIndex((e) => e.key === c.key);
+    if (at >= 0) this.stack[at] = c;
+    else this.stack.push(c);
+  }
+
+  /** Compensations registered since (and including) the one with `key`, removed from the stack, newest first. */
+  takeFrom(key: string): Compensation[] {
+    const at = this.stack.findIndex((e) => e.key === key);
+    if (at < 0) return [];
+    return this.stack.splice(at).reverse();
+  }
+
+  /** Everything, newest first, leaving the stack empty. */
+  takeAll(): Compensation[] {
+    return this.stack.splice(0).reverse();
+  }
+
+  clear(): void {
+    this.stack.length = 0;
+  }
+
+  get size(): number {
+    return this.stack.length;
+  }
+}

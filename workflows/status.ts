@@ -1,0 +1,100 @@
+/** What the `status` query returns: everything an operator needs to decide at a gate. */
+import type { Evidence } from './activity-contract.js';
+import type { MembershipState, PhaseName, PlanStepKind } from './planner/plan-types.js';
+import type { GuardVerdict } from './safety-guard.js';
+import type { GateName } from './spec/schema.js';
+
+export type RunState =
+  | 'preflight'
+  | 'running'
+  | 'waiting-approval'
+  | 'paused'
+  | 'soaking'
+  | 'rolling-back'
+  | 'completed'
+  | 'aborted'
+  | 'rolled-back'
+  | 'stopped'
+  | 'failed';
+
+export type StepState = 'pending' | 'running' | 'done' | 'failed' | 'undone';
+
+export interface StepProgress {
+  id: string;
+  phase: PhaseName;
+  kind: PlanStepKind;
+  title: string;
+  state: StepState;
+  after: MembershipState;
+  startedAt?: string;
+  endedAt?: string;
+  attempts?: number;
+  note?: string;
+}
+
+export interface Approval {
+  gate: GateName;
+  by: string;
+  comment?: string;
+  at: string;
+  mode: 'manual' | 'auto';
+}
+
+export type WaitingFor =
+  | { kind: 'approval'; gate: GateName; since: string; how: string }
+  | { kind: 'resume'; since: string; by: string; reason?: string }
+  | { kind: 'soak'; until: string }
+  | { kind: 'activity'; step: string; since: string };
+
+export interface PhaseTiming {
+  name: PhaseName;
+  startedAt: string;
+  endedAt?: string;
+}
+
+export interface CompensationRecord {
+  title: string;
+  state: 'pending' | 'done' | 'failed';
+  error?: string;
+}
+
+export interface MigrationStatus {
+  workflowState: RunState;
+  phase: PhaseName | null;
+  step: { index: number; total: number; id: string; title: string } | null;
+  waitingFor: WaitingFor | null;
+  plan: { steps: StepProgress[]; warnings: string[]; requiredFaultTolerance: number } | null;
+  members: Evidence['members'];
+  lastEvidence: Evidence | null;
+  lastGuard: GuardVerdict | null;
+  approvals: Approval[];
+  phases: PhaseTiming[];
+  clientsSwitched: boolean;
+  paused: { by: string; reason?: string; at: string } | null;
+  abort: { by: string; reason: string; at: string } | null;
+  compensations: CompensationRecord[];
+  error: string | null;
+  /** Messages that were refused (e.g. an approval for a gate that is not waiting). */
+  notices: string[];
+}
+
+export function initialStatus(): MigrationStatus {
+  return {
+    workflowState: 'preflight',
+    phase: null,
+    step: null,
+    waitingFor: null,
+    plan: null,
+    members: [],
+    lastEvidence: null,
+    lastGuard: null,
+    approvals: [],
+    phases: [],
+    clientsSwitched: false,
+    paused: null,
+    abort: null,
+    compensations: [],
+    error: null,
+    notices: [],
+  };
+}
