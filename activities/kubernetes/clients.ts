@@ -1,0 +1,163 @@
+/**
+ * One client set per kubeconfig context. A `KubeConfig` authenticates each request with
+ * its *current* context's user at request time, so every context gets its own
+ * `KubeConfig` instance (switching the context of a shared one would silently move
+ * every client made from it).
+ */
+import {
+  AppsV1Api,
+  CoreV1Api,
+  HttpMethod,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
+import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import { noopRunContext, type RunContext } from '../etcd/run-context.js';
+
+/** Field manager of every write (server-side apply and patches). */
+export const FIELD_MANAGER = 'etcd-stretch';
+
+/** A JSON patch operation (RFC 6902). */
+export interface JsonPatchOp {
+  op: 'add' | 'remove' | 'replace' | 'copy' | 'move' | 'test';
+  path: string;
+  from?: string;
+  value?: unknown;
+}
+
+export interface ObjectRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/**
+ * `KubernetesObjectApi` plus the two generic calls it lacks: a raw read (no typed
+ * deserialisation of the body) and a JSON patch of any object by apiVersion/kind.
+ */
+export class GenericObjectApi extends KubernetesObjectApi {
+  static forConfig(kc: KubeConfig): GenericObjectApi {
+    const client = kc.makeApiClient(GenericObjectApi);
+    client.setDefaultNamespace(kc);
+    return client;
+  }
+
+  private header(ref: ObjectRef): KubernetesObject {
+    return {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, ...(ref.namespace ? { namespace: ref.namespace } : {}) },
+    };
+  }
+
+  /** GET the object as plain JSON data. */
+  async readRaw(ref: ObjectRef): Promise<Record<string, unknown>> {
+    const path = await this.specUriPath(this.header(ref), 'read');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.GET);
+    ctx.setHeaderParam('Accept', 'application/json');
+    return (await this.requestPromise(ctx, 'any')) as unknown as Record<string, unknown>;
+  }
+
+  /** PATCH the object with a JSON patch (application/json-patch+json). */
+  async jsonPatch(ref: ObjectRef, ops: JsonPatchOp[], fieldManager = FIELD_MANAGER): Promise<unknown> {
+    const path = await this.specUriPath(this.header(ref), 'patch');
+    const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
+    ctx.setHeaderParam('Accept', 'application/json');
+    ctx.setHeaderParam('Content-Type', PatchStrategy.JsonPatch);
+    ctx.setQueryParam('fieldManager', fieldManager);
+    ctx.setBody(JSON.stringify(ops));
+    return this.requestPromise(ctx, 'any');
+  }
+}
+
+export interface KubeClients {
+  context: string;
+  kc: KubeConfig;
+  core: CoreV1Api;
+  apps: AppsV1Api;
+  objects: GenericObjectApi;
+}
+
+export type ClientsForContext = (context: string) => KubeClients;
+
+/** A KubeConfig limited to one context of `base`. */
+export function kubeConfigForContext(base: KubeConfig, context: string): KubeConfig {
+  if (!base.getContextObject(context)) {
+    const known = base.getContexts().map((c) => c.name);
+    throw new Error(`kubeconfig has no context "${context}" (it has: ${known.join(', ') || 'none'})`);
+  }
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: base.getClusters(),
+    users: base.getUsers(),
+    contexts: base.getContexts(),
+    currentContext: context,
+  });
+  return kc;
+}
+
+/**
+ * Client sets per context from a kubeconfig: a `KubeConfig`, a file path, or (default)
+ * the usual lookup (`KUBECONFIG`, `~/.kube/config`, in-cluster). Cached per context.
+ */
+export function kubeClientFactory(source?: KubeConfig | string): ClientsForContext {
+  let base: KubeConfig | undefined;
+  const cache = new Map<string, KubeClients>();
+  const load = (): KubeConfig => {
+    if (base) return base;
+    if (source instanceof KubeConfig) base = source;
+    else {
+      base = new KubeConfig();
+      if (typeof source === 'string') base.loadFromFile(source);
+      else base.loadFromDefault();
+    }
+    return base;
+  };
+  return (context: string) => {
+    const hit = cache.get(context);
+    if (hit) return hit;
+    const kc = kubeConfigForContext(load(), context);
+    const clients: KubeClients = {
+      context,
+      kc,
+      core: kc.makeApiClient(CoreV1Api),
+      apps: kc.makeApiClient(AppsV1Api),
+      objects: GenericObjectApi.forConfig(kc),
+    };
+    cache.set(context, clients);
+    return clients;
+  };
+}
+
+/** What every Kubernetes function takes first: how to reach a cluster, and how to heartbeat. */
+export interface KubeEnv {
+  clients: ClientsForContext;
+  rc?: RunContext;
+  /** Warnings worth an operator's attention (default: stderr). */
+  warn?: (message: string) => void;
+}
+
+export function runContextOf(env: KubeEnv): RunContext {
+  return env.rc ?? noopRunContext;
+}
+
+export function warnOf(env: KubeEnv): (message: string) => void {
+  return env.warn ?? ((m) => process.stderr.write(`etcd-stretch: WARNING: ${m}\n`));
+}
+
+/** One side of the migration: its clients, context and namespace. */
+export interface Side {
+  side: ClusterSide;
+  context: string;
+  namespace: string;
+  clients: KubeClients;
+}
+
+export function sideOf(env: KubeEnv, spec: MigrationSpec, side: ClusterSide): Side {
+  const { context, namespace } = spec[side];
+  return { side, context, namespace, clients: env.clients(context) };
+}

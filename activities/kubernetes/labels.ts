@@ -1,0 +1,30 @@
+/** Labels, annotations and names etcd-stretch puts on what it creates. Pure. */
+
+export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
+export const MANAGED_BY = 'etcd-stretch';
+/** On the target StatefulSet's pods, headless Service and member Services: the StatefulSet. */
+export const STATEFULSET_LABEL = 'etcd-stretch.io/statefulset';
+/** On a member LoadBalancer Service: the member (pod) it exposes. */
+export const MEMBER_LABEL = 'etcd-stretch.io/member';
+/** On the target StatefulSet: `<context>/<namespace>/<statefulset>` it was rendered from. */
+export const SOURCE_ANNOTATION = 'etcd-stretch.io/source';
+/** On the target headless Service: the hostAliases entries of the `host-aliases` DNS strategy (JSON). */
+export const HOST_ALIASES_ANNOTATION = 'etcd-stretch.io/host-aliases';
+/** The label Kubernetes puts on every StatefulSet pod. */
+export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
+
+export function isManagedByUs(meta: { labels?: Record<string, string> } | undefined): boolean {
+  return meta?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
+}
+
+/** Name of the LoadBalancer Service of one member pod. */
+export function memberServiceName(pod: string): string {
+  return `${pod}-lb`;
+}
+
+/** `<name>-<ordinal>` -> ordinal, or undefined. */
+export function ordinalOf(statefulSet: string, pod: string): number | undefined {
+  if (!pod.startsWith(`${statefulSet}-`)) return undefined;
+  const rest = pod.slice(statefulSet.length + 1);
+  return /^(0|[1-9]\d*)$/.test(rest) ? Number(rest) : undefined;
+}
