@@ -398,10 +398,11 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     }
   }
 
-  async function gate(step: StepOfKind<'gate'>): Promise<void> {
+  /** Waits for approval; returns false when an abort after the client switch stops the run here. */
+  async function gate(step: StepOfKind<'gate'>): Promise<boolean> {
     if (step.approval === 'auto') {
       status.approvals.push({ gate: step.gate, by: 'auto', at: now(), mode: 'auto' });
-      return;
+      return true;
     }
     waitingGate = step.gate;
     status.workflowState = 'waiting-approval';
@@ -411,11 +412,13 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       since: now(),
       how: `signal approve {"gate":"${step.gate}","by":"<you>"} (or: etcd-stretch approve ${workflowInfo().workflowId} ${step.gate})`,
     };
-    await condition(() => approvals.has(step.gate) || (status.abort !== null && !status.clientsSwitched));
+    await condition(() => approvals.has(step.gate) || status.abort !== null);
     waitingGate = null;
     status.waitingFor = null;
     status.workflowState = 'running';
-    if (!approvals.has(step.gate)) throw new AbortRequested();
+    if (approvals.has(step.gate)) return true;
+    if (!status.clientsSwitched) throw new AbortRequested();
+    return false;
   }
 
   async function checkpoint(): Promise<void> {
@@ -457,6 +460,21 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     });
   }
 
+  async function stopHere(where: string): Promise<MigrationResult> {
+    status.workflowState = 'stopped';
+    status.step = null;
+    finishPhases();
+    const evidence = await acts.observe({ spec });
+    recordEvidence(evidence);
+    return {
+      outcome: 'stopped',
+      reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point ${where}; the new members serve the clients: finish later with a new run, or run a reverse migration to go back`,
+      phases: status.phases,
+      finalMembers: evidence.members,
+      evidence,
+    };
+  }
+
   const afterSwitchAbortPoint = (step: PlanStep): boolean =>
     status.abort !== null &&
     status.clientsSwitched &&
@@ -472,7 +490,11 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       p.state = 'running';
       p.startedAt = now();
       if (step.kind === 'gate') {
-        await gate(step);
+        if (!(await gate(step))) {
+          p.state = 'pending';
+          p.startedAt = undefined;
+          return await stopHere(`before ${step.id}`);
+        }
         if (step.gate === 'switch-clients') {
           // Past this gate the clients use the new members: no more rollback, only a way forward (or a reverse migration).
           status.clientsSwitched = true;
@@ -489,19 +511,8 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       }
       p.state = 'done';
       p.endedAt = now();
-      if (afterSwitchAbortPoint(step) && index < plan.steps.length - 1) {
-        status.workflowState = 'stopped';
-        finishPhases();
-        const evidence = await acts.observe({ spec });
-        recordEvidence(evidence);
-        return {
-          outcome: 'stopped',
-          reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point after ${step.id}; run a reverse migration to go back`,
-          phases: status.phases,
-          finalMembers: evidence.members,
-          evidence,
-        };
-      }
+      if (afterSwitchAbortPoint(step) && index < plan.steps.length - 1)
+        return await stopHere(`after ${step.id}`);
     }
   } catch (err) {
     const failed = progress.find((p) => p.state === 'running');

@@ -1,0 +1,242 @@
+/**
+ * Recording fake activities for workflow-logic tests (Temporal's recommended way): they keep a
+ * tiny model of the cluster so results are consistent, record every call in order, and can be
+ * told to fail. Never used outside test/workflow.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type {
+  Evidence,
+  MembershipResult,
+  MigrationActivities,
+  PreflightReport,
+  Side,
+} from '../../workflows/activity-contract.js';
+import type { MigrationSpec } from '../../workflows/spec/schema.js';
+
+export interface Call {
+  name: keyof MigrationActivities;
+  detail: string;
+}
+
+export interface FakeOptions {
+  /** Source members, e.g. 3 -> etcd-0..etcd-2. */
+  sourceSize?: number;
+  /** Make an activity fail: return an error to throw for this call, or undefined to run it. */
+  failWhen?: (call: Call, attempt: number) => Error | undefined;
+  /** Called after each call is recorded (e.g. to send a signal at a precise point). */
+  onCall?: (call: Call) => void;
+  refusals?: string[];
+}
+
+interface Member {
+  name: string;
+  id: string;
+  isLearner: boolean;
+  side: Side;
+}
+
+export function createFakeActivities(opts: FakeOptions = {}) {
+  const calls: Call[] = [];
+  const attempts = new Map<string, number>();
+  const sourceSize = opts.sourceSize ?? 3;
+  let nextId = 1000;
+  const members: Member[] = Array.from({ length: sourceSize }, (_, i) => ({
+    name: `etcd-${i}`,
+    id: String(100 + i),
+    isLearner: false,
+    side: 'source' as const,
+  }));
+  let leader = 'etcd-0';
+  const world = {
+    members,
+    get leader() {
+      return leader;
+    },
+    sourceReplicas: sourceSize,
+    targetReplicas: 0,
+    targetExists: false,
+    headless: new Set<Side>(),
+    memberServices: { source: new Set<string>(), target: new Set<string>() },
+    dns: { source: new Set<string>(), target: new Set<string>() },
+  };
+
+  const evidence = (): Evidence => ({
+    at: new Date().toISOString(),
+    members: members.map((m) => ({ name: m.name, id: m.id, isLearner: m.isLearner, side: m.side })),
+    leader,
+    health: Object.fromEntries(members.map((m) => [m.name, true])),
+    hashKv: {
+      revision: 42,
+      agree: true,
+      hashes: Object.fromEntries(members.filter((m) => !m.isLearner).map((m) => [m.name, '7'])),
+    },
+    revision: 42,
+  });
+
+  async function record(name: keyof MigrationActivities, detail: string): Promise<void> {
+    await Promise.resolve();
+    const call = { name, detail };
+    const key = `${name} ${detail}`;
+    const attempt = (attempts.get(key) ?? 0) + 1;
+    attempts.set(key, attempt);
+    const err = opts.failWhen?.(call, attempt);
+    if (err) throw err;
+    calls.push(call);
+    opts.onCall?.(call);
+  }
+
+  const membership = (name: string, alreadyDone: boolean): MembershipResult => ({
+    member: name,
+    memberId: members.find((m) => m.name === name)?.id ?? '0',
+    alreadyDone,
+    evidence: evidence(),
+  });
+
+  const activities: MigrationActivities = {
+    async preflight({ spec }: { spec: MigrationSpec }): Promise<PreflightReport> {
+      await record('preflight', spec.source.statefulSet);
+      return {
+        refusals: opts.refusals ?? [],
+        warnings: [],
+        observed: {
+          members: members.map((m) => ({
+            name: m.name,
+            id: m.id,
+            isLearner: m.isLearner,
+            peerURLs: [`http://${m.name}.${spec.source.service}:2380`],
+          })),
+        },
+        sourceReplicas: world.sourceReplicas,
+        evidence: evidence(),
+      };
+    },
+    async observe() {
+      await record('observe', '');
+      return evidence();
+    },
+    async compact({ keepRevisions }) {
+      await record('compact', String(keepRevisions));
+      return { revision: 42, compactedTo: Math.max(0, 42 - keepRevisions) };
+    },
+    async rollingDefragment({ members: names }) {
+      await record('rollingDefragment', names.join(','));
+      return { order: names, dbSizeBefore: 1000, dbSizeAfter: 100 };
+    },
+    async ensureHeadlessService({ side }) {
+      await record('ensureHeadlessService', side);
+      const created = !world.headless.has(side);
+      world.headless.add(side);
+      return { created };
+    },
+    async deleteHeadlessService({ side }) {
+      await record('deleteHeadlessService', side);
+      world.headless.delete(side);
+    },
+    async ensureMemberServices({ side, members: names }) {
+      await record('ensureMemberServices', `${side} ${names.join(',')}`);
+      const created = names.filter((n) => !world.memberServices[side].has(n));
+      for (const n of names) world.memberServices[side].add(n);
+      return { created };
+    },
+    async deleteMemberServices({ side, members: names }) {
+      await record('deleteMemberServices', `${side} ${names.join(',')}`);
+      for (const n of names) world.memberServices[side].delete(n);
+    },
+    async awaitLoadBalancers({ side, members: names }) {
+      await record('awaitLoadBalancers', `${side} ${names.join(',')}`);
+      return {
+        addresses: Object.fromEntries(
+          names.map((n, i) => [n, `198.19.${side === 'source' ? 1 : 2}.${10 + i}`]),
+        ),
+      };
+    },
+    async configureDns({ side, strategy, entries }) {
+      await record(
+        'configureDns',
+        `${side} ${strategy.strategy} ${entries.map((e) => `${e.hostnames[0]}=${e.ip}`).join(',')}`,
+      );
+      for (const e of entries) for (const h of e.hostnames) world.dns[side].add(h);
+      return { entries: entries.length };
+    },
+    async removeDns({ side, hostnames }) {
+      await record('removeDns', `${side} ${hostnames.join(',')}`);
+      for (const h of hostnames) world.dns[side].delete(h);
+    },
+    async addLearner({ member }) {
+      await record('addLearner', member);
+      const existing = members.find((m) => m.name === member);
+      if (existing) return membership(member, true);
+      members.push({ name: member, id: String(nextId++), isLearner: true, side: 'target' });
+      return membership(member, false);
+    },
+    async removeLearner({ member }) {
+      await record('removeLearner', member);
+      const at = members.findIndex((m) => m.name === member);
+      if (at >= 0) members.splice(at, 1);
+    },
+    async scaleTarget({ member, replicas }) {
+      await record('scaleTarget', `${member} ${replicas}`);
+      const created = !world.targetExists;
+      world.targetExists = true;
+      world.targetReplicas = replicas;
+      return { replicas, created };
+    },
+    async shrinkTarget({ replicas, removedMembers }) {
+      await record('shrinkTarget', `${replicas} ${removedMembers.join(',')}`);
+      world.targetReplicas = replicas;
+      if (replicas === 0) world.targetExists = false;
+    },
+    async awaitCatchUp({ member }) {
+      await record('awaitCatchUp', member);
+      return { appliedIndex: 100, leaderIndex: 100, tookMs: 5 };
+    },
+    async promote({ member }) {
+      await record('promote', member);
+      const m = members.find((x) => x.name === member)!;
+      const already = !m.isLearner;
+      m.isLearner = false;
+      return membership(member, already);
+    },
+    async moveLeader({ to }) {
+      await record('moveLeader', to);
+      const from = leader;
+      leader = to;
+      return { from, to, alreadyLeader: from === to };
+    },
+    async verifyConsistency({ members: names }) {
+      await record('verifyConsistency', names.join(','));
+      return evidence();
+    },
+    async removeMember({ member }) {
+      await record('removeMember', member);
+      const at = members.findIndex((m) => m.name === member);
+      const result = membership(member, at < 0);
+      if (at >= 0) members.splice(at, 1);
+      return { ...result, evidence: evidence() };
+    },
+    async scaleSource({ replicas }) {
+      await record('scaleSource', String(replicas));
+      world.sourceReplicas = replicas;
+      return { replicas };
+    },
+    async finalizeTarget({ initialCluster }) {
+      await record('finalizeTarget', initialCluster);
+    },
+    async cleanupSourceStatefulSet() {
+      await record('cleanupSourceStatefulSet', '');
+    },
+    async cleanupSourcePvcs({ members: names }) {
+      await record('cleanupSourcePvcs', names.join(','));
+      return { deleted: names.map((n) => `data-${n}`) };
+    },
+  };
+  return { activities, calls, world };
+}
+
+export function retryable(message: string): Error {
+  return ApplicationFailure.retryable(message, 'EtcdUnavailable');
+}
+
+export function nonRetryable(message: string, type = 'LearnerNotCaughtUp'): Error {
+  return ApplicationFailure.nonRetryable(message, type);
+}

@@ -1,0 +1,350 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { toolPath } from '../../sandbox/config.js';
+import { Worker } from '@temporalio/worker';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import {
+  abortSignal,
+  approveSignal,
+  approveUpdate,
+  pauseSignal,
+  resumeSignal,
+} from '../../workflows/messages.js';
+import type { etcdMigration } from '../../workflows/migration-workflow.js';
+import {
+  createFakeActivities,
+  nonRetryable,
+  retryable,
+  type Call,
+  type FakeOptions,
+} from './fake-activities.js';
+import {
+  allGates,
+  createWorker,
+  startTestEnvironment,
+  statusOf,
+  testSpec,
+  waitForStatus,
+  workflowBundle,
+} from './harness.js';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  env = await startTestEnvironment();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+async function run<T>(
+  specOverrides: Record<string, unknown>,
+  fakeOptions: FakeOptions,
+  drive: (
+    handle: WorkflowHandle<typeof etcdMigration>,
+    fake: ReturnType<typeof createFakeActivities>,
+  ) => Promise<T>,
+): Promise<{ result: T; fake: ReturnType<typeof createFakeActivities> }> {
+  const taskQueue = `wf-${randomUUID()}`;
+  const fake = createFakeActivities(fakeOptions);
+  const worker = await createWorker(env, taskQueue, fake.activities);
+  const result = await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
+      taskQueue,
+      workflowId: `migration-${randomUUID()}`,
+      args: [{ spec: testSpec(specOverrides) }],
+    });
+    return drive(handle, fake);
+  });
+  return { result, fake };
+}
+
+/** Replays a finished run's history against the current workflow code; with RECORD_HISTORIES=1 also saves it. */
+async function replays(handle: WorkflowHandle<typeof etcdMigration>, fixtureName?: string): Promise<void> {
+  const history = await handle.fetchHistory();
+  await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, handle.workflowId);
+  if (fixtureName && process.env.RECORD_HISTORIES === '1') {
+    const dir = path.join('test', 'fixtures', 'histories');
+    fs.mkdirSync(dir, { recursive: true });
+    // The same export an operator makes: `temporal workflow show --output json`.
+    const json = execFileSync(
+      toolPath('temporal'),
+      ['workflow', 'show', '--address', env.address, '--workflow-id', handle.workflowId, '--output', 'json'],
+      {
+        encoding: 'utf8',
+      },
+    );
+    fs.writeFileSync(path.join(dir, `${fixtureName}.json`), json);
+  }
+}
+
+const names = (calls: Call[]) => calls.map((c) => `${c.name} ${c.detail}`.trim());
+const UNDO = new Set([
+  'deleteHeadlessService',
+  'deleteMemberServices',
+  'removeDns',
+  'removeLearner',
+  'shrinkTarget',
+]);
+
+describe('migration workflow (fake activities)', () => {
+  it('runs every step of the plan in order with all gates on auto', async () => {
+    const { result, fake } = await run({ gates: allGates('auto') }, {}, async (h) => {
+      const r = await h.result();
+      await replays(h, 'fake-activities-completed');
+      return r;
+    });
+    expect(result.outcome).toBe('completed');
+    expect(result.finalMembers.map((m) => m.name).sort()).toEqual([
+      'etcd-main-0',
+      'etcd-main-1',
+      'etcd-main-2',
+    ]);
+    expect(result.finalMembers.every((m) => !m.isLearner)).toBe(true);
+    const calls = names(fake.calls);
+    // Membership: one change at a time, learners before promotion, removals highest ordinal first.
+    const membership = calls.filter((c) => /^(addLearner|promote|removeMember|moveLeader)/.test(c));
+    expect(membership).toEqual([
+      'addLearner etcd-main-0',
+      'promote etcd-main-0',
+      'addLearner etcd-main-1',
+      'promote etcd-main-1',
+      'addLearner etcd-main-2',
+      'moveLeader etcd-main-0',
+      'promote etcd-main-2',
+      'removeMember etcd-2',
+      'removeMember etcd-1',
+      'removeMember etcd-0',
+    ]);
+    expect(calls.indexOf('scaleTarget etcd-main-1 2')).toBeGreaterThan(
+      calls.indexOf('addLearner etcd-main-1'),
+    );
+    expect(calls.indexOf('scaleSource 2')).toBeGreaterThan(calls.indexOf('removeMember etcd-2'));
+    // Nothing was undone; DNS entries and member Services go only in the cleanup phase.
+    const finalized = calls.findIndex((c) => c.startsWith('finalizeTarget'));
+    expect(finalized).toBeGreaterThan(0);
+    expect(calls.slice(0, finalized).some((c) => UNDO.has(c.split(' ')[0]!))).toBe(false);
+    expect(calls.some((c) => /^(removeLearner|shrinkTarget|deleteHeadlessService)/.test(c))).toBe(false);
+    expect(result.phases.map((p) => p.name)).toEqual([
+      'preflight',
+      'shrink',
+      'expose',
+      'dns',
+      'join',
+      'leader',
+      'retire',
+      'finalize',
+      'cleanup',
+    ]);
+    expect(fake.world.sourceReplicas).toBe(0);
+  });
+
+  it('waits at manual gates, refuses approving a gate that is not waiting, and records who approved', async () => {
+    const { result } = await run(
+      { gates: allGates('auto', { 'switch-clients': 'manual', cleanup: 'manual' }) },
+      {},
+      async (h) => {
+        const waiting = await waitForStatus(
+          h,
+          'switch-clients gate',
+          (s) => s.waitingFor?.kind === 'approval',
+        );
+        expect(waiting.waitingFor).toMatchObject({ kind: 'approval', gate: 'switch-clients' });
+        expect(waiting.workflowState).toBe('waiting-approval');
+        expect(waiting.clientsSwitched).toBe(false);
+        // The leader already moved to a new member; no old member was removed yet.
+        expect(waiting.members.filter((m) => m.side === 'source')).toHaveLength(3);
+        await expect(
+          h.executeUpdate(approveUpdate, { args: [{ gate: 'cleanup', by: 'mallory' }] }),
+        ).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+        await h.signal(approveSignal, { gate: 'cleanup', by: 'mallory' }); // ignored, noted
+        await h.executeUpdate(approveUpdate, {
+          args: [{ gate: 'switch-clients', by: 'alice', comment: 'clients moved' }],
+        });
+        const atCleanup = await waitForStatus(
+          h,
+          'cleanup gate',
+          (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'cleanup',
+        );
+        expect(atCleanup.clientsSwitched).toBe(true);
+        expect(atCleanup.notices.some((n) => n.includes('mallory'))).toBe(true);
+        await h.signal(approveSignal, { gate: 'cleanup', by: 'bob' });
+        const r = await h.result();
+        const s = await statusOf(h);
+        return { r, s };
+      },
+    );
+    expect(result.r.outcome).toBe('completed');
+    const manual = result.s.approvals.filter((a) => a.mode === 'manual');
+    expect(manual.map((a) => [a.gate, a.by, a.comment])).toEqual([
+      ['switch-clients', 'alice', 'clients moved'],
+      ['cleanup', 'bob', undefined],
+    ]);
+  });
+
+  it('pauses between steps and resumes', async () => {
+    const { result, fake } = await run(
+      { gates: allGates('auto', { 'switch-clients': 'manual' }) },
+      {},
+      async (h, f) => {
+        await waitForStatus(h, 'switch-clients gate', (s) => s.waitingFor?.kind === 'approval');
+        await h.signal(pauseSignal, { by: 'carol', reason: 'change freeze' });
+        await h.signal(approveSignal, { gate: 'switch-clients', by: 'alice' });
+        const paused = await waitForStatus(h, 'paused', (s) => s.workflowState === 'paused');
+        expect(paused.waitingFor).toMatchObject({ kind: 'resume', by: 'carol', reason: 'change freeze' });
+        const callsWhilePaused = f.calls.length;
+        // Still paused after the workflow had every chance to go on: it is waiting for the resume signal.
+        const again = await statusOf(h);
+        expect(again.workflowState).toBe('paused');
+        expect(f.calls.length).toBe(callsWhilePaused);
+        expect(f.calls.some((c) => c.name === 'removeMember')).toBe(false);
+        await h.signal(resumeSignal, { by: 'carol' });
+        return await h.result();
+      },
+    );
+    expect(result.outcome).toBe('completed');
+    expect(fake.calls.filter((c) => c.name === 'removeMember')).toHaveLength(3);
+  });
+
+  const gatesBeforeSwitch = ['shrink', 'expose', 'dns', 'join', 'leader', 'switch-clients'] as const;
+  for (const gate of gatesBeforeSwitch) {
+    it(`abort at the ${gate} gate undoes everything done so far, newest first`, async () => {
+      const { result, fake } = await run({ gates: allGates('auto', { [gate]: 'manual' }) }, {}, async (h) => {
+        await waitForStatus(
+          h,
+          `${gate} gate`,
+          (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === gate,
+        );
+        await h.signal(abortSignal, { by: 'dave', reason: `test abort at ${gate}` });
+        const r = await h.result();
+        await replays(h, gate === 'join' ? 'fake-activities-aborted-at-join' : undefined);
+        return r;
+      });
+      expect(result.outcome).toBe('aborted');
+      expect(result.reason).toContain('dave');
+      const calls = names(fake.calls);
+      const firstUndo = calls.findIndex(
+        (c) => UNDO.has(c.split(' ')[0]!) || c.startsWith('moveLeader etcd-0'),
+      );
+      const done = calls.slice(0, firstUndo < 0 ? calls.length : firstUndo);
+      const undo = calls.slice(firstUndo < 0 ? calls.length : firstUndo).filter((c) => c !== 'observe');
+      const expected: string[] = [];
+      // Newest first: what was done, reversed, mapped to its undo.
+      for (const c of [...done].reverse()) {
+        const [name, ...rest] = c.split(' ');
+        const detail = rest.join(' ');
+        if (name === 'moveLeader') expected.push('moveLeader etcd-0');
+        if (name === 'scaleTarget') {
+          const [member, replicas] = detail.split(' ');
+          expected.push(`removeLearner ${member}`, `shrinkTarget ${Number(replicas) - 1} ${member}`);
+        }
+        if (name === 'addLearner' && !done.some((d) => d.startsWith(`scaleTarget ${detail} `)))
+          expected.push(`removeLearner ${detail}`);
+        if (name === 'configureDns') {
+          const side = detail.split(' ')[0];
+          const hostnames = detail
+            .split(' ')[2]!
+            .split(',')
+            .map((e) => e.split('=')[0]);
+          expect(undo.some((u) => u.startsWith(`removeDns ${side} ${hostnames[0]}`))).toBe(true);
+          expected.push(undo.find((u) => u.startsWith(`removeDns ${side} `))!);
+        }
+        if (name === 'ensureMemberServices') expected.push(`deleteMemberServices ${detail}`);
+        if (name === 'ensureHeadlessService') expected.push(`deleteHeadlessService ${detail}`);
+      }
+      expect(undo).toEqual(expected);
+      // Nothing of the target is left in the model; the source is untouched.
+      expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+      expect(fake.world.members.every((m) => !m.isLearner)).toBe(true);
+      expect(fake.world.targetExists).toBe(false);
+      expect(fake.world.sourceReplicas).toBe(3);
+      expect([...fake.world.memberServices.source, ...fake.world.memberServices.target]).toEqual([]);
+      expect([...fake.world.dns.source, ...fake.world.dns.target]).toEqual([]);
+      expect(fake.world.headless.size).toBe(0);
+      expect(fake.world.leader).toBe('etcd-0');
+    });
+  }
+
+  it('rolls back when a step fails for good before the client switch, and fails the run', async () => {
+    const { result, fake } = await run(
+      { gates: allGates('auto') },
+      {
+        failWhen: (c) =>
+          c.name === 'awaitCatchUp' && c.detail === 'etcd-main-1'
+            ? nonRetryable('learner never caught up')
+            : undefined,
+      },
+      async (h) => {
+        const err = await h.result().catch((e: unknown) => e);
+        return { err, status: await statusOf(h) };
+      },
+    );
+    expect(result.err).toBeInstanceOf(WorkflowFailedError);
+    expect(String((result.err as WorkflowFailedError).cause?.message)).toContain('rolled back');
+    expect(result.status.workflowState).toBe('rolled-back');
+    expect(result.status.plan?.steps.find((s) => s.state === 'failed')?.id).toContain('etcd-main-1');
+    const calls = names(fake.calls);
+    const undoStart = calls.indexOf('removeLearner etcd-main-1');
+    expect(calls.slice(undoStart, undoStart + 4)).toEqual([
+      'removeLearner etcd-main-1',
+      'shrinkTarget 1 etcd-main-1',
+      'removeLearner etcd-main-0',
+      'shrinkTarget 0 etcd-main-0',
+    ]);
+    expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+  });
+
+  it('retries an activity that fails with a retryable error and goes on', async () => {
+    const { result, fake } = await run(
+      { gates: allGates('auto') },
+      {
+        failWhen: (c, attempt) =>
+          c.name === 'promote' && c.detail === 'etcd-main-0' && attempt <= 2
+            ? retryable('etcdserver: unhealthy cluster')
+            : undefined,
+      },
+      (h) => h.result(),
+    );
+    expect(result.outcome).toBe('completed');
+    expect(fake.calls.filter((c) => c.name === 'promote' && c.detail === 'etcd-main-0')).toHaveLength(1);
+  });
+
+  it('after the client switch, abort stops at the next safe point instead of rolling back', async () => {
+    const { result, fake } = await run({ gates: allGates('auto', { finalize: 'manual' }) }, {}, async (h) => {
+      const at = await waitForStatus(
+        h,
+        'finalize gate',
+        (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'finalize',
+      );
+      expect(at.clientsSwitched).toBe(true);
+      await h.signal(abortSignal, { by: 'erin', reason: 'second thoughts' });
+      return { r: await h.result(), s: await statusOf(h) };
+    });
+    expect(result.r.outcome).toBe('stopped');
+    expect(result.r.reason).toContain('reverse migration');
+    expect(result.s.workflowState).toBe('stopped');
+    expect(fake.calls.some((c) => UNDO.has(c.name))).toBe(false);
+    expect(fake.calls.filter((c) => c.name === 'removeMember')).toHaveLength(3);
+    expect(fake.calls.some((c) => c.name === 'finalizeTarget')).toBe(false);
+    expect(result.r.finalMembers.map((m) => m.name).sort()).toEqual([
+      'etcd-main-0',
+      'etcd-main-1',
+      'etcd-main-2',
+    ]);
+  });
+
+  it('refuses to start when preflight finds problems, and changes nothing', async () => {
+    const { result, fake } = await run(
+      {},
+      { refusals: ['StatefulSet default/etcd-main already exists in target'] },
+      async (h) => h.result().catch((e: unknown) => e),
+    );
+    expect(result).toBeInstanceOf(WorkflowFailedError);
+    expect(String((result as WorkflowFailedError).cause?.message)).toContain('etcd-main already exists');
+    expect(names(fake.calls)).toEqual(['preflight etcd']);
+  });
+});
