@@ -16,17 +16,10 @@ import {
 import type { MigrationSpec } from '../../workflows/spec/schema.js';
 import type { ClusterSide } from '../../workflows/planner/plan-types.js';
 import { noopRunContext, type RunContext } from '../etcd/run-context.js';
+import type { PatchOp } from './json-patch.js';
 
 /** Field manager of every write (server-side apply and patches). */
 export const FIELD_MANAGER = 'etcd-stretch';
-
-/** A JSON patch operation (RFC 6902). */
-export interface JsonPatchOp {
-  op: 'add' | 'remove' | 'replace' | 'copy' | 'move' | 'test';
-  path: string;
-  from?: string;
-  value?: unknown;
-}
 
 export interface ObjectRef {
   apiVersion: string;
@@ -63,7 +56,7 @@ export class GenericObjectApi extends KubernetesObjectApi {
   }
 
   /** PATCH the object with a JSON patch (application/json-patch+json). */
-  async jsonPatch(ref: ObjectRef, ops: JsonPatchOp[], fieldManager = FIELD_MANAGER): Promise<unknown> {
+  async jsonPatch(ref: ObjectRef, ops: PatchOp[], fieldManager = FIELD_MANAGER): Promise<unknown> {
     const path = await this.specUriPath(this.header(ref), 'patch');
     const ctx = this.configuration.baseServer.makeRequestContext(path, HttpMethod.PATCH);
     ctx.setHeaderParam('Accept', 'application/json');

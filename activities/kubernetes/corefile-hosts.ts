@@ -188,7 +188,12 @@ function entriesBetween(info: LineInfo[], from: number, to: number): HostEntry[]
   return entries;
 }
 
-function merge(existing: HostEntry[], add: HostEntry[]): HostEntry[] {
+/**
+ * Adds entries to a list of `IP names...` lines, in place: a name already on the right IP
+ * stays where it is, a name on another IP moves, a new name joins the line of its IP (or a
+ * new line at the end). Adding what is there returns an equal list (same order).
+ */
+export function mergeHostEntries(existing: HostEntry[], add: HostEntry[]): HostEntry[] {
   const out = existing.map((e) => ({ ip: e.ip, hostnames: [...e.hostnames] }));
   for (const entry of add) {
     for (const h of new Set(entry.hostnames)) {
@@ -235,7 +240,7 @@ export function addHostsEntries(corefile: string, owner: string, entries: HostEn
     const firstPlugin = info.slice(root.open + 1, root.close).find((l) => l.tokens.length > 0);
     const indent = firstPlugin?.indent ?? DEFAULT_PLUGIN_INDENT;
     const inner = indent + INDENT_STEP;
-    const merged = merge([], entries);
+    const merged = mergeHostEntries([], entries);
     if (merged.length === 0) return corefile;
     lines.splice(
       root.open + 1,
@@ -249,7 +254,7 @@ export function addHostsEntries(corefile: string, owner: string, entries: HostEn
     return lines.join('\n');
   }
   if (plugin.close === undefined) {
-    const merged = merge([], entries);
+    const merged = mergeHostEntries([], entries);
     if (merged.length === 0) return corefile;
     const header = lines[plugin.header]!;
     const cr = header.endsWith('\r') ? '\r' : '';
@@ -265,7 +270,7 @@ export function addHostsEntries(corefile: string, owner: string, entries: HostEn
   const ours = findOurs(lay, owner);
   if (ours) {
     const existing = entriesBetween(info, ours.begin + 1, ours.end);
-    const merged = merge(existing, entries);
+    const merged = mergeHostEntries(existing, entries);
     if (JSON.stringify(merged) === JSON.stringify(existing)) return corefile;
     lines.splice(
       ours.begin,
@@ -274,7 +279,7 @@ export function addHostsEntries(corefile: string, owner: string, entries: HostEn
     );
     return lines.join('\n');
   }
-  const merged = merge([], entries);
+  const merged = mergeHostEntries([], entries);
   if (merged.length === 0) return corefile;
   const firstInner = info.slice(plugin.header + 1, plugin.close).find((l) => l.trimmed.length > 0);
   const inner = firstInner?.indent ?? plugin.indent + INDENT_STEP;

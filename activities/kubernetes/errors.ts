@@ -204,6 +204,13 @@ export function classifyKubeError(err: unknown, op: KubeOperation): TypedError {
     }
   }
   const msg = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+  if (msg.includes('Unrecognized API version and kind')) {
+    // KubernetesObjectApi's discovery: the API server does not serve that kind (no such CRD).
+    return new NotFound(`${what}: the API server does not serve this kind (${msg})`, {
+      details: baseDetails,
+      cause: err,
+    });
+  }
   const net = networkCode(err);
   if (net) {
     return new KubernetesUnavailable(`${what}: cannot reach the API server (${net}): ${msg}`, {
@@ -256,5 +263,20 @@ export async function retryOnConflict<T>(attempt: () => Promise<T>, tries = 5): 
       if (!(err instanceof Conflict) || i >= tries) throw err;
       await new Promise((r) => setTimeout(r, 50 * i));
     }
+  }
+}
+
+/** Errors of the pure parts (rendering, Corefile and JSON-patch editing): refusals, nothing was changed. */
+const PURE_REFUSALS = new Set(['RenderError', 'CorefileError', 'JsonPatchError']);
+
+/** Runs `fn`, turning a refusal of a pure part into a non-retryable PreconditionFailed. */
+export async function refusalsAsPreconditions<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof Error && !isTypedError(err) && PURE_REFUSALS.has(err.name)) {
+      throw new PreconditionFailed(err.message, { details: { refusal: err.name }, cause: err });
+    }
+    throw err;
   }
 }

@@ -10,6 +10,8 @@ export const MEMBER_LABEL = 'etcd-stretch.io/member';
 export const SOURCE_ANNOTATION = 'etcd-stretch.io/source';
 /** On the target headless Service: the hostAliases entries of the `host-aliases` DNS strategy (JSON). */
 export const HOST_ALIASES_ANNOTATION = 'etcd-stretch.io/host-aliases';
+/** On the source PVCs at cleanup, before their StatefulSet goes: which StatefulSet they belonged to. */
+export const FORMER_STATEFULSET_LABEL = 'etcd-stretch.io/former-statefulset';
 /** The label Kubernetes puts on every StatefulSet pod. */
 export const POD_NAME_LABEL = 'statefulset.kubernetes.io/pod-name';
 
@@ -27,4 +29,9 @@ export function ordinalOf(statefulSet: string, pod: string): number | undefined 
   if (!pod.startsWith(`${statefulSet}-`)) return undefined;
   const rest = pod.slice(statefulSet.length + 1);
   return /^(0|[1-9]\d*)$/.test(rest) ? Number(rest) : undefined;
+}
+
+/** Owner of this migration's blocks in shared DNS configuration (CoreDNS hosts block markers). */
+export function dnsOwner(spec: { target: { namespace: string; statefulSet: string } }): string {
+  return `${spec.target.namespace}/${spec.target.statefulSet}`;
 }

@@ -1,0 +1,79 @@
+/**
+ * The `coredns-hosts` DNS strategy: static entries in a block owned by this migration inside
+ * the `hosts` plugin of the CoreDNS Corefile (default `kube-system/coredns`, key `Corefile`).
+ * Everything else in the Corefile stays byte for byte (see corefile-hosts.ts). CoreDNS's
+ * `reload` plugin picks the change up; no pod restarts.
+ *
+ * Writes are a JSON merge patch of that one key carrying the resourceVersion read: a
+ * concurrent change of the ConfigMap makes it fail with Conflict, and it is re-read and
+ * re-edited (other writers' edits are never overwritten).
+ */
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import type { DnsStrategy } from '../../workflows/spec/schema.js';
+import { FIELD_MANAGER, type Side } from './clients.js';
+import { addHostsEntries, readHostsEntries, removeHostsEntries, type HostEntry } from './corefile-hosts.js';
+import { PreconditionFailed, kubeCall, opOn, refusalsAsPreconditions, retryOnConflict } from './errors.js';
+
+export type CorednsHostsStrategy = Extract<DnsStrategy, { strategy: 'coredns-hosts' }>;
+
+export interface DnsChangeResult {
+  changed: boolean;
+  /** Host names of this migration present after the change. */
+  hostnames: string[];
+  /** Where (for the operator): e.g. `ConfigMap kube-system/coredns[Corefile]`. */
+  location: string;
+}
+
+async function editCorefile(
+  side: Side,
+  strategy: CorednsHostsStrategy,
+  owner: string,
+  edit: (corefile: string) => string,
+): Promise<DnsChangeResult> {
+  const { namespace, configMap, key } = strategy;
+  const location = `ConfigMap ${namespace}/${configMap}[${key}] of ${side.context}`;
+  return refusalsAsPreconditions(() =>
+    retryOnConflict(async () => {
+      const cm = await kubeCall(opOn(side, 'get', 'configmaps', configMap, namespace), () =>
+        side.clients.core.readNamespacedConfigMap({ name: configMap, namespace }),
+      );
+      const before = cm.data?.[key];
+      if (before === undefined) {
+        throw new PreconditionFailed(`${location}: the ConfigMap has no key "${key}"`);
+      }
+      const after = edit(before);
+      const hostnames = readHostsEntries(after, owner).flatMap((e) => e.hostnames);
+      if (after === before) return { changed: false, hostnames, location };
+      await kubeCall(opOn(side, 'patch', 'configmaps', configMap, namespace), () =>
+        side.clients.core.patchNamespacedConfigMap(
+          {
+            name: configMap,
+            namespace,
+            body: { metadata: { resourceVersion: cm.metadata?.resourceVersion }, data: { [key]: after } },
+            fieldManager: FIELD_MANAGER,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      );
+      return { changed: true, hostnames, location };
+    }),
+  );
+}
+
+export function applyCorednsHosts(
+  side: Side,
+  strategy: CorednsHostsStrategy,
+  owner: string,
+  entries: HostEntry[],
+): Promise<DnsChangeResult> {
+  return editCorefile(side, strategy, owner, (corefile) => addHostsEntries(corefile, owner, entries));
+}
+
+export function removeCorednsHosts(
+  side: Side,
+  strategy: CorednsHostsStrategy,
+  owner: string,
+  hostnames: string[] | 'all',
+): Promise<DnsChangeResult> {
+  return editCorefile(side, strategy, owner, (corefile) => removeHostsEntries(corefile, owner, hostnames));
+}

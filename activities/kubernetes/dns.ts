@@ -1,0 +1,124 @@
+/**
+ * Cross-cluster DNS: make one cluster resolve the other cluster's member names to their
+ * load-balancer addresses, by the strategy the spec chose for that cluster
+ * (`coredns-hosts`, `host-aliases` (target only), `patch`). Every call is idempotent.
+ */
+import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
+import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import { sideOf, type KubeEnv } from './clients.js';
+import type { HostEntry } from './corefile-hosts.js';
+import { applyCorednsHosts, removeCorednsHosts } from './dns-coredns-hosts.js';
+import { applyHostAliases, removeHostAliases } from './dns-host-aliases.js';
+import { applyPatchEntries, removePatchEntries } from './dns-patch.js';
+import { PreconditionFailed } from './errors.js';
+import { dnsOwner } from './labels.js';
+
+export interface DnsEntriesInput {
+  spec: MigrationSpec;
+  /** The cluster whose DNS view changes. */
+  side: ClusterSide;
+  strategy: DnsStrategy;
+  entries: HostEntry[];
+}
+
+export interface RemoveDnsEntriesInput {
+  spec: MigrationSpec;
+  side: ClusterSide;
+  strategy: DnsStrategy;
+  /** Host names to remove; `all` removes every entry of this migration (coredns-hosts only). */
+  hostnames: string[] | 'all';
+}
+
+export interface DnsResult {
+  strategy: DnsStrategy['strategy'];
+  changed: boolean;
+  /** host-aliases before the target StatefulSet exists: scaleTarget renders the entries. */
+  deferred: boolean;
+  location: string;
+  entries: number;
+}
+
+function refuseHostAliasesOnSource(side: ClusterSide): void {
+  if (side === 'source') {
+    throw new PreconditionFailed(
+      "host-aliases cannot be used in the source cluster: changing the old StatefulSet's pod template would restart the old members",
+    );
+  }
+}
+
+export async function applyDnsEntries(env: KubeEnv, input: DnsEntriesInput): Promise<DnsResult> {
+  const { spec, side: sideName, strategy, entries } = input;
+  const count = entries.reduce((n, e) => n + e.hostnames.length, 0);
+  switch (strategy.strategy) {
+    case 'coredns-hosts': {
+      const r = await applyCorednsHosts(sideOf(env, spec, sideName), strategy, dnsOwner(spec), entries);
+      return {
+        strategy: strategy.strategy,
+        changed: r.changed,
+        deferred: false,
+        location: r.location,
+        entries: count,
+      };
+    }
+    case 'host-aliases': {
+      refuseHostAliasesOnSource(sideName);
+      const r = await applyHostAliases(env, spec, entries);
+      return {
+        strategy: strategy.strategy,
+        changed: r.changed,
+        deferred: r.deferred,
+        location: r.location,
+        entries: count,
+      };
+    }
+    case 'patch': {
+      const r = await applyPatchEntries(sideOf(env, spec, sideName), strategy, entries);
+      return {
+        strategy: strategy.strategy,
+        changed: r.changed,
+        deferred: false,
+        location: r.location,
+        entries: count,
+      };
+    }
+  }
+}
+
+export async function removeDnsEntries(env: KubeEnv, input: RemoveDnsEntriesInput): Promise<DnsResult> {
+  const { spec, side: sideName, strategy, hostnames } = input;
+  switch (strategy.strategy) {
+    case 'coredns-hosts': {
+      const r = await removeCorednsHosts(sideOf(env, spec, sideName), strategy, dnsOwner(spec), hostnames);
+      return {
+        strategy: strategy.strategy,
+        changed: r.changed,
+        deferred: false,
+        location: r.location,
+        entries: r.hostnames.length,
+      };
+    }
+    case 'host-aliases': {
+      refuseHostAliasesOnSource(sideName);
+      if (hostnames === 'all') throw new PreconditionFailed('host-aliases: name the host names to remove');
+      const r = await removeHostAliases(env, spec, hostnames);
+      return {
+        strategy: strategy.strategy,
+        changed: r.changed,
+        deferred: r.deferred,
+        location: r.location,
+        entries: r.hostnames.length,
+      };
+    }
+    case 'patch': {
+      if (hostnames === 'all') throw new PreconditionFailed('patch: name the host names to remove');
+      const r = await removePatchEntries(sideOf(env, spec, sideName), strategy, hostnames);
+      return {
+        strategy: strategy.strategy,
+        changed: r.changed,
+        deferred: false,
+        location: r.location,
+        entries: 0,
+      };
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/** Small, serialisable pod summaries and the waits built on them. */
+import type { V1Container, V1Pod } from '@kubernetes/client-node';
+import type { RunContext } from '../etcd/run-context.js';
+import { sleep } from '../etcd/run-context.js';
+import type { Side } from './clients.js';
+import { DeadlineExceeded, kubeCall, opOn } from './errors.js';
+import { ordinalOf } from './labels.js';
+
+export interface PodSummary {
+  name: string;
+  uid: string;
+  ip: string | null;
+  ready: boolean;
+  node: string | null;
+  /** Sum over the pod's containers. */
+  restartCount: number;
+  phase: string;
+  /** StatefulSet ordinal, when the pod belongs to the StatefulSet asked about. */
+  ordinal: number | null;
+  /** `controller-revision-hash` label: the template revision the pod was created from. */
+  revision: string | null;
+  terminating: boolean;
+  /** The etcd container has started at least once (it is running, or has run). */
+  started: boolean;
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+export function summarizePod(pod: V1Pod, statefulSet?: string): PodSummary {
+  const name = pod.metadata?.name ?? '';
+  const statuses = pod.status?.containerStatuses ?? [];
+  return {
+    name,
+    uid: pod.metadata?.uid ?? '',
+    ip: pod.status?.podIP ?? null,
+    ready: isPodReady(pod),
+    node: pod.spec?.nodeName ?? null,
+    restartCount: statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0),
+    phase: pod.status?.phase ?? 'Unknown',
+    ordinal: statefulSet ? (ordinalOf(statefulSet, name) ?? null) : null,
+    revision: pod.metadata?.labels?.['controller-revision-hash'] ?? null,
+    terminating: Boolean(pod.metadata?.deletionTimestamp),
+    started: statuses.some(
+      (s) => Boolean(s.state?.running) || (s.restartCount ?? 0) > 0 || Boolean(s.lastState?.terminated),
+    ),
+  };
+}
+
+/** The pods of a StatefulSet (`<name>-<ordinal>` in its namespace), by ordinal. */
+export async function listStatefulSetPods(side: Side, statefulSet: string): Promise<PodSummary[]> {
+  const pods = await kubeCall(opOn(side, 'list', 'pods'), () =>
+    side.clients.core.listNamespacedPod({ namespace: side.namespace }),
+  );
+  return pods.items
+    .map((p) => summarizePod(p, statefulSet))
+    .filter((p) => p.ordinal !== null)
+    .sort((a, b) => a.ordinal! - b.ordinal!);
+}
+
+/** Polls `check` until it returns a value, heartbeating `progress()`, until `deadlineMs`. */
+export async function waitUntil<T>(
+  rc: RunContext,
+  what: string,
+  deadlineMs: number,
+  check: () => Promise<T | undefined>,
+  progress: () => unknown = () => ({ waitingFor: what }),
+  intervalMs = 1000,
+): Promise<T> {
+  const started = Date.now();
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    rc.heartbeat(progress());
+    if (Date.now() - started + intervalMs > deadlineMs) {
+      throw new DeadlineExceeded(`gave up waiting for ${what} after ${deadlineMs} ms`, {
+        details: { waitingFor: what, deadlineMs, last: progress() },
+      });
+    }
+    await sleep(intervalMs, rc.signal);
+  }
+}
+
+/**
+ * Expands the variables a pod sees in `value` (`$(VAR)`, `${VAR}`, `$VAR`): HOSTNAME and
+ * environment variables from the pod name/namespace (fieldRef) or with literal values.
+ */
+export function expandForPod(value: string, container: V1Container, pod: string, namespace: string): string {
+  const vars: Record<string, string> = { HOSTNAME: pod };
+  for (const e of container.env ?? []) {
+    const field = e.valueFrom?.fieldRef?.fieldPath;
+    if (field === 'metadata.name') vars[e.name] = pod;
+    else if (field === 'metadata.namespace') vars[e.name] = namespace;
+    else if (e.value !== undefined) vars[e.name] = e.value;
+  }
+  return value.replace(
+    /\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
+    (m, a?: string, b?: string, c?: string) => vars[(a ?? b ?? c)!] ?? m,
+  );
+}

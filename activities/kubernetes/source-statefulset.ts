@@ -1,0 +1,207 @@
+/**
+ * Retiring the source StatefulSet: scale down one member at a time (the StatefulSet
+ * controller stops the highest ordinal), keep the PVCs (the way back), and at cleanup delete
+ * the StatefulSet and its headless Service, and the PVCs only when asked to.
+ */
+import { PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
+import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type Side } from './clients.js';
+import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
+import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, opOn } from './errors.js';
+import { FORMER_STATEFULSET_LABEL, ordinalOf } from './labels.js';
+import { listStatefulSetPods, waitUntil } from './pods.js';
+import { stepDeadlineMs } from './target-statefulset.js';
+
+async function listPvcs(side: Side, labelSelector?: string): Promise<V1PersistentVolumeClaim[]> {
+  const list = await kubeCall(opOn(side, 'list', 'persistentvolumeclaims'), () =>
+    side.clients.core.listNamespacedPersistentVolumeClaim({
+      namespace: side.namespace,
+      ...(labelSelector ? { labelSelector } : {}),
+    }),
+  );
+  return list.items;
+}
+
+/** PVC names of `pod` for the given claim template names. */
+function claimNames(templates: string[], pod: string): string[] {
+  return templates.map((t) => `${t}-${pod}`);
+}
+
+export interface ScaleSourceResult {
+  replicas: number;
+  previousReplicas: number;
+  stoppedPods: string[];
+  /** The stopped members' PVCs, still there. */
+  keptPvcs: string[];
+}
+
+/** Scales the source StatefulSet to `replicas` (the current count, or one less) and waits for the pod to stop. */
+export async function scaleSource(
+  env: KubeEnv,
+  input: { spec: MigrationSpec; replicas: number; deadlineMs?: number },
+): Promise<ScaleSourceResult> {
+  const { spec, replicas } = input;
+  const side = sideOf(env, spec, 'source');
+  const name = spec.source.statefulSet;
+  const sts = await readStatefulSet(side, name);
+  const current = sts.spec?.replicas ?? 1;
+  if (!Number.isInteger(replicas) || replicas < 0) {
+    throw new PreconditionFailed(`scaleSource: replicas must be >= 0, got ${replicas}`);
+  }
+  if (replicas > current) {
+    throw new PreconditionFailed(
+      `scaleSource: ${name} has ${current} replicas; the migration never grows the source (asked for ${replicas})`,
+    );
+  }
+  if (replicas < current - 1) {
+    throw new PreconditionFailed(
+      `scaleSource: ${name} has ${current} replicas; old members stop one at a time (asked for ${replicas})`,
+    );
+  }
+  if ((sts.spec?.persistentVolumeClaimRetentionPolicy?.whenScaled ?? 'Retain') === 'Delete') {
+    throw new PreconditionFailed(
+      `scaleSource: ${name} has persistentVolumeClaimRetentionPolicy.whenScaled: Delete; scaling down would delete the old PVCs`,
+    );
+  }
+  const before = await listStatefulSetPods(side, name);
+  if (replicas < current) {
+    await kubeCall(opOn(side, 'patch', 'statefulsets.apps/scale', name), () =>
+      side.clients.apps.patchNamespacedStatefulSetScale(
+        { name, namespace: side.namespace, body: { spec: { replicas } }, fieldManager: FIELD_MANAGER },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
+  }
+  const stopping = before.filter((p) => (p.ordinal ?? 0) >= replicas).map((p) => p.name);
+  await waitUntil(
+    runContextOf(env),
+    `pods ${stopping.join(', ') || '(none)'} of ${name} to stop`,
+    stepDeadlineMs(spec, input.deadlineMs),
+    async () =>
+      (await listStatefulSetPods(side, name)).some((p) => (p.ordinal ?? 0) >= replicas) ? undefined : true,
+    () => ({ stopping }),
+  );
+  const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
+  const existing = new Set((await listPvcs(side)).map((p) => p.metadata?.name));
+  const stoppedOrdinals = Array.from({ length: current - replicas }, (_, i) => `${name}-${replicas + i}`);
+  return {
+    replicas,
+    previousReplicas: current,
+    stoppedPods: stopping,
+    keptPvcs: stoppedOrdinals.flatMap((pod) => claimNames(templates, pod)).filter((n) => existing.has(n)),
+  };
+}
+
+export interface DeleteSourceResult {
+  deletedStatefulSet: boolean;
+  deletedService: boolean;
+  /** PVCs labelled `etcd-stretch.io/former-statefulset` so that deleteSourcePvcs finds them later. */
+  labelledPvcs: string[];
+}
+
+/**
+ * Cleanup: deletes the source StatefulSet (at 0 replicas only) and its headless Service. Its
+ * PVCs stay; they are labelled with the StatefulSet's name first, so that deleteSourcePvcs
+ * can still tell them from other claims once the StatefulSet (and its claim templates) is gone.
+ */
+export async function deleteSourceStatefulSet(
+  env: KubeEnv,
+  input: { spec: MigrationSpec },
+): Promise<DeleteSourceResult> {
+  const { spec } = input;
+  const side = sideOf(env, spec, 'source');
+  const name = spec.source.statefulSet;
+  const sts = await readStatefulSetOptional(side, name);
+  const labelledPvcs: string[] = [];
+  let deletedStatefulSet = false;
+  if (sts) {
+    const pods = (await listStatefulSetPods(side, name)).map((p) => p.name);
+    if ((sts.spec?.replicas ?? 1) > 0 || pods.length > 0) {
+      throw new PreconditionFailed(
+        `refusing to delete StatefulSet ${side.namespace}/${name}: it still has ${sts.spec?.replicas ?? 1} replicas${
+          pods.length ? ` and pods ${pods.join(', ')}` : ''
+        } (scale it to 0 after removing every old member first)`,
+      );
+    }
+    const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
+    for (const pvc of await listPvcs(side)) {
+      const pvcName = pvc.metadata?.name ?? '';
+      const ours = templates.some(
+        (t) => pvcName.startsWith(`${t}-`) && ordinalOf(name, pvcName.slice(t.length + 1)) !== undefined,
+      );
+      if (!ours || pvc.metadata?.labels?.[FORMER_STATEFULSET_LABEL] === name) continue;
+      await kubeCall(opOn(side, 'patch', 'persistentvolumeclaims', pvcName), () =>
+        side.clients.core.patchNamespacedPersistentVolumeClaim(
+          {
+            name: pvcName,
+            namespace: side.namespace,
+            body: { metadata: { labels: { [FORMER_STATEFULSET_LABEL]: name } } },
+            fieldManager: FIELD_MANAGER,
+          },
+          setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+        ),
+      );
+      labelledPvcs.push(pvcName);
+    }
+    deletedStatefulSet = await kubeDeleteIdempotent(opOn(side, 'delete', 'statefulsets.apps', name), () =>
+      side.clients.apps.deleteNamespacedStatefulSet({
+        name,
+        namespace: side.namespace,
+        propagationPolicy: 'Background',
+      }),
+    );
+  }
+  let deletedService = false;
+  if (await readServiceOptional(side, spec.source.service)) {
+    deletedService = await kubeDeleteIdempotent(opOn(side, 'delete', 'services', spec.source.service), () =>
+      side.clients.core.deleteNamespacedService({ name: spec.source.service, namespace: side.namespace }),
+    );
+  }
+  return { deletedStatefulSet, deletedService, labelledPvcs: labelledPvcs.sort() };
+}
+
+/** Cleanup with `cleanup.deletePVCs`: deletes the PVCs of the given old members (never of a running pod). */
+export async function deleteSourcePvcs(
+  env: KubeEnv,
+  input: { spec: MigrationSpec; members: string[] },
+): Promise<{ deleted: string[] }> {
+  const { spec, members } = input;
+  const side = sideOf(env, spec, 'source');
+  const name = spec.source.statefulSet;
+  const strangers = members.filter((m) => ordinalOf(name, m) === undefined);
+  if (strangers.length) {
+    throw new PreconditionFailed(
+      `deleteSourcePvcs: ${strangers.join(', ')} are not pods of StatefulSet ${name}`,
+    );
+  }
+  const running = (await listStatefulSetPods(side, name))
+    .filter((p) => members.includes(p.name))
+    .map((p) => p.name);
+  if (running.length) {
+    throw new PreconditionFailed(
+      `deleteSourcePvcs: pods ${running.join(', ')} still exist; their PVCs hold live data`,
+    );
+  }
+  const sts = await readStatefulSetOptional(side, name);
+  let targets: string[];
+  if (sts) {
+    const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
+    const wanted = new Set(members.flatMap((m) => claimNames(templates, m)));
+    targets = (await listPvcs(side)).map((p) => p.metadata?.name ?? '').filter((n) => wanted.has(n));
+  } else {
+    targets = (await listPvcs(side, `${FORMER_STATEFULSET_LABEL}=${name}`))
+      .map((p) => p.metadata?.name ?? '')
+      .filter((n) => members.some((m) => n.endsWith(`-${m}`)));
+  }
+  const deleted: string[] = [];
+  for (const pvc of targets) {
+    if (
+      await kubeDeleteIdempotent(opOn(side, 'delete', 'persistentvolumeclaims', pvc), () =>
+        side.clients.core.deleteNamespacedPersistentVolumeClaim({ name: pvc, namespace: side.namespace }),
+      )
+    ) {
+      deleted.push(pvc);
+    }
+  }
+  return { deleted: deleted.sort() };
+}

@@ -1,0 +1,396 @@
+/**
+ * What a migration needs before anything changes, checked read-only in both clusters.
+ * Every problem is a refusal with a message naming the object or spec field; nothing is
+ * changed either way. Authorisation and connection failures are thrown (typed), not
+ * reported as refusals: they are the worker's problem, not the migration's.
+ */
+import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
+import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import { sideOf, type KubeEnv, type Side } from './clients.js';
+import { readHostsEntries } from './corefile-hosts.js';
+import { readServiceOptional, readStatefulSetOptional, summarizeStatefulSet } from './discover-source.js';
+import { kubeGetOptional, opOn } from './errors.js';
+import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
+import { listStatefulSetPods } from './pods.js';
+import { RenderError, renderTargetStatefulSet } from './render-target.js';
+
+export type RefusalCode =
+  | 'SameStatefulSetName'
+  | 'SameServiceName'
+  | 'SourceStatefulSetMissing'
+  | 'SourceServiceMissing'
+  | 'SourceServiceNotHeadless'
+  | 'SourceServiceMismatch'
+  | 'SourcePodNotReady'
+  | 'SourcePvcRetentionDeletes'
+  | 'UnsupportedEtcdConfiguration'
+  | 'EtcdTooOld'
+  | 'TargetNamespaceMissing'
+  | 'TargetStatefulSetExists'
+  | 'TargetServiceExists'
+  | 'MemberServiceNameTaken'
+  | 'TargetReferenceMissing'
+  | 'DnsConfigMissing';
+
+export interface Refusal {
+  code: RefusalCode;
+  message: string;
+}
+
+export interface PreconditionReport {
+  ok: boolean;
+  refusals: Refusal[];
+  warnings: string[];
+  sourceReplicas: number | null;
+  /** The target objects found that belong to this run (when resuming). */
+  resumable: string[];
+}
+
+export interface ValidateInput {
+  spec: MigrationSpec;
+  /** The run is resuming: its own target StatefulSet and Services may exist. */
+  resuming?: boolean;
+  /** Pods of the target that will exist (default: target.replicas or the source's replicas). */
+  targetReplicas?: number;
+}
+
+/** etcd minor version of an image tag (`quay.io/coreos/etcd:v3.4.18` -> [3, 4]), if readable. */
+export function etcdVersionOf(image: string): [number, number] | undefined {
+  const tag = image.slice(image.lastIndexOf('/') + 1).split('@')[0]!;
+  const m = /:v?(\d+)\.(\d+)/.exec(tag);
+  return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+/** Secrets, ConfigMaps and the ServiceAccount a pod template needs to start (non-optional ones). */
+function templateReferences(
+  podSpec: V1PodSpec,
+): { kind: 'Secret' | 'ConfigMap' | 'ServiceAccount'; name: string }[] {
+  const refs: { kind: 'Secret' | 'ConfigMap' | 'ServiceAccount'; name: string }[] = [];
+  const add = (
+    kind: 'Secret' | 'ConfigMap' | 'ServiceAccount',
+    name: string | undefined,
+    optional?: boolean,
+  ) => {
+    if (name && !optional && !refs.some((r) => r.kind === kind && r.name === name)) refs.push({ kind, name });
+  };
+  const sa = podSpec.serviceAccountName ?? podSpec.serviceAccount;
+  if (sa && sa !== 'default') add('ServiceAccount', sa);
+  for (const v of podSpec.volumes ?? []) {
+    add('Secret', v.secret?.secretName, v.secret?.optional);
+    add('ConfigMap', v.configMap?.name, v.configMap?.optional);
+    for (const s of v.projected?.sources ?? []) {
+      add('Secret', s.secret?.name, s.secret?.optional);
+      add('ConfigMap', s.configMap?.name, s.configMap?.optional);
+    }
+  }
+  for (const c of [...(podSpec.initContainers ?? []), ...podSpec.containers]) {
+    for (const e of c.env ?? []) {
+      add('Secret', e.valueFrom?.secretKeyRef?.name, e.valueFrom?.secretKeyRef?.optional);
+      add('ConfigMap', e.valueFrom?.configMapKeyRef?.name, e.valueFrom?.configMapKeyRef?.optional);
+    }
+    for (const e of c.envFrom ?? []) {
+      add('Secret', e.secretRef?.name, e.secretRef?.optional);
+      add('ConfigMap', e.configMapRef?.name, e.configMapRef?.optional);
+    }
+  }
+  return refs;
+}
+
+async function referenceExists(side: Side, kind: 'Secret' | 'ConfigMap' | 'ServiceAccount', name: string) {
+  const ns = side.namespace;
+  const core = side.clients.core;
+  switch (kind) {
+    case 'Secret':
+      return kubeGetOptional(opOn(side, 'get', 'secrets', name), () =>
+        core.readNamespacedSecret({ name, namespace: ns }),
+      );
+    case 'ConfigMap':
+      return kubeGetOptional(opOn(side, 'get', 'configmaps', name), () =>
+        core.readNamespacedConfigMap({ name, namespace: ns }),
+      );
+    case 'ServiceAccount':
+      return kubeGetOptional(opOn(side, 'get', 'serviceaccounts', name), () =>
+        core.readNamespacedServiceAccount({ name, namespace: ns }),
+      );
+  }
+}
+
+/** `<context>/<namespace>/<statefulset>` of the source, as the target StatefulSet records it. */
+export function sourceRef(spec: MigrationSpec): string {
+  return `${spec.source.context}/${spec.source.namespace}/${spec.source.statefulSet}`;
+}
+
+/** Is this target StatefulSet one a run of this migration created? */
+export function isOurTarget(sts: V1StatefulSet, spec: MigrationSpec): boolean {
+  return isManagedByUs(sts.metadata) && sts.metadata?.annotations?.[SOURCE_ANNOTATION] === sourceRef(spec);
+}
+
+export async function validateMigrationPreconditions(
+  env: KubeEnv,
+  input: ValidateInput,
+): Promise<PreconditionReport> {
+  const { spec } = input;
+  const resuming = input.resuming ?? false;
+  const refusals: Refusal[] = [];
+  const warnings: string[] = [];
+  const resumable: string[] = [];
+  const refuse = (code: RefusalCode, message: string) => refusals.push({ code, message });
+  const source = sideOf(env, spec, 'source');
+  const target = sideOf(env, spec, 'target');
+  const sameNamespace =
+    spec.source.context === spec.target.context && spec.source.namespace === spec.target.namespace;
+
+  // Names.
+  if (spec.target.statefulSet === spec.source.statefulSet) {
+    refuse(
+      'SameStatefulSetName',
+      `target.statefulSet "${spec.target.statefulSet}" must differ from source.statefulSet: pod hostnames are the etcd member names and must not collide`,
+    );
+  }
+  if (spec.target.service === spec.source.service) {
+    refuse(
+      'SameServiceName',
+      `target.service "${spec.target.service}" must differ from source.service: member names <pod>.<service> of the two sides must not share a domain`,
+    );
+  }
+
+  // Source.
+  const sts = await readStatefulSetOptional(source, spec.source.statefulSet);
+  let sourceReplicas: number | null = null;
+  if (!sts) {
+    refuse(
+      'SourceStatefulSetMissing',
+      `source StatefulSet ${spec.source.namespace}/${spec.source.statefulSet} not found in context ${spec.source.context}`,
+    );
+  } else {
+    const summary = summarizeStatefulSet(sts);
+    sourceReplicas = summary.replicas;
+    if (summary.serviceName !== spec.source.service) {
+      refuse(
+        'SourceServiceMismatch',
+        `source.service is "${spec.source.service}" but StatefulSet ${spec.source.statefulSet} uses serviceName "${summary.serviceName}"`,
+      );
+    }
+    if (summary.pvcRetentionWhenScaled === 'Delete') {
+      refuse(
+        'SourcePvcRetentionDeletes',
+        `StatefulSet ${spec.source.statefulSet} has persistentVolumeClaimRetentionPolicy.whenScaled: Delete: scaling it down would delete the old members' PVCs (the way back); set it to Retain first`,
+      );
+    }
+    const pods = await listStatefulSetPods(source, spec.source.statefulSet);
+    const live = pods.filter((p) => !p.terminating);
+    const unready = live.filter((p) => !p.ready).map((p) => p.name);
+    const missing = Array.from(
+      { length: summary.replicas },
+      (_, i) => `${spec.source.statefulSet}-${i}`,
+    ).filter((name) => !live.some((p) => p.name === name));
+    if (unready.length || missing.length) {
+      refuse(
+        'SourcePodNotReady',
+        `source Pods must all be Ready before the migration: ${[
+          ...unready.map((p) => `${p} is not Ready`),
+          ...missing.map((p) => `${p} does not exist`),
+        ].join(
+          '; ',
+        )} (StatefulSet ${spec.source.namespace}/${spec.source.statefulSet}, replicas ${summary.replicas})`,
+      );
+    }
+    const replicas = input.targetReplicas ?? spec.target.replicas ?? summary.replicas;
+    try {
+      const rendered = renderTargetStatefulSet(sts, spec, {
+        replicas: Math.max(1, replicas),
+        initialCluster: `${spec.target.statefulSet}-${Math.max(1, replicas) - 1}=http://${spec.target.statefulSet}-${Math.max(1, replicas) - 1}.${spec.target.service}:2380`,
+      });
+      const podSpec = rendered.statefulSet.spec!.template.spec!;
+      const image = podSpec.containers.find((c) => c.name === rendered.etcdContainer)?.image ?? '';
+      const version = etcdVersionOf(image);
+      if (!version) {
+        warnings.push(
+          `cannot read the etcd version from image ${image}: the new members need etcd >= 3.4 (learners)`,
+        );
+      } else if (version[0] < 3 || (version[0] === 3 && version[1] < 4)) {
+        refuse(
+          'EtcdTooOld',
+          `image ${image} is etcd ${version.join('.')}: the new members join as learners, which needs etcd >= 3.4 (set target.image)`,
+        );
+      }
+      if (!spec.target.storage?.className) {
+        const classes = (sts.spec?.volumeClaimTemplates ?? [])
+          .map((c) => c.spec?.storageClassName)
+          .filter(Boolean);
+        if (classes.length && !sameNamespace) {
+          warnings.push(
+            `the target PVCs use the source's StorageClass ${classes.join(', ')}: it must exist in context ${spec.target.context} (or set target.storage.className)`,
+          );
+        }
+      }
+      if (!sameNamespace) {
+        const nsExists = await kubeGetOptional(
+          opOn(target, 'get', 'namespaces', spec.target.namespace, null),
+          () => target.clients.core.readNamespace({ name: spec.target.namespace }),
+        );
+        if (nsExists) {
+          for (const ref of templateReferences(podSpec)) {
+            if (!(await referenceExists(target, ref.kind, ref.name))) {
+              refuse(
+                'TargetReferenceMissing',
+                `the pod template needs ${ref.kind} "${ref.name}", which does not exist in ${spec.target.context}/${spec.target.namespace}: copy or create it first`,
+              );
+            }
+          }
+          for (const s of podSpec.imagePullSecrets ?? []) {
+            if (s.name && !(await referenceExists(target, 'Secret', s.name))) {
+              warnings.push(
+                `imagePullSecret "${s.name}" does not exist in ${spec.target.context}/${spec.target.namespace}: pulls from a private registry would fail`,
+              );
+            }
+          }
+        }
+      }
+    } catch (err) {
+      if (!(err instanceof RenderError)) throw err;
+      refuse(
+        'UnsupportedEtcdConfiguration',
+        `cannot render the target from StatefulSet ${spec.source.statefulSet}: ${err.message}`,
+      );
+    }
+  }
+  const svc = await readServiceOptional(source, spec.source.service);
+  if (!svc) {
+    refuse(
+      'SourceServiceMissing',
+      `source headless Service ${spec.source.namespace}/${spec.source.service} not found`,
+    );
+  } else if (svc.spec?.clusterIP !== 'None') {
+    refuse(
+      'SourceServiceNotHeadless',
+      `source Service ${spec.source.namespace}/${spec.source.service} is not headless (clusterIP: None)`,
+    );
+  }
+
+  // Target.
+  const ns = await kubeGetOptional(opOn(target, 'get', 'namespaces', spec.target.namespace, null), () =>
+    target.clients.core.readNamespace({ name: spec.target.namespace }),
+  );
+  if (!ns) {
+    refuse(
+      'TargetNamespaceMissing',
+      `target namespace "${spec.target.namespace}" does not exist in context ${spec.target.context}: create it first`,
+    );
+  } else {
+    const targetSts = await readStatefulSetOptional(target, spec.target.statefulSet);
+    if (targetSts) {
+      if (resuming && isOurTarget(targetSts, spec)) resumable.push(`StatefulSet ${spec.target.statefulSet}`);
+      else
+        refuse(
+          'TargetStatefulSetExists',
+          `StatefulSet ${spec.target.namespace}/${spec.target.statefulSet} already exists in context ${spec.target.context}${
+            isOurTarget(targetSts, spec)
+              ? ' (left by an earlier run of this migration: resume it, or delete it)'
+              : ''
+          }: the migration creates it`,
+        );
+    }
+    const targetSvc = await readServiceOptional(target, spec.target.service);
+    if (targetSvc) {
+      if (isManagedByUs(targetSvc.metadata) && (resuming || !targetSts)) {
+        resumable.push(`Service ${spec.target.service}`);
+        if (!resuming)
+          warnings.push(
+            `headless Service ${spec.target.service} was left by an earlier run: it will be reused`,
+          );
+      } else {
+        refuse(
+          'TargetServiceExists',
+          `Service ${spec.target.namespace}/${spec.target.service} already exists in context ${spec.target.context} and was not created by etcd-stretch: choose another target.service`,
+        );
+      }
+    }
+  }
+
+  // Member Services in both clusters: the names must be free or ours.
+  if (!sameNamespace) {
+    const memberSets: [ClusterSide, Side, string[]][] = [
+      [
+        'source',
+        source,
+        Array.from({ length: sourceReplicas ?? 0 }, (_, i) => `${spec.source.statefulSet}-${i}`),
+      ],
+    ];
+    if (ns) {
+      const n = input.targetReplicas ?? spec.target.replicas ?? sourceReplicas ?? 0;
+      memberSets.push([
+        'target',
+        target,
+        Array.from({ length: n }, (_, i) => `${spec.target.statefulSet}-${i}`),
+      ]);
+    }
+    for (const [sideName, side, pods] of memberSets) {
+      for (const pod of pods) {
+        const existing = await readServiceOptional(side, memberServiceName(pod));
+        if (existing && !isManagedByUs(existing.metadata)) {
+          refuse(
+            'MemberServiceNameTaken',
+            `Service ${side.namespace}/${memberServiceName(pod)} (${sideName}) exists and was not created by etcd-stretch: the member load balancer of ${pod} needs that name`,
+          );
+        }
+      }
+    }
+    for (const sideName of ['source', 'target'] as const) {
+      const lb = spec[sideName].loadBalancer;
+      if (lb.allowAnyone) {
+        warnings.push(
+          `${sideName}.loadBalancer.allowAnyone is true: the member load balancers admit ${
+            lb.sourceRanges?.length ? lb.sourceRanges.join(', ') : '0.0.0.0/0'
+          }; anyone who reaches them can join or read etcd${spec.tls.peer ? '' : ' (and peer traffic is plain http)'}`,
+        );
+      }
+    }
+    // DNS configuration objects must exist.
+    for (const [sideName, strategy] of [
+      ['source', spec.dns.sourceCluster],
+      ['target', spec.dns.targetCluster],
+    ] as const) {
+      const side = sideName === 'source' ? source : target;
+      if (strategy.strategy === 'coredns-hosts') {
+        const cm = await kubeGetOptional(
+          opOn(side, 'get', 'configmaps', strategy.configMap, strategy.namespace),
+          () =>
+            side.clients.core.readNamespacedConfigMap({
+              name: strategy.configMap,
+              namespace: strategy.namespace,
+            }),
+        );
+        const corefile = cm?.data?.[strategy.key];
+        if (corefile === undefined) {
+          refuse(
+            'DnsConfigMissing',
+            `dns.${sideName}Cluster: ConfigMap ${strategy.namespace}/${strategy.configMap} ${cm ? `has no key "${strategy.key}"` : 'not found'} in context ${side.context}`,
+          );
+        } else {
+          try {
+            readHostsEntries(corefile, dnsOwner(spec));
+          } catch (err) {
+            refuse(
+              'DnsConfigMissing',
+              `dns.${sideName}Cluster: cannot edit the Corefile in ${strategy.namespace}/${strategy.configMap}: ${(err as Error).message}`,
+            );
+          }
+        }
+      } else if (strategy.strategy === 'patch') {
+        const obj = await kubeGetOptional(
+          opOn(side, 'get', strategy.object.kind, strategy.object.name, strategy.object.namespace ?? null),
+          () => side.clients.objects.readRaw(strategy.object),
+        );
+        if (!obj) {
+          refuse(
+            'DnsConfigMissing',
+            `dns.${sideName}Cluster: ${strategy.object.kind} ${strategy.object.namespace ? `${strategy.object.namespace}/` : ''}${strategy.object.name} not found in context ${side.context}`,
+          );
+        }
+      }
+    }
+  }
+  return { ok: refusals.length === 0, refusals, warnings, sourceReplicas, resumable };
+}
