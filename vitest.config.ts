@@ -31,7 +31,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'sandbox',
-          include: ['test/sandbox/**/*.test.ts'],
+          include: ['test/sandbox/**/*.test.ts', 'test/e2e/**/*.test.ts'],
           globalSetup: ['test/sandbox/global-setup.ts'],
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 300_000,

@@ -54,7 +54,7 @@ export interface DnsEntryInput {
   hostnames: string[];
 }
 
-export interface MigrationActivities {
+export type MigrationActivities = {
   preflight(input: SpecInput): Promise<PreflightReport>;
   observe(input: SpecInput): Promise<Evidence>;
 
@@ -90,7 +90,7 @@ export interface MigrationActivities {
   /** Undo of scaleTarget: back to `replicas` (0 deletes the StatefulSet); the stopped member's PVC goes too. */
   shrinkTarget(input: SpecInput & { replicas: number; removedMembers: string[] }): Promise<void>;
   awaitCatchUp(
-    input: SpecInput & { member: string; timeoutMs: number },
+    input: SpecInput & { member: string; memberId?: string; timeoutMs: number },
   ): Promise<{ appliedIndex: number; leaderIndex: number; tookMs: number }>;
   promote(input: MembershipInput): Promise<MembershipResult>;
   moveLeader(
@@ -103,4 +103,4 @@ export interface MigrationActivities {
 
   cleanupSourceStatefulSet(input: SpecInput): Promise<void>;
   cleanupSourcePvcs(input: SpecInput & { members: string[] }): Promise<{ deleted: string[] }>;
-}
+};

@@ -322,7 +322,12 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
         return `${spec.target.statefulSet} replicas=${r.replicas}${r.created ? ' (created)' : ''}`;
       }
       case 'await-catch-up': {
-        const r = await a.awaitCatchUp({ spec, member: step.member, timeoutMs: ms(step.timeout) });
+        const r = await a.awaitCatchUp({
+          spec,
+          member: step.member,
+          memberId: memberIds[step.member],
+          timeoutMs: ms(step.timeout),
+        });
         return `applied ${r.appliedIndex}/${r.leaderIndex} after ${r.tookMs} ms`;
       }
       case 'promote': {

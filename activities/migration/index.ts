@@ -1,0 +1,325 @@
+/**
+ * The activities the migration workflow calls (workflows/activity-contract.ts), composed from the
+ * etcd and Kubernetes activity groups. Stateless: each call discovers what it needs (pods, member
+ * IDs) afresh, so a retried or re-run call sees the world as it is now.
+ */
+import { createEtcdActivities } from '../etcd/index.js';
+import type { ClusterObservation, HashKVResult, SecretResolver } from '../etcd/types.js';
+import { createSecretResolver } from '../etcd/secrets.js';
+import { resolveRunContext } from '../etcd/run-context.js';
+import { withApplicationFailures, defineErrorType } from '../errors.js';
+import { kubeClientFactory, type KubeEnv } from '../kubernetes/clients.js';
+import { createKubernetesSecretResolver } from '../kubernetes/secrets.js';
+import { applyDnsEntries, removeDnsEntries } from '../kubernetes/dns.js';
+import {
+  awaitLoadBalancers,
+  deleteMemberServices,
+  ensureMemberServices,
+} from '../kubernetes/member-services.js';
+import { deleteSourcePvcs, deleteSourceStatefulSet, scaleSource } from '../kubernetes/source-statefulset.js';
+import {
+  deleteHeadlessService,
+  deleteTarget,
+  ensureHeadlessService,
+  finalizeTarget,
+  scaleTarget,
+  shrinkTarget,
+} from '../kubernetes/target-statefulset.js';
+import { validateMigrationPreconditions } from '../kubernetes/validate-target.js';
+import type {
+  DnsEntryInput,
+  Evidence,
+  MembershipResult,
+  MigrationActivities,
+  PreflightReport,
+  Side,
+} from '../../workflows/activity-contract.js';
+import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
+import { accessFromPods, etcdAccess, memberPods, sideOfMember } from './etcd-access.js';
+
+export class ConsistencyMismatch extends defineErrorType('ConsistencyMismatch', true) {}
+export class LearnerPodNotRunning extends defineErrorType('LearnerPodNotRunning', false) {}
+
+export interface MigrationActivityDeps {
+  /** Path of the kubeconfig with the contexts the specs name. */
+  kubeconfig: string;
+  secrets?: SecretResolver;
+}
+
+export function toEvidence(spec: MigrationSpec, obs: ClusterObservation, hash?: HashKVResult): Evidence {
+  const byId = new Map(obs.members.map((m) => [m.id, m]));
+  const health: Record<string, boolean> = {};
+  for (const e of obs.endpoints) health[e.name] = e.reachable && (e.health?.healthy ?? false);
+  return {
+    at: obs.observedAt,
+    members: obs.members.map((m) => ({
+      name: m.name,
+      id: m.id,
+      isLearner: m.isLearner,
+      side: sideOfMember(spec, m.name),
+    })),
+    leader: obs.leaderId ? (byId.get(obs.leaderId)?.name ?? obs.leaderId) : null,
+    health,
+    hashKv: hash
+      ? {
+          revision: hash.revision,
+          agree: hash.agree,
+          hashes: Object.fromEntries(hash.hashes.map((h) => [h.name, String(h.hash)])),
+        }
+      : undefined,
+    revision: Math.max(0, ...obs.endpoints.map((e) => e.status?.revision ?? 0)),
+  };
+}
+
+export function createMigrationActivities(deps: MigrationActivityDeps): MigrationActivities {
+  const clients = kubeClientFactory(deps.kubeconfig);
+  const secrets =
+    deps.secrets ??
+    createSecretResolver({ kubernetes: createKubernetesSecretResolver({ clients, defaultContext: '' }) });
+  const etcd = createEtcdActivities({ secrets });
+  const env = (): KubeEnv => ({ clients, rc: resolveRunContext() });
+
+  async function evidenceOf(spec: MigrationSpec, withHash = true): Promise<Evidence> {
+    const access = await etcdAccess(env(), spec);
+    const obs = await etcd.etcdObserveCluster({ access });
+    const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
+    const hash = withHash
+      ? await etcd.etcdHashKV({ access: { ...access, endpoints: pick(access.endpoints, voters) } })
+      : undefined;
+    return toEvidence(spec, obs, hash);
+  }
+
+  async function membership(
+    spec: MigrationSpec,
+    member: string,
+    memberId: string | null,
+    alreadyDone: boolean,
+    guard: MembershipResult['guard'] | null,
+  ): Promise<MembershipResult> {
+    return {
+      member,
+      memberId: memberId ?? '',
+      alreadyDone,
+      guard: guard ?? undefined,
+      evidence: await evidenceOf(spec, false),
+    };
+  }
+
+  async function applyDns(
+    spec: MigrationSpec,
+    side: Side,
+    strategy: DnsStrategy,
+    entries: DnsEntryInput[],
+  ): Promise<number> {
+    const r = await applyDnsEntries(env(), { spec, side, strategy, entries });
+    return r.entries;
+  }
+
+  const activities: MigrationActivities = {
+    async preflight({ spec }): Promise<PreflightReport> {
+      const e = env();
+      const report = await validateMigrationPreconditions(e, { spec });
+      const refusals = report.refusals.map((r) => r.message);
+      const warnings = [...report.warnings];
+      const empty: PreflightReport = {
+        refusals,
+        warnings,
+        observed: { members: [] },
+        sourceReplicas: report.sourceReplicas ?? 0,
+      };
+      if (report.refusals.some((r) => r.code === 'SourceStatefulSetMissing')) return empty;
+      const pods = await memberPods(e, spec);
+      const access = accessFromPods(spec, pods, ['source']);
+      if (Object.keys(access.endpoints).length === 0) {
+        return {
+          ...empty,
+          refusals: [
+            ...refusals,
+            `no running pod of StatefulSet ${spec.source.namespace}/${spec.source.statefulSet} has an IP to reach etcd through`,
+          ],
+        };
+      }
+      let obs: ClusterObservation;
+      try {
+        obs = await etcd.etcdObserveCluster({ access });
+      } catch (err) {
+        return {
+          ...empty,
+          refusals: [
+            ...refusals,
+            `cannot observe the source etcd: ${err instanceof Error ? err.message : String(err)}`,
+          ],
+        };
+      }
+      for (const m of obs.members) {
+        if (m.isLearner)
+          refusals.push(
+            `etcd member ${m.name || m.id} is a learner: finish or remove that membership change first`,
+          );
+        if (!m.name)
+          refusals.push(
+            `etcd member ${m.id} was added but never started: remove it first (etcdctl member remove ${BigInt(m.id).toString(16)})`,
+          );
+      }
+      for (const ep of obs.endpoints) {
+        if (!ep.reachable || !ep.health?.healthy)
+          refusals.push(
+            `etcd member ${ep.name} is not healthy: ${ep.error ?? ep.health?.error ?? 'no answer'}`,
+          );
+      }
+      for (const a of obs.alarms)
+        refusals.push(
+          `etcd alarm ${a.alarm} is raised on member ${a.memberId}: disarm it (after freeing space) first`,
+        );
+      for (const id of obs.unobservedMemberIds)
+        refusals.push(`etcd member ${id} has no running pod the worker can reach`);
+      return {
+        refusals,
+        warnings,
+        observed: {
+          members: obs.members.map((m) => ({
+            name: m.name,
+            id: m.id,
+            peerURLs: m.peerURLs,
+            isLearner: m.isLearner,
+          })),
+        },
+        sourceReplicas: report.sourceReplicas ?? obs.members.length,
+        evidence: toEvidence(spec, obs),
+      };
+    },
+
+    observe: ({ spec }) => evidenceOf(spec),
+
+    async compact({ spec, keepRevisions }) {
+      const r = await etcd.etcdCompact({
+        access: await etcdAccess(env(), spec, ['source']),
+        keep: keepRevisions,
+      });
+      return { revision: r.revision, compactedTo: r.compactedTo };
+    },
+
+    async rollingDefragment({ spec }) {
+      const r = await etcd.etcdRollingDefragment({
+        access: await etcdAccess(env(), spec, ['source']),
+        disarmAlarms: true,
+      });
+      return { order: r.order, dbSizeBefore: r.totalBefore.dbSize, dbSizeAfter: r.totalAfter.dbSize };
+    },
+
+    async ensureHeadlessService({ spec, side }) {
+      const r = await ensureHeadlessService(env(), { spec, side });
+      return { created: r.created };
+    },
+    async deleteHeadlessService({ spec, side }) {
+      await deleteHeadlessService(env(), { spec, side });
+    },
+    async ensureMemberServices({ spec, side, members }) {
+      const r = await ensureMemberServices(env(), { spec, side, members });
+      return { created: r.created };
+    },
+    async deleteMemberServices({ spec, side, members }) {
+      await deleteMemberServices(env(), { spec, side, members });
+    },
+    awaitLoadBalancers: ({ spec, side, members, timeoutMs }) =>
+      awaitLoadBalancers(env(), { spec, side, members, timeoutMs }),
+
+    async configureDns({ spec, side, strategy, entries }) {
+      return { entries: await applyDns(spec, side, strategy, entries) };
+    },
+    async removeDns({ spec, side, strategy, hostnames }) {
+      await removeDnsEntries(env(), { spec, side, strategy, hostnames });
+    },
+
+    async addLearner({ spec, member, peerURLs, requiredFaultTolerance }) {
+      const access = await etcdAccess(env(), spec);
+      const r = await etcd.etcdAddLearner({ access, name: member, peerURLs, requiredFaultTolerance });
+      return membership(spec, member, r.member.id, r.alreadyPresent, r.verdict);
+    },
+    async removeLearner({ spec, member, memberId, requiredFaultTolerance }) {
+      const access = await etcdAccess(env(), spec);
+      await etcd.etcdRemoveMember({
+        access,
+        member: memberId ? { memberId } : { name: member },
+        requiredFaultTolerance,
+      });
+    },
+    async scaleTarget({ spec, replicas, initialCluster, hostAliases }) {
+      const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases });
+      return { replicas: r.replicas, created: r.created };
+    },
+    async shrinkTarget({ spec, replicas }) {
+      if (replicas === 0) await deleteTarget(env(), { spec });
+      else await shrinkTarget(env(), { spec, replicas });
+    },
+    async awaitCatchUp({ spec, member, memberId, timeoutMs }) {
+      const started = Date.now();
+      const rc = resolveRunContext();
+      // The learner's pod may still be starting: wait for its IP within the same deadline.
+      let access = await etcdAccess(env(), spec);
+      while (!access.endpoints[member]) {
+        if (Date.now() - started > timeoutMs)
+          throw new LearnerPodNotRunning(`pod ${member} did not get an IP within ${timeoutMs} ms`);
+        rc.heartbeat({ member, waitingFor: 'pod IP' });
+        await new Promise((r) => setTimeout(r, 1000));
+        access = await etcdAccess(env(), spec);
+      }
+      const r = await etcd.etcdWaitForLearnerCatchUp({
+        access,
+        member: memberId ? { memberId, name: member } : { name: member },
+        timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
+      });
+      return { appliedIndex: r.learnerApplied, leaderIndex: r.leaderApplied, tookMs: Date.now() - started };
+    },
+    async promote({ spec, member, requiredFaultTolerance }) {
+      const access = await etcdAccess(env(), spec);
+      const r = await etcd.etcdPromoteLearner({ access, member: { name: member }, requiredFaultTolerance });
+      return membership(spec, member, r.member.id, r.alreadyVoter, r.verdict);
+    },
+    async moveLeader({ spec, to }) {
+      const access = await etcdAccess(env(), spec);
+      const members = await etcd.etcdListMembers({ access });
+      const r = await etcd.etcdMoveLeader({ access, target: { name: to } });
+      const from = members.members.find((m) => m.id === r.previousLeaderId)?.name ?? null;
+      return { from, to: r.leaderName, alreadyLeader: !r.changed };
+    },
+    async verifyConsistency({ spec, members }) {
+      const access = await etcdAccess(env(), spec);
+      const hash = await etcd.etcdHashKV({
+        access: { ...access, endpoints: pick(access.endpoints, new Set(members)) },
+      });
+      if (!hash.agree)
+        throw new ConsistencyMismatch(`hashKV disagrees at revision ${hash.revision}: ${hash.summary}`);
+      const obs = await etcd.etcdObserveCluster({ access });
+      return toEvidence(spec, obs, hash);
+    },
+    async removeMember({ spec, member, memberId, requiredFaultTolerance }) {
+      const access = await etcdAccess(env(), spec);
+      const r = await etcd.etcdRemoveMember({
+        access,
+        member: memberId ? { memberId, name: member } : { name: member },
+        requiredFaultTolerance,
+      });
+      return membership(spec, member, r.memberId, r.alreadyRemoved, r.verdict);
+    },
+    async scaleSource({ spec, replicas }) {
+      const r = await scaleSource(env(), { spec, replicas });
+      return { replicas: r.replicas };
+    },
+    async finalizeTarget({ spec, initialCluster }) {
+      await finalizeTarget(env(), { spec, initialCluster });
+    },
+    async cleanupSourceStatefulSet({ spec }) {
+      await deleteSourceStatefulSet(env(), { spec });
+    },
+    async cleanupSourcePvcs({ spec, members }) {
+      const r = await deleteSourcePvcs(env(), { spec, members });
+      return { deleted: r.deleted };
+    },
+  };
+  return withApplicationFailures(activities);
+}
+
+function pick(endpoints: Record<string, string>, names: Set<string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(endpoints).filter(([n]) => names.has(n)));
+}

@@ -1,0 +1,219 @@
+/**
+ * A client load that runs through a whole migration: puts of unique values and linearizable gets,
+ * at a fixed rate, each operation retried on the next endpoint for up to 2 s (as etcd's own clients
+ * fail over). Every operation is kept in a history for the checker.
+ */
+import { Etcd3 } from 'etcd3';
+
+export type Outcome = 'ok' | 'failed' | 'indeterminate';
+
+export interface Operation {
+  seq: number;
+  type: 'put' | 'get';
+  key: string;
+  /** put: the value written; get: the value read (undefined: key absent). */
+  value?: string;
+  start: number;
+  end: number;
+  outcome: Outcome;
+  attempts: number;
+  endpoint?: string;
+  error?: string;
+}
+
+export interface LoadClientOptions {
+  endpoints: string[];
+  opsPerSecond?: number;
+  keys?: number;
+  prefix?: string;
+  retryForMs?: number;
+  attemptTimeoutMs?: number;
+}
+
+// Errors after which a write may or may not have been applied.
+const AMBIGUOUS = /deadline|timed? ?out|reset|closed|unavailable|EPIPE|socket hang up|cancel/i;
+
+export class LoadClient {
+  readonly history: Operation[] = [];
+  private endpoints: string[];
+  private clients = new Map<string, Etcd3>();
+  private next = 0;
+  private running = false;
+  private loop?: Promise<void>;
+  private seq = 0;
+  private readonly rate: number;
+  private readonly keys: number;
+  private readonly prefix: string;
+  private readonly retryForMs: number;
+  private readonly attemptTimeoutMs: number;
+
+  constructor(opts: LoadClientOptions) {
+    this.endpoints = [...opts.endpoints];
+    this.rate = opts.opsPerSecond ?? 120;
+    this.keys = opts.keys ?? 50;
+    this.prefix = opts.prefix ?? `load/${Date.now()}/`;
+    this.retryForMs = opts.retryForMs ?? 2000;
+    this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 1000;
+  }
+
+  /** Switch the clients to other endpoints (the client-switch gate). */
+  setEndpoints(endpoints: string[]): void {
+    this.endpoints = [...endpoints];
+    this.next = 0;
+  }
+
+  currentEndpoints(): string[] {
+    return [...this.endpoints];
+  }
+
+  private client(endpoint: string): Etcd3 {
+    let c = this.clients.get(endpoint);
+    if (!c) {
+      c = new Etcd3({ hosts: endpoint, dialTimeout: 1000 });
+      this.clients.set(endpoint, c);
+    }
+    return c;
+  }
+
+  private async attempt<T>(
+    fn: (c: Etcd3) => Promise<T>,
+  ): Promise<
+    { value: T; endpoint: string; attempts: number } | { error: string; ambiguous: boolean; attempts: number }
+  > {
+    const deadline = Date.now() + this.retryForMs;
+    let attempts = 0;
+    let ambiguous = false;
+    let lastError = '';
+    while (attempts === 0 || Date.now() < deadline) {
+      const endpoint = this.endpoints[this.next % this.endpoints.length]!;
+      attempts++;
+      try {
+        const value = await withTimeout(
+          fn(this.client(endpoint)),
+          Math.min(this.attemptTimeoutMs, Math.max(50, deadline - Date.now())),
+        );
+        return { value, endpoint, attempts };
+      } catch (err) {
+        lastError = `${endpoint}: ${err instanceof Error ? err.message : String(err)}`;
+        if (AMBIGUOUS.test(lastError)) ambiguous = true;
+        this.next++;
+      }
+    }
+    return { error: lastError, ambiguous, attempts };
+  }
+
+  private async step(): Promise<void> {
+    const seq = ++this.seq;
+    const key = `${this.prefix}${seq % this.keys}`;
+    const start = Date.now();
+    if (seq % 2 === 1) {
+      const value = `v${seq}`;
+      const r = await this.attempt((c) => c.put(key).value(value).exec());
+      this.history.push({
+        seq,
+        type: 'put',
+        key,
+        value,
+        start,
+        end: Date.now(),
+        outcome: 'value' in r ? 'ok' : r.ambiguous ? 'indeterminate' : 'failed',
+        attempts: r.attempts,
+        endpoint: 'endpoint' in r ? r.endpoint : undefined,
+        error: 'error' in r ? r.error : undefined,
+      });
+    } else {
+      const readKey = `${this.prefix}${(seq - 1) % this.keys}`;
+      const r = await this.attempt((c) => c.get(readKey).string());
+      this.history.push({
+        seq,
+        type: 'get',
+        key: readKey,
+        value: 'value' in r ? (r.value ?? undefined) : undefined,
+        start,
+        end: Date.now(),
+        outcome: 'value' in r ? 'ok' : 'failed',
+        attempts: r.attempts,
+        endpoint: 'endpoint' in r ? r.endpoint : undefined,
+        error: 'error' in r ? r.error : undefined,
+      });
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const interval = 1000 / this.rate;
+    this.loop = (async () => {
+      let due = Date.now();
+      while (this.running) {
+        await this.step();
+        due += interval;
+        const wait = due - Date.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        else due = Date.now(); // behind (an operation retried): do not burst to catch up
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  summary(): LoadSummary {
+    return summarize(this.history);
+  }
+}
+
+export interface LoadSummary {
+  opsTotal: number;
+  ok: number;
+  failedOps: number;
+  indeterminateOps: number;
+  maxWriteGapMs: number;
+  durationMs: number;
+  opsPerSecond: number;
+  firstFailures: string[];
+}
+
+export function summarize(history: Operation[]): LoadSummary {
+  const puts = history.filter((o) => o.type === 'put' && o.outcome === 'ok').sort((a, b) => a.end - b.end);
+  let maxGap = 0;
+  for (let i = 1; i < puts.length; i++) maxGap = Math.max(maxGap, puts[i]!.end - puts[i - 1]!.end);
+  const first = history[0]?.start ?? 0;
+  const last = history[history.length - 1]?.end ?? 0;
+  return {
+    opsTotal: history.length,
+    ok: history.filter((o) => o.outcome === 'ok').length,
+    failedOps: history.filter((o) => o.outcome === 'failed').length,
+    indeterminateOps: history.filter((o) => o.outcome === 'indeterminate').length,
+    maxWriteGapMs: maxGap,
+    durationMs: last - first,
+    opsPerSecond: last > first ? Math.round((history.length * 1000) / (last - first)) : 0,
+    firstFailures: history
+      .filter((o) => o.outcome !== 'ok')
+      .slice(0, 5)
+      .map((o) => `${o.type} ${o.key}: ${o.error ?? ''}`),
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
