@@ -12,7 +12,7 @@
  * etcd activities declare theirs in `activities/etcd/errors.ts`, the Kubernetes
  * activities add their own (`Conflict`, `NotFound`, ...) the same way.
  */
-import { ApplicationFailure } from '@temporalio/common';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 
 /** Small, JSON-serialisable facts about a failure. Never key material or full key dumps. */
 export type ErrorDetails = Record<string, unknown>;
@@ -94,7 +94,11 @@ export function toApplicationFailure(err: unknown): ApplicationFailure {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AsyncFn = (...args: any[]) => Promise<unknown>;
 
-/** Wraps every function of an activities object so that what it throws is converted by `toApplicationFailure`. */
+/**
+ * Wraps every function of an activities object so that what it throws is
+ * converted by `toApplicationFailure` (Temporal failures such as a
+ * cancellation pass through unchanged).
+ */
 export function withApplicationFailures<T extends Record<string, AsyncFn>>(activities: T): T {
   const wrapped: Record<string, AsyncFn> = {};
   for (const [name, fn] of Object.entries(activities)) {
@@ -102,6 +106,8 @@ export function withApplicationFailures<T extends Record<string, AsyncFn>>(activ
       try {
         return await fn(...args);
       } catch (err) {
+        // Cancellation and other Temporal failures keep their meaning.
+        if (err instanceof TemporalFailure) throw err;
         throw toApplicationFailure(err);
       }
     };

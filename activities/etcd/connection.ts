@@ -113,6 +113,9 @@ export class EtcdConnection {
     const options: Omit<IOptions, 'hosts'> = {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeoutMs }),
       faultHandling: { global: passThrough, host: () => passThrough },
+      // A member that is starting (a new learner) must be picked up quickly, not after gRPC's
+      // default exponential reconnect backoff (1 s growing to 120 s).
+      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
     };
     if (valid.tls) {
       const [ca, cert, key] = await Promise.all([
@@ -127,6 +130,7 @@ export class EtcdConnection {
       };
       if (valid.tls.serverName) {
         options.grpcOptions = {
+          ...options.grpcOptions,
           'grpc.ssl_target_name_override': valid.tls.serverName,
           'grpc.default_authority': valid.tls.serverName,
         };

@@ -41,6 +41,8 @@ export async function moveLeader(
   const { members } = await listMembers(conn);
   const target = requireMember(members, input.target);
   const deadlineMs = input.deadlineMs ?? 15_000;
+  let requested = false; // an attempt sent the request (its answer may have been lost)
+  let firstLeaderId: string | undefined;
   const { value } = await retryTransient(
     { deadlineMs, rc, what: `move leader to ${target.name}` },
     async () => {
@@ -50,11 +52,13 @@ export async function moveLeader(
         MAINTENANCE_FT,
       );
       const previousLeaderId = observation.leaderId ?? '0';
+      firstLeaderId ??= previousLeaderId;
       if (previousLeaderId === target.id) {
-        return { previousLeaderId, verdict, changed: false };
+        return { previousLeaderId, verdict, changed: requested };
       }
       const leader = requireMember(observation.members, { memberId: previousLeaderId });
       const leaderName = endpointNameOf(conn, leader);
+      requested = true;
       try {
         await conn.call(
           leaderName,
@@ -88,7 +92,7 @@ export async function moveLeader(
     await sleep(100, rc.signal);
   }
   return {
-    previousLeaderId: value.previousLeaderId,
+    previousLeaderId: firstLeaderId ?? value.previousLeaderId,
     leaderId: target.id,
     leaderName: target.name,
     changed: value.changed,

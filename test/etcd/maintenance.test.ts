@@ -5,7 +5,14 @@
  * alarm's disarm bring the cluster back; everything idempotent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEtcdActivities, type MemberStatus } from '../../activities/etcd/index.js';
+import { EtcdConnection } from '../../activities/etcd/connection.js';
+import {
+  createEtcdActivities,
+  createSecretResolver,
+  type MemberStatus,
+} from '../../activities/etcd/index.js';
+import { memberStatus } from '../../activities/etcd/observe.js';
+import { rollingDefragment } from '../../activities/etcd/rolling-defragment.js';
 import { ETCD_VERSIONS, EtcdTestCluster, waitFor } from '../helpers/etcd-cluster.js';
 
 const QUOTA = 8 * 1024 * 1024;
@@ -148,5 +155,48 @@ describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
     });
     expect(second.skipped).toBe(true);
     expect(second.after).toEqual(second.before);
+  });
+});
+
+describe.each(ETCD_VERSIONS)('etcd %s: rolling defragment resumes from the last heartbeat', (version) => {
+  let cluster: EtcdTestCluster;
+  beforeAll(async () => {
+    cluster = await EtcdTestCluster.start({ version });
+  });
+  afterAll(async () => {
+    await cluster?.teardown();
+  });
+
+  it('skips the members an earlier attempt finished and goes on with move-leader and the former leader', async () => {
+    const names = ['etcd-0', 'etcd-1', 'etcd-2'];
+    const conn = await EtcdConnection.open(cluster.access(names), createSecretResolver());
+    try {
+      const statuses = await Promise.all(names.map((n) => memberStatus(conn, n)));
+      const leader = statuses.find((s) => s.isLeader);
+      const followers = statuses.filter((s) => !s.isLeader).sort((a, b) => a.name.localeCompare(b.name));
+      const beats: unknown[] = [];
+      // What Temporal hands a retried attempt: the last heartbeat of the attempt that died.
+      const previousHeartbeat = [
+        { rollingDefragment: { done: followers.map((f) => f.id), leaderBefore: leader?.id } },
+      ];
+      const r = await rollingDefragment(
+        conn,
+        { access: conn.access },
+        { heartbeat: (d) => beats.push(d), previousHeartbeat },
+      );
+      expect(r.order).toEqual([
+        `skip ${followers[0]?.name} (done by an earlier attempt)`,
+        `skip ${followers[1]?.name} (done by an earlier attempt)`,
+        `move-leader ${leader?.name}->${followers[0]?.name}`,
+        `defragment ${leader?.name}`,
+      ]);
+      expect(r.leaderBefore).toBe(leader?.id);
+      expect(r.leaderAfter).toBe(followers[0]?.id);
+      // Every heartbeat carries the resume state, now including the former leader.
+      const last = beats.at(-1) as { rollingDefragment: { done: string[] } };
+      expect(last.rollingDefragment.done.sort()).toEqual(statuses.map((s) => s.id).sort());
+    } finally {
+      conn.close();
+    }
   });
 });
