@@ -116,7 +116,7 @@ export function opsToAdd(doc: unknown, template: PatchOp[], entries: HostEntry[]
 /** Operations that remove `hostnames` from `doc`, from `cleanupOps` or by inverting `ops`. Pure. */
 export function opsToRemove(
   doc: unknown,
-  strategy: Pick<PatchDnsStrategy, 'ops' | 'cleanupOps'>,
+  strategy: { ops: PatchOp[]; cleanupOps?: PatchOp[] | undefined },
   hostnames: string[],
 ): PatchOp[] {
   let current = toJson(doc);

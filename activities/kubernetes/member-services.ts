@@ -37,7 +37,7 @@ import {
   ordinalOf,
 } from './labels.js';
 import { waitUntil } from './pods.js';
-import { applyObject } from './target-statefulset.js';
+import { applyObject, declaredStateChanged } from './target-statefulset.js';
 
 export const PEER_PORT = 2380;
 export const CLIENT_PORT = 2379;
@@ -143,8 +143,7 @@ export async function ensureMemberServices(
     }
     const applied = await applyObject(side, renderMemberService(spec, sideName, pod), 'services');
     if (!existing) result.created.push(pod);
-    else if (existing.metadata?.resourceVersion !== applied.metadata?.resourceVersion)
-      result.updated.push(pod);
+    else if (declaredStateChanged(existing, applied)) result.updated.push(pod);
     else result.unchanged.push(pod);
   }
   return result;

@@ -50,6 +50,25 @@ export async function applyObject<T extends KubernetesObject>(
   );
 }
 
+/**
+ * Did an apply change what we declare (labels, annotations, spec)? Status writes by
+ * controllers (load-balancer ingress, ready replicas) bump the resourceVersion too, so that
+ * is not the measure.
+ */
+export function declaredStateChanged(
+  before: (KubernetesObject & { spec?: unknown }) | undefined,
+  after: KubernetesObject & { spec?: unknown },
+): boolean {
+  if (!before) return true;
+  const pick = (o: KubernetesObject & { spec?: unknown }) =>
+    JSON.stringify({
+      labels: o.metadata?.labels ?? {},
+      annotations: o.metadata?.annotations ?? {},
+      spec: o.spec ?? null,
+    });
+  return pick(before) !== pick(after);
+}
+
 export function stepDeadlineMs(spec: MigrationSpec, override?: number): number {
   return override ?? parseDuration(spec.deadlines.step) ?? 600_000;
 }
@@ -100,7 +119,7 @@ export async function ensureHeadlessService(
   return {
     service: spec.target.service,
     created: !existing,
-    changed: existing?.metadata?.resourceVersion !== applied.metadata?.resourceVersion,
+    changed: declaredStateChanged(existing, applied),
   };
 }
 
@@ -227,7 +246,7 @@ export async function scaleTarget(env: KubeEnv, input: ScaleTargetInput): Promis
       statefulSet: name,
       replicas,
       created: !current,
-      changed: current?.metadata?.resourceVersion !== applied.metadata?.resourceVersion,
+      changed: declaredStateChanged(current, applied),
       member,
       pod,
       updateRevision: fresh.status?.updateRevision ?? null,

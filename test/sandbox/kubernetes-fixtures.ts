@@ -1,0 +1,158 @@
+/**
+ * Shared pieces of the Kubernetes-activity sandbox tests: a spec for the article's etcd in
+ * test namespaces, the deploy/ RBAC applied to test namespaces with a token-bound worker
+ * kubeconfig, and snapshots that show nothing changed.
+ */
+import fs from 'node:fs';
+import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
+import YAML from 'yaml';
+import { removeHostsEntries } from '../../activities/kubernetes/corefile-hosts.js';
+import { kubeconfigPath } from '../../sandbox/config.js';
+import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import { makeSpec, type baseSpecInput } from '../unit/fixtures/migration-spec.js';
+import { apply, type ClusterClient } from '../helpers/kube.js';
+
+export const SOURCE_PODS = '198.18.1.0/24';
+export const TARGET_PODS = '198.18.2.0/24';
+
+export function randomSuffix(): string {
+  return Math.random().toString(36).slice(2, 7);
+}
+
+export function articleSpec(opts: {
+  sourceNs: string;
+  targetNs: string;
+  targetStatefulSet: string;
+  mutate?: (input: ReturnType<typeof baseSpecInput>) => void;
+}): MigrationSpec {
+  return makeSpec((s) => {
+    s.source.namespace = opts.sourceNs;
+    s.target.namespace = opts.targetNs;
+    s.target.statefulSet = opts.targetStatefulSet;
+    s.source.loadBalancer = { sourceRanges: [TARGET_PODS] };
+    s.target.loadBalancer = { sourceRanges: [SOURCE_PODS] };
+    opts.mutate?.(s);
+  });
+}
+
+/** The deploy/ manifest for `ns`: namespaced objects moved there, shared names suffixed. */
+export function rbacManifest(file: string, ns: string, suffix: string): KubernetesObject[] {
+  const docs = YAML.parseAllDocuments(fs.readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as (KubernetesObject & Record<string, unknown>) | null)
+    .filter((d): d is KubernetesObject & Record<string, unknown> => !!d);
+  return docs.map((doc) => {
+    const o = structuredClone(doc) as KubernetesObject & {
+      roleRef?: { name: string };
+      subjects?: { namespace?: string }[];
+      rules?: { resources?: string[]; resourceNames?: string[] }[];
+    };
+    const shared =
+      o.kind === 'ClusterRole' || o.kind === 'ClusterRoleBinding' || o.metadata?.namespace === 'kube-system';
+    if (o.metadata?.namespace === 'default') o.metadata.namespace = ns;
+    if (shared && o.metadata?.name) o.metadata.name = `${o.metadata.name}-${suffix}`;
+    if (o.roleRef && (o.kind === 'ClusterRoleBinding' || o.metadata?.namespace === 'kube-system')) {
+      o.roleRef.name = `${o.roleRef.name}-${suffix}`;
+    }
+    for (const s of o.subjects ?? []) if (s.namespace === 'default') s.namespace = ns;
+    for (const r of o.rules ?? []) {
+      if (r.resources?.includes('namespaces') && r.resourceNames) {
+        r.resourceNames = r.resourceNames.map((n) => (n === 'default' ? ns : n));
+      }
+    }
+    return o;
+  });
+}
+
+/** Applies deploy/rbac-<side>.yaml for `ns` and returns a token of its ServiceAccount and a cleanup. */
+export async function grantWorker(
+  c: ClusterClient,
+  file: string,
+  ns: string,
+  suffix: string,
+): Promise<{ token: string; cleanup: () => Promise<void> }> {
+  const objects = rbacManifest(file, ns, suffix);
+  await apply(c, objects);
+  const tr = await c.core.createNamespacedServiceAccountToken({
+    name: 'etcd-stretch-worker',
+    namespace: ns,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
+  const token = tr.status?.token;
+  if (!token) throw new Error('no token in the TokenRequest status');
+  const shared = objects.filter(
+    (o) => o.kind?.startsWith('Cluster') || o.metadata?.namespace === 'kube-system',
+  );
+  return {
+    token,
+    cleanup: async () => {
+      for (const o of shared) await c.objects.delete(o).catch(() => undefined);
+    },
+  };
+}
+
+/** A kubeconfig with contexts `source` and `target` authenticating with the workers' tokens. */
+export function workerKubeConfig(tokens: { source: string; target: string }): KubeConfig {
+  const admin = new KubeConfig();
+  admin.loadFromFile(kubeconfigPath());
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: admin.getClusters(),
+    users: [
+      { name: 'source-worker', token: tokens.source },
+      { name: 'target-worker', token: tokens.target },
+    ],
+    contexts: [
+      { name: 'source', cluster: 'source', user: 'source-worker' },
+      { name: 'target', cluster: 'target', user: 'target-worker' },
+    ],
+    currentContext: 'source',
+  });
+  return kc;
+}
+
+/**
+ * What the migration could change in a namespace, per object: what it declares (labels,
+ * annotations, spec or data) and, for pods and claims, their identity. Status written by
+ * controllers and agents (which also bumps resourceVersions) is left out.
+ */
+export async function snapshot(c: ClusterClient, ns: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const add = (
+    kind: string,
+    items: (KubernetesObject & { spec?: unknown; data?: unknown })[],
+    withSpec: boolean,
+  ) => {
+    for (const i of items) {
+      out[`${kind}/${i.metadata?.name}`] = JSON.stringify({
+        uid: i.metadata?.uid,
+        labels: i.metadata?.labels ?? {},
+        annotations: i.metadata?.annotations ?? {},
+        ...(withSpec ? { spec: i.spec ?? null, data: i.data ?? null } : {}),
+      });
+    }
+  };
+  add('StatefulSet', (await c.apps.listNamespacedStatefulSet({ namespace: ns })).items, true);
+  add('Service', (await c.core.listNamespacedService({ namespace: ns })).items, true);
+  // a pod's spec gets its node and status from the scheduler and agent: identity and metadata only
+  add('Pod', (await c.core.listNamespacedPod({ namespace: ns })).items, false);
+  add('PVC', (await c.core.listNamespacedPersistentVolumeClaim({ namespace: ns })).items, false);
+  add('ConfigMap', (await c.core.listNamespacedConfigMap({ namespace: ns })).items, true);
+  return out;
+}
+
+export async function corefileOf(c: ClusterClient): Promise<string> {
+  return (
+    (await c.core.readNamespacedConfigMap({ name: 'coredns', namespace: 'kube-system' })).data?.Corefile ?? ''
+  );
+}
+
+/**
+ * The Corefile without the etcd-stretch blocks of owners other than `keep` (other runs in the
+ * shared sandbox add and remove their own blocks concurrently).
+ */
+export function withoutOtherRuns(corefile: string, keep: string): string {
+  const owners = new Set([...corefile.matchAll(/# etcd-stretch begin (\S+)/g)].map((m) => m[1]!));
+  let out = corefile;
+  for (const owner of owners) if (owner !== keep) out = removeHostsEntries(out, owner, 'all');
+  return out;
+}
