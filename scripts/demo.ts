@@ -74,6 +74,7 @@ const report = await runAcceptanceScenario({
   client: new Client({ connection }),
   connection: nativeConnection,
   onProgress: say,
+  cleanup: false,
 });
 const { status, check, ...rest } = report;
 const out = {

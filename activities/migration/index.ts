@@ -36,6 +36,7 @@ import type {
 } from '../../workflows/activity-contract.js';
 import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
 import { accessFromPods, etcdAccess, memberPods, sideOfMember } from './etcd-access.js';
+import { dnsCollisions } from './dns-collisions.js';
 
 export class ConsistencyMismatch extends defineErrorType('ConsistencyMismatch', true) {}
 export class LearnerPodNotRunning extends defineErrorType('LearnerPodNotRunning', false) {}

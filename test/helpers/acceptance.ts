@@ -12,6 +12,9 @@ import { Etcd3 } from 'etcd3';
 import path from 'node:path';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
+import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
+import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
+import { parseMigrationSpec } from '../../workflows/spec/validate.js';
 import { abortSignal, approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
 import type { MigrationStatus } from '../../workflows/status.js';
@@ -37,6 +40,8 @@ export interface ScenarioOptions {
   onProgress?: (line: string) => void;
   /** Extra spec fields (gates, soak, ...). */
   specOverrides?: Record<string, unknown>;
+  /** Delete the namespaces and this migration's DNS entries afterwards (default true; the demo keeps them). */
+  cleanup?: boolean;
 }
 
 export interface ScenarioReport extends LoadSummary {
@@ -127,7 +132,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const pvcsBefore = await sourcePvcs(source, ns);
   say(`source etcd ready: ${pods.map((p) => p.metadata!.name).join(', ')}; ${opts.keys ?? 500} keys written`);
 
-  const load = new LoadClient({ endpoints: sourceEndpoints, opsPerSecond: opts.opsPerSecond ?? 120 });
+  const load = new LoadClient({ endpoints: sourceEndpoints, opsPerSecond: opts.opsPerSecond ?? 150 });
   load.start();
   say('load client running');
 
@@ -221,6 +226,8 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   load.close();
   const check = checkHistory(load.history, finalValues);
   const summary = load.summary();
+  const sourcePvcsRetained = pvcsBefore.length === 3 && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
+  if (opts.cleanup ?? true) await cleanUp(ns, opts.specOverrides);
   return {
     ...summary,
     outcome: result?.outcome ?? 'failed',
@@ -246,4 +253,14 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     namespace: ns,
     status: status!,
   };
+}
+
+/** Removes what a scenario left: its namespaces and its entries in the source cluster's CoreDNS. */
+async function cleanUp(ns: string, overrides?: Record<string, unknown>): Promise<void> {
+  const parsed = parseMigrationSpec(scenarioSpec(ns, overrides));
+  if (parsed.ok) {
+    const env = { clients: kubeClientFactory(kubeconfigPath()) };
+    await removeDnsEntries(env, { spec: parsed.spec, side: 'source', strategy: parsed.spec.dns.sourceCluster, hostnames: 'all' });
+  }
+  for (const c of [clusterClient('source'), clusterClient('target')]) await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
 }
