@@ -27,7 +27,11 @@ export function foreignHostEntries(corefile: string, owner: string): Map<string,
   return names;
 }
 
-export async function dnsCollisions(env: KubeEnv, spec: MigrationSpec, sourceReplicas: number): Promise<string[]> {
+export async function dnsCollisions(
+  env: KubeEnv,
+  spec: MigrationSpec,
+  sourceReplicas: number,
+): Promise<string[]> {
   const checks: { side: Side; names: string[] }[] = [];
   const targetReplicas = spec.target.replicas ?? sourceReplicas;
   const names = (sts: string, svc: string, n: number) =>
@@ -39,8 +43,10 @@ export async function dnsCollisions(env: KubeEnv, spec: MigrationSpec, sourceRep
     const strategy = side === 'source' ? spec.dns.sourceCluster : spec.dns.targetCluster;
     if (strategy.strategy !== 'coredns-hosts') continue;
     const s = sideOf(env, spec, side);
-    const cm = await kubeGetOptional(opOn(s, 'get', 'configmaps', strategy.configMap, strategy.namespace), () =>
-      s.clients.core.readNamespacedConfigMap({ name: strategy.configMap, namespace: strategy.namespace }),
+    const cm = await kubeGetOptional(
+      opOn(s, 'get', 'configmaps', strategy.configMap, strategy.namespace),
+      () =>
+        s.clients.core.readNamespacedConfigMap({ name: strategy.configMap, namespace: strategy.namespace }),
     );
     const corefile = cm?.data?.[strategy.key];
     if (!corefile) continue;

@@ -4,7 +4,7 @@
  * IDs) afresh, so a retried or re-run call sees the world as it is now.
  */
 import { createEtcdActivities } from '../etcd/index.js';
-import type { ClusterObservation, HashKVResult, SecretResolver } from '../etcd/types.js';
+import type { SecretResolver } from '../etcd/types.js';
 import { createSecretResolver } from '../etcd/secrets.js';
 import { resolveRunContext } from '../etcd/run-context.js';
 import { withApplicationFailures, defineErrorType } from '../errors.js';
@@ -25,18 +25,17 @@ import {
   scaleTarget,
   shrinkTarget,
 } from '../kubernetes/target-statefulset.js';
-import { validateMigrationPreconditions } from '../kubernetes/validate-target.js';
 import type {
   DnsEntryInput,
   Evidence,
   MembershipResult,
   MigrationActivities,
-  PreflightReport,
   Side,
 } from '../../workflows/activity-contract.js';
 import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
-import { accessFromPods, etcdAccess, memberPods, sideOfMember } from './etcd-access.js';
-import { dnsCollisions } from './dns-collisions.js';
+import { etcdAccess } from './etcd-access.js';
+import { preflight } from './preflight.js';
+import { toEvidence } from './evidence.js';
 
 export class ConsistencyMismatch extends defineErrorType('ConsistencyMismatch', true) {}
 export class LearnerPodNotRunning extends defineErrorType('LearnerPodNotRunning', false) {}
@@ -45,31 +44,6 @@ export interface MigrationActivityDeps {
   /** Path of the kubeconfig with the contexts the specs name. */
   kubeconfig: string;
   secrets?: SecretResolver;
-}
-
-export function toEvidence(spec: MigrationSpec, obs: ClusterObservation, hash?: HashKVResult): Evidence {
-  const byId = new Map(obs.members.map((m) => [m.id, m]));
-  const health: Record<string, boolean> = {};
-  for (const e of obs.endpoints) health[e.name] = e.reachable && (e.health?.healthy ?? false);
-  return {
-    at: obs.observedAt,
-    members: obs.members.map((m) => ({
-      name: m.name,
-      id: m.id,
-      isLearner: m.isLearner,
-      side: sideOfMember(spec, m.name),
-    })),
-    leader: obs.leaderId ? (byId.get(obs.leaderId)?.name ?? obs.leaderId) : null,
-    health,
-    hashKv: hash
-      ? {
-          revision: hash.revision,
-          agree: hash.agree,
-          hashes: Object.fromEntries(hash.hashes.map((h) => [h.name, String(h.hash)])),
-        }
-      : undefined,
-    revision: Math.max(0, ...obs.endpoints.map((e) => e.status?.revision ?? 0)),
-  };
 }
 
 export function createMigrationActivities(deps: MigrationActivityDeps): MigrationActivities {
@@ -117,78 +91,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   }
 
   const activities: MigrationActivities = {
-    async preflight({ spec }): Promise<PreflightReport> {
-      const e = env();
-      const report = await validateMigrationPreconditions(e, { spec });
-      const refusals = report.refusals.map((r) => r.message);
-      const warnings = [...report.warnings];
-      const empty: PreflightReport = {
-        refusals,
-        warnings,
-        observed: { members: [] },
-        sourceReplicas: report.sourceReplicas ?? 0,
-      };
-      if (report.refusals.some((r) => r.code === 'SourceStatefulSetMissing')) return empty;
-      const pods = await memberPods(e, spec);
-      const access = accessFromPods(spec, pods, ['source']);
-      if (Object.keys(access.endpoints).length === 0) {
-        return {
-          ...empty,
-          refusals: [
-            ...refusals,
-            `no running pod of StatefulSet ${spec.source.namespace}/${spec.source.statefulSet} has an IP to reach etcd through`,
-          ],
-        };
-      }
-      let obs: ClusterObservation;
-      try {
-        obs = await etcd.etcdObserveCluster({ access });
-      } catch (err) {
-        return {
-          ...empty,
-          refusals: [
-            ...refusals,
-            `cannot observe the source etcd: ${err instanceof Error ? err.message : String(err)}`,
-          ],
-        };
-      }
-      for (const m of obs.members) {
-        if (m.isLearner)
-          refusals.push(
-            `etcd member ${m.name || m.id} is a learner: finish or remove that membership change first`,
-          );
-        if (!m.name)
-          refusals.push(
-            `etcd member ${m.id} was added but never started: remove it first (etcdctl member remove ${BigInt(m.id).toString(16)})`,
-          );
-      }
-      for (const ep of obs.endpoints) {
-        if (!ep.reachable || !ep.health?.healthy)
-          refusals.push(
-            `etcd member ${ep.name} is not healthy: ${ep.error ?? ep.health?.error ?? 'no answer'}`,
-          );
-      }
-      for (const a of obs.alarms)
-        refusals.push(
-          `etcd alarm ${a.alarm} is raised on member ${a.memberId}: disarm it (after freeing space) first`,
-        );
-      for (const id of obs.unobservedMemberIds)
-        refusals.push(`etcd member ${id} has no running pod the worker can reach`);
-      return {
-        refusals,
-        warnings,
-        observed: {
-          members: obs.members.map((m) => ({
-            name: m.name,
-            id: m.id,
-            peerURLs: m.peerURLs,
-            isLearner: m.isLearner,
-          })),
-        },
-        sourceReplicas: report.sourceReplicas ?? obs.members.length,
-        evidence: toEvidence(spec, obs),
-      };
-    },
+    preflight: ({ spec }) => preflight({ clients, etcd }, spec),
 
     observe: ({ spec }) => evidenceOf(spec),
 
