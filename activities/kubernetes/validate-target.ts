@@ -10,6 +10,7 @@ import type { ClusterSide } from '../../workflows/planner/plan-types.js';
 import { sideOf, type KubeEnv, type Side } from './clients.js';
 import { readHostsEntries } from './corefile-hosts.js';
 import { readServiceOptional, readStatefulSetOptional, summarizeStatefulSet } from './discover-source.js';
+import { isDns1035Label } from '../../workflows/spec/k8s-names.js';
 import { kubeGetOptional, opOn } from './errors.js';
 import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
 import { listStatefulSetPods } from './pods.js';
@@ -318,15 +319,21 @@ export async function validateMigrationPreconditions(
         Array.from({ length: sourceReplicas ?? 0 }, (_, i) => `${spec.source.statefulSet}-${i}`),
       ],
     ];
-    if (ns) {
-      const n = input.targetReplicas ?? spec.target.replicas ?? sourceReplicas ?? 0;
-      memberSets.push([
-        'target',
-        target,
-        Array.from({ length: n }, (_, i) => `${spec.target.statefulSet}-${i}`),
-      ]);
-    }
+    const n = input.targetReplicas ?? spec.target.replicas ?? sourceReplicas ?? 1;
+    memberSets.push([
+      'target',
+      target,
+      Array.from({ length: n }, (_, i) => `${spec.target.statefulSet}-${i}`),
+    ]);
     for (const [sideName, side, pods] of memberSets) {
+      const strict = pods.map(memberServiceName).filter((name) => !isDns1035Label(name));
+      if (strict.length) {
+        // Recent API servers accept them (relaxed Service name validation); older ones refuse them.
+        warnings.push(
+          `member Service names ${strict.join(', ')} (${sideName}) do not start with a letter: API servers without relaxed Service name validation will refuse them`,
+        );
+      }
+      if (sideName === 'target' && !ns) continue;
       for (const pod of pods) {
         const existing = await readServiceOptional(side, memberServiceName(pod));
         if (existing && !isManagedByUs(existing.metadata)) {
