@@ -5,10 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import {
+  createKubernetesSecretReader,
   discoverSource,
+  kubeClientFactory,
   kubeEnv,
   validateMigrationPreconditions,
 } from '../../activities/kubernetes/index.js';
+import { SecretUnavailable } from '../../activities/etcd/errors.js';
 import { NotFound } from '../../activities/kubernetes/errors.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import type { MigrationSpec } from '../../workflows/spec/schema.js';
@@ -235,5 +238,32 @@ describe('Kubernetes activities: discover the source and check preconditions', (
     );
     await readyPods(source, sourceNs, 'app=etcd', 3);
     expect((await validateUnchanged(spec)).refusals).toEqual([]);
+  });
+
+  it('reads TLS/auth material from a Kubernetes Secret for the etcd activities, by reference', async () => {
+    await target.core.createNamespacedSecret({
+      namespace: targetNs,
+      body: { metadata: { name: 'etcd-auth' }, stringData: { username: 'root', password: 's3cret\n' } },
+    });
+    const reader = createKubernetesSecretReader(kubeClientFactory(kubeconfigPath()), 'target');
+    const ref = (key: string, name = 'etcd-auth') => ({ secret: { namespace: targetNs, name, key } });
+    expect((await reader.read(ref('password'))).toString()).toBe('s3cret\n');
+    expect(
+      (
+        await reader.read({
+          secret: { context: 'target', namespace: targetNs, name: 'etcd-auth', key: 'username' },
+        })
+      ).toString(),
+    ).toBe('root');
+    const noKey = await reader.read(ref('token')).catch((e: unknown) => e);
+    expect(noKey).toBeInstanceOf(SecretUnavailable);
+    expect((noKey as Error).message).toContain('the Secret has no key "token"');
+    const noSecret = await reader.read(ref('x', 'absent')).catch((e: unknown) => e);
+    expect(noSecret).toBeInstanceOf(SecretUnavailable);
+    expect((noSecret as Error).message).toContain(`Secret target/${targetNs}/absent[x]`);
+    const noContext = await createKubernetesSecretReader(kubeClientFactory(kubeconfigPath()))
+      .read(ref('password'))
+      .catch((e: unknown) => e);
+    expect(noContext).toBeInstanceOf(SecretUnavailable);
   });
 });
