@@ -63,6 +63,10 @@ export async function createPodNetwork(
   await run('ip', ['link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', netns]);
   await run('ip', ['link', 'set', hostVeth, 'master', layout.bridge, 'up']);
   await run('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  // Like CNI plugins: announce the (possibly reused) IP with a gratuitous ARP when eth0 comes up,
+  // and drop the host's entry for it, so no neighbour cache keeps the MAC of an earlier pod.
+  await run('ip', ['netns', 'exec', netns, 'sysctl', '-qw', 'net.ipv4.conf.eth0.arp_notify=1']);
+  await run('ip', ['neigh', 'flush', 'to', ip, 'dev', layout.bridge], { allowFail: true });
   await run('ip', ['-n', netns, 'addr', 'add', `${ip}/24`, 'dev', 'eth0']);
   await run('ip', ['-n', netns, 'link', 'set', 'eth0', 'up']);
   await run('ip', ['-n', netns, 'route', 'add', 'default', 'via', gatewayOf(layout)]);

@@ -22,7 +22,7 @@ describe('acceptance: migrate the article etcd from source to target under live 
     expect(report.finalMembers).toHaveLength(3);
     expect(report.finalMembers.every((m) => m.cluster === 'target' && !m.learner)).toBe(true);
     expect(report.opsTotal).toBeGreaterThan(1000);
-    expect(report.failedOps).toBe(0);
+    expect(report.failedOps, report.firstFailures.join('\n')).toBe(0);
     expect(report.lostWrites).toBe(0);
     expect(report.check.violations).toEqual([]);
     expect(report.hashKvConsistent).toBe(true);
@@ -49,7 +49,7 @@ describe('acceptance: abort at the client switch', () => {
     expect(r.outcome).toBe('aborted');
     expect(r.sourceMemberIdsAfter).toEqual(r.sourceMemberIdsBefore);
     expect(r.hashKvConsistent).toBe(true);
-    expect(r.failedOps).toBe(0);
+    expect(r.failedOps, r.firstFailures.join('\n')).toBe(0);
     expect(r.lostWrites).toBe(0);
     expect(r.check.violations).toEqual([]);
     expect(r.status.compensations.length).toBeGreaterThan(0);

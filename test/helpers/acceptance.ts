@@ -9,6 +9,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
 import { Worker } from '@temporalio/worker';
 import { Etcd3 } from 'etcd3';
+import fs from 'node:fs';
 import path from 'node:path';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
@@ -228,6 +229,12 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const summary = load.summary();
   const sourcePvcsRetained = pvcsBefore.length === 3 && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
   if (opts.cleanup ?? true) await cleanUp(ns, opts.specOverrides);
+  // Kept for diagnosis: what the clients saw next to when each step ran.
+  fs.mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
+  fs.writeFileSync(
+    path.join(REPO_ROOT, 'reports', `scenario-${ns}.json`),
+    JSON.stringify({ summary, check, steps: status?.plan?.steps.map((p) => [p.id, p.startedAt, p.endedAt, p.note]) }, null, 2),
+  );
   return {
     ...summary,
     outcome: result?.outcome ?? 'failed',

@@ -176,6 +176,8 @@ export interface LoadSummary {
   failedOps: number;
   indeterminateOps: number;
   maxWriteGapMs: number;
+  /** The longest gaps between acknowledged writes, with when they ended. */
+  longestWriteGaps: { endedAt: string; gapMs: number }[];
   durationMs: number;
   opsPerSecond: number;
   firstFailures: string[];
@@ -183,8 +185,12 @@ export interface LoadSummary {
 
 export function summarize(history: Operation[]): LoadSummary {
   const puts = history.filter((o) => o.type === 'put' && o.outcome === 'ok').sort((a, b) => a.end - b.end);
-  let maxGap = 0;
-  for (let i = 1; i < puts.length; i++) maxGap = Math.max(maxGap, puts[i]!.end - puts[i - 1]!.end);
+  const gaps: { endedAt: string; gapMs: number }[] = [];
+  for (let i = 1; i < puts.length; i++) {
+    gaps.push({ endedAt: new Date(puts[i]!.end).toISOString(), gapMs: puts[i]!.end - puts[i - 1]!.end });
+  }
+  gaps.sort((a, b) => b.gapMs - a.gapMs);
+  const maxGap = gaps[0]?.gapMs ?? 0;
   const first = history[0]?.start ?? 0;
   const last = history[history.length - 1]?.end ?? 0;
   return {
@@ -193,6 +199,7 @@ export function summarize(history: Operation[]): LoadSummary {
     failedOps: history.filter((o) => o.outcome === 'failed').length,
     indeterminateOps: history.filter((o) => o.outcome === 'indeterminate').length,
     maxWriteGapMs: maxGap,
+    longestWriteGaps: gaps.slice(0, 5),
     durationMs: last - first,
     opsPerSecond: last > first ? Math.round((history.length * 1000) / (last - first)) : 0,
     firstFailures: history
