@@ -180,4 +180,27 @@ program
     await withClient((c) => watchMigration(c, id, Number(opts.interval))).catch(fail);
   });
 
+// --- audit (client/audit/): a run's history -> reports/audit-<workflowId>.md and .html ---------
+program
+  .command('audit')
+  .description("turn a run's history into a Markdown and an HTML audit report")
+  .argument('[workflowId]', 'the run to audit (its history is fetched from Temporal)')
+  .option('--history <file>', 'read a history exported with `temporal workflow show --output json` instead')
+  .option('--run-id <runId>', 'a specific run of the workflow ID')
+  .option('--out <dir>', 'where to write the reports', 'reports')
+  .action(async (id: string | undefined, opts: { history?: string; runId?: string; out: string }) => {
+    const { runAudit } = await import('./audit/index.js');
+    const { report, files } = await runAudit({
+      workflowId: id,
+      runId: opts.runId,
+      historyFile: opts.history,
+      outDir: opts.out,
+      connect,
+    }).catch(fail);
+    process.stdout.write(
+      `audit of ${report.workflowId}: ${report.outcome.status}\n  ${files.markdown}\n  ${files.html}\n`,
+    );
+  });
+// --- end of audit ---------------------------------------------------------------------------
+
 await program.parseAsync();

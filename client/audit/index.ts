@@ -1,0 +1,95 @@
+/**
+ * `etcd-stretch audit`: a run's Temporal history -> `reports/audit-<workflowId>.md` and `.html`.
+ * The history comes from the Temporal server (`handle.fetchHistory()`) or from a file exported
+ * with `temporal workflow show --workflow-id <id> --output json` (or the Web UI's download).
+ * Everything but reading and writing is pure (history.ts, document.ts, render-*.ts).
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils.js';
+import { buildAudit } from './history.js';
+import type { AuditReport } from './model.js';
+import { auditHtml } from './render-html.js';
+import { auditMarkdown } from './render-markdown.js';
+
+export { buildAudit } from './history.js';
+export { auditMarkdown } from './render-markdown.js';
+export { auditHtml } from './render-html.js';
+export type { AuditReport } from './model.js';
+
+/** What the audit needs of a Temporal `Client` (a fake in tests). */
+export interface HistorySource {
+  workflow: { getHandle(workflowId: string, runId?: string): { fetchHistory(): Promise<History> } };
+}
+
+export async function readHistoryFile(file: string): Promise<History> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await fs.readFile(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: not a JSON history (${err instanceof Error ? err.message : String(err)})`);
+  }
+  if (typeof json !== 'object' || json === null || !Array.isArray((json as { events?: unknown }).events)) {
+    throw new Error(`${file}: no "events" array (export it with: temporal workflow show --output json)`);
+  }
+  return historyFromJSON(json);
+}
+
+export async function fetchWorkflowHistory(
+  client: HistorySource,
+  workflowId: string,
+  runId?: string,
+): Promise<History> {
+  return client.workflow.getHandle(workflowId, runId).fetchHistory();
+}
+
+/** `audit-<workflowId>` with anything a file name should not hold replaced. */
+export function auditFileBase(workflowId: string): string {
+  return `audit-${workflowId.replace(/[^A-Za-z0-9._-]/g, '_')}`;
+}
+
+export interface AuditFiles {
+  markdown: string;
+  html: string;
+}
+
+export async function writeAuditFiles(report: AuditReport, outDir: string): Promise<AuditFiles> {
+  await fs.mkdir(outDir, { recursive: true });
+  const base = path.join(outDir, auditFileBase(report.workflowId));
+  const files = { markdown: `${base}.md`, html: `${base}.html` };
+  await fs.writeFile(files.markdown, auditMarkdown(report));
+  await fs.writeFile(files.html, auditHtml(report));
+  return files;
+}
+
+export interface AuditOptions {
+  /** The run to audit (required unless `historyFile` is given; then it only names the report). */
+  workflowId?: string;
+  runId?: string;
+  /** Read this exported history instead of asking the server. */
+  historyFile?: string;
+  outDir: string;
+  /** How to reach the server (only without `historyFile`). */
+  connect?: () => Promise<{ client: HistorySource; close: () => Promise<void> }>;
+}
+
+export async function runAudit(opts: AuditOptions): Promise<{ report: AuditReport; files: AuditFiles }> {
+  let history: History;
+  if (opts.historyFile) {
+    history = await readHistoryFile(opts.historyFile);
+  } else {
+    if (!opts.workflowId) throw new Error('audit: give a workflow ID, or --history <file>');
+    if (!opts.connect) throw new Error('audit: no Temporal connection');
+    const { client, close } = await opts.connect();
+    try {
+      history = await fetchWorkflowHistory(client, opts.workflowId, opts.runId);
+    } finally {
+      await close();
+    }
+  }
+  const report = buildAudit(history, { workflowId: opts.workflowId, runId: opts.runId });
+  if (opts.workflowId && opts.historyFile && report.workflowId !== opts.workflowId) {
+    throw new Error(`${opts.historyFile} is the history of ${report.workflowId}, not of ${opts.workflowId}`);
+  }
+  return { report, files: await writeAuditFiles(report, opts.outDir) };
+}

@@ -1,0 +1,89 @@
+/**
+ * The audit's I/O: reading an exported history, fetching one through a client (a fake here:
+ * the live path was run by hand against a dev server, see README), writing the two reports,
+ * and the `audit` CLI subcommand end to end on a committed history.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { auditFileBase, readHistoryFile, runAudit, type HistorySource } from '../../client/audit/index.js';
+
+const execFileAsync = promisify(execFile);
+const ABORTED = path.join('test', 'fixtures', 'histories', 'fake-activities-aborted-at-join.json');
+const ABORTED_ID = 'migration-5e1482f9-96a2-48e3-ad76-27a20499d43f';
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-io-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+describe('audit I/O', () => {
+  it('writes audit-<workflowId>.md and .html from an exported history', async () => {
+    const out = path.join(tmp, 'from-file');
+    const { report, files } = await runAudit({ historyFile: ABORTED, outDir: out });
+    expect(files).toEqual({
+      markdown: path.join(out, `audit-${ABORTED_ID}.md`),
+      html: path.join(out, `audit-${ABORTED_ID}.html`),
+    });
+    expect(report.outcome.status).toBe('aborted');
+    const md = fs.readFileSync(files.markdown, 'utf8');
+    expect(md.startsWith(`# Migration audit: ${ABORTED_ID}\n`)).toBe(true);
+    expect(md).toContain('aborted by dave: test abort at join');
+    const html = fs.readFileSync(files.html, 'utf8');
+    expect(html.startsWith('<!doctype html>')).toBe(true);
+    expect(html).toContain('<style>');
+    expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
+  });
+
+  it('fetches the history by workflow ID through the client, and closes the connection', async () => {
+    const history = await readHistoryFile(ABORTED);
+    const calls: string[] = [];
+    const client: HistorySource = {
+      workflow: {
+        getHandle: (id, runId) => {
+          calls.push(`getHandle ${id} ${runId ?? '-'}`);
+          return { fetchHistory: () => Promise.resolve(history) };
+        },
+      },
+    };
+    const { report } = await runAudit({
+      workflowId: ABORTED_ID,
+      runId: 'r1',
+      outDir: path.join(tmp, 'fetched'),
+      connect: () => Promise.resolve({ client, close: () => Promise.resolve(void calls.push('close')) }),
+    });
+    expect(calls).toEqual([`getHandle ${ABORTED_ID} r1`, 'close']);
+    expect(report.runId).toBe('r1');
+    expect(fs.existsSync(path.join(tmp, 'fetched', `audit-${ABORTED_ID}.html`))).toBe(true);
+  });
+
+  it('refuses a file that is not an exported history, or the history of another workflow', async () => {
+    const bad = path.join(tmp, 'bad.json');
+    fs.writeFileSync(bad, '{"workflowId": "x"}');
+    await expect(readHistoryFile(bad)).rejects.toThrow(/no "events" array/);
+    await expect(runAudit({ workflowId: 'other', historyFile: ABORTED, outDir: tmp })).rejects.toThrow(
+      `is the history of ${ABORTED_ID}, not of other`,
+    );
+    await expect(runAudit({ outDir: tmp })).rejects.toThrow(/give a workflow ID/);
+  });
+
+  it('makes a safe file name of any workflow ID', () => {
+    expect(auditFileBase('a/b c:d')).toBe('audit-a_b_c_d');
+    expect(auditFileBase('etcd-migration-x_1.2')).toBe('audit-etcd-migration-x_1.2');
+  });
+
+  it('etcd-stretch audit --history <file> --out <dir>', async () => {
+    const out = path.join(tmp, 'cli');
+    const { stdout } = await execFileAsync(
+      process.execPath,
+      ['--import', 'tsx', 'client/cli.ts', 'audit', '--history', ABORTED, '--out', out],
+      { timeout: 60_000 },
+    );
+    expect(stdout).toContain(`audit of ${ABORTED_ID}: aborted`);
+    const md = fs.readFileSync(path.join(out, `audit-${ABORTED_ID}.md`), 'utf8');
+    expect(md).toContain('## Rollback and compensations');
+    expect(fs.readFileSync(path.join(out, `audit-${ABORTED_ID}.html`), 'utf8')).toContain(
+      'aborted by dave: test abort at join',
+    );
+  }, 60_000);
+});
