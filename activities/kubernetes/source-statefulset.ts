@@ -12,6 +12,7 @@ import { FORMER_STATEFULSET_LABEL, ordinalOf } from './labels.js';
 import { listStatefulSetPods, waitUntil } from './pods.js';
 import { stepDeadlineMs } from './target-statefulset.js';
 
+/** The namespace's PVCs, without those already being deleted (pvc-protection may hold them a while). */
 async function listPvcs(side: Side, labelSelector?: string): Promise<V1PersistentVolumeClaim[]> {
   const list = await kubeCall(opOn(side, 'list', 'persistentvolumeclaims'), () =>
     side.clients.core.listNamespacedPersistentVolumeClaim({
@@ -19,7 +20,7 @@ async function listPvcs(side: Side, labelSelector?: string): Promise<V1Persisten
       ...(labelSelector ? { labelSelector } : {}),
     }),
   );
-  return list.items;
+  return list.items.filter((p) => !p.metadata?.deletionTimestamp);
 }
 
 /** PVC names of `pod` for the given claim template names. */

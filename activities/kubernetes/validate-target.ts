@@ -14,6 +14,7 @@ import { isDns1035Label } from '../../workflows/spec/k8s-names.js';
 import { kubeGetOptional, opOn } from './errors.js';
 import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
 import { listStatefulSetPods } from './pods.js';
+import { flagValue } from './etcd-flags.js';
 import { RenderError, renderTargetStatefulSet } from './render-target.js';
 
 export type RefusalCode =
@@ -32,6 +33,7 @@ export type RefusalCode =
   | 'TargetServiceExists'
   | 'MemberServiceNameTaken'
   | 'TargetReferenceMissing'
+  | 'TlsSchemeMismatch'
   | 'DnsConfigMissing';
 
 export interface Refusal {
@@ -204,7 +206,26 @@ export async function validateMigrationPreconditions(
         initialCluster: `${spec.target.statefulSet}-${Math.max(1, replicas) - 1}=http://${spec.target.statefulSet}-${Math.max(1, replicas) - 1}.${spec.target.service}:2380`,
       });
       const podSpec = rendered.statefulSet.spec!.template.spec!;
-      const image = podSpec.containers.find((c) => c.name === rendered.etcdContainer)?.image ?? '';
+      const etcdContainer = podSpec.containers.find((c) => c.name === rendered.etcdContainer)!;
+      const image = etcdContainer.image ?? '';
+      // The new members advertise what the planner adds them with: https exactly when tls.* says so.
+      for (const [flag, tls, field] of [
+        ['initial-advertise-peer-urls', spec.tls.peer, 'tls.peer'],
+        ['advertise-client-urls', spec.tls.client, 'tls.client'],
+      ] as const) {
+        const scheme = /^\s*(https?):/.exec(flagValue(etcdContainer, flag) ?? '')?.[1];
+        const wanted = tls ? 'https' : 'http';
+        if (scheme && scheme !== wanted) {
+          refuse(
+            'TlsSchemeMismatch',
+            `${field} is ${tls ? 'set' : 'not set'}, so the new members join with ${wanted} URLs, but the source pod template advertises --${flag} with ${scheme}: etcd-stretch renders the source's TLS setup as it is (set ${field} to match the source)`,
+          );
+        } else if (tls) {
+          warnings.push(
+            `${field}: the new pods keep the source template's certificate files and volumes; the Secret named in ${field} must be what they mount (etcd-stretch does not mount or issue certificates yet)`,
+          );
+        }
+      }
       const version = etcdVersionOf(image);
       if (!version) {
         warnings.push(

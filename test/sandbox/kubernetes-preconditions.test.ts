@@ -197,6 +197,25 @@ describe('Kubernetes activities: discover the source and check preconditions', (
     await target.apps.deleteNamespacedStatefulSet({ name: spec.target.statefulSet, namespace: targetNs });
   });
 
+  it("refuses TLS settings the source's pod template does not match", async () => {
+    const tls = articleSpec({
+      sourceNs,
+      targetNs,
+      targetStatefulSet: spec.target.statefulSet,
+      mutate: (s) => {
+        s.tls = { peer: { secret: { name: 'etcd-main-peer-tls' } } };
+      },
+    });
+    const report = await validateUnchanged(tls);
+    expect(report.refusals).toEqual([
+      {
+        code: 'TlsSchemeMismatch',
+        message:
+          "tls.peer is set, so the new members join with https URLs, but the source pod template advertises --initial-advertise-peer-urls with http: etcd-stretch renders the source's TLS setup as it is (set tls.peer to match the source)",
+      },
+    ]);
+  });
+
   it('refuses while a source Pod is not Ready', async () => {
     // A fourth replica cannot start (it is not in the cluster): its pod exists but never gets Ready.
     await source.apps.patchNamespacedStatefulSetScale(

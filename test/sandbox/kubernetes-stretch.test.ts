@@ -358,8 +358,12 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
     expect(flagValue(container, 'initial-cluster-state')).toBe('existing');
     const list = await etcd.etcdListMembers({ access: access(NEW) });
     expect(list.members.map((m) => m.name).sort()).toEqual([...NEW].sort());
-    const obs = await etcd.etcdObserveCluster({ access: access(NEW) });
-    expect(obs.endpoints.every((e) => e.health?.healthy)).toBe(true);
+    await waitFor(
+      'every new member to report healthy',
+      async () =>
+        (await etcd.etcdObserveCluster({ access: access(NEW) })).endpoints.every((e) => e.health?.healthy),
+      { timeoutMs: 30_000 },
+    );
   });
 
   it('cleans up: DNS entries (the rest of the Corefile byte for byte), member Services, the StatefulSet, PVCs on request', async () => {
