@@ -1,27 +1,53 @@
 /**
  * Preflight: everything a migration needs, checked before anything changes, read-only in both
  * clusters. Each problem is one refusal naming the object or spec field; the workflow stops on any.
+ *
+ * Order: the contexts and their API servers first (without them nothing else can be checked,
+ * and a missing context or an unreachable API server is the operator's input to fix, not a
+ * transient failure to retry), then the Kubernetes preconditions, the Secrets the spec names,
+ * the ports, then the source etcd itself.
  */
-import type { ClusterObservation } from '../etcd/types.js';
+import { ApiException, VersionApi, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
+import type { ClusterObservation, EndpointObservation, MemberInfo } from '../etcd/types.js';
 import type { EtcdActivities } from '../etcd/index.js';
-import type { ClientsForContext } from '../kubernetes/clients.js';
+import { sideOf, type ClientsForContext, type KubeEnv } from '../kubernetes/clients.js';
 import { resolveRunContext } from '../etcd/run-context.js';
+import { readServiceOptional, readStatefulSetOptional } from '../kubernetes/discover-source.js';
+import { findFlag } from '../kubernetes/etcd-flags.js';
+import { kubeGetOptional, opOn } from '../kubernetes/errors.js';
+import { CLIENT_PORT, PEER_PORT } from '../kubernetes/member-services.js';
+import { findEtcdContainer } from '../kubernetes/render-target.js';
 import { validateMigrationPreconditions } from '../kubernetes/validate-target.js';
-import type { PreflightReport } from '../../workflows/activity-contract.js';
+import type { PreflightReport, Side } from '../../workflows/activity-contract.js';
 import type { MigrationSpec } from '../../workflows/spec/schema.js';
 import { dnsCollisions } from './dns-collisions.js';
 import { accessFromPods, memberPods } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
+
+/** How long one probe of an API server may take, and how often it is tried before refusing. */
+const API_PROBE_TIMEOUT_MS = 10_000;
+const API_PROBE_ATTEMPTS = 3;
 
 export async function preflight(
   deps: { clients: ClientsForContext; etcd: EtcdActivities },
   spec: MigrationSpec,
 ): Promise<PreflightReport> {
   const etcd = deps.etcd;
-  const e = { clients: deps.clients, rc: resolveRunContext() };
+  const nothing = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
+  const unreachable = await clusterAccessRefusals(deps.clients, spec);
+  if (unreachable.length > 0) return { ...nothing, refusals: unreachable };
+
+  const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
   const report = await validateMigrationPreconditions(e, { spec });
   const refusals = report.refusals.map((r) => r.message);
   const warnings = [...report.warnings];
+  const secrets = await secretReferenceRefusals(e, spec);
+  refusals.push(...secrets.refusals);
+  const source = sideOf(e, spec, 'source');
+  const sts = await readStatefulSetOptional(source, spec.source.statefulSet);
+  const svc = await readServiceOptional(source, spec.source.service);
+  const portProblems = sts ? sourcePortRefusals(spec, sts, svc) : [];
+  refusals.push(...portProblems);
   const empty: PreflightReport = {
     refusals,
     warnings,
@@ -29,6 +55,8 @@ export async function preflight(
     sourceReplicas: report.sourceReplicas ?? 0,
   };
   if (report.refusals.some((r) => r.code === 'SourceStatefulSetMissing')) return empty;
+  // Without the operator's certificate or the etcd user, observing would only fail confusingly.
+  if (secrets.etcdAccessBroken) return empty;
   const pods = await memberPods(e, spec);
   const access = accessFromPods(spec, pods, ['source']);
   if (Object.keys(access.endpoints).length === 0) {
@@ -52,26 +80,9 @@ export async function preflight(
       ],
     };
   }
-  for (const m of obs.members) {
-    if (m.isLearner)
-      refusals.push(
-        `etcd member ${m.name || m.id} is a learner: finish or remove that membership change first`,
-      );
-    if (!m.name)
-      refusals.push(
-        `etcd member ${m.id} was added but never started: remove it first (etcdctl member remove ${BigInt(m.id).toString(16)})`,
-      );
-  }
-  for (const ep of obs.endpoints) {
-    if (!ep.reachable || !ep.health?.healthy)
-      refusals.push(`etcd member ${ep.name} is not healthy: ${ep.error ?? ep.health?.error ?? 'no answer'}`);
-  }
-  for (const a of obs.alarms)
-    refusals.push(
-      `etcd alarm ${a.alarm} is raised on member ${a.memberId}: disarm it (after freeing space) first`,
-    );
-  for (const id of obs.unobservedMemberIds)
-    refusals.push(`etcd member ${id} has no running pod the worker can reach`);
+  refusals.push(...observationRefusals(obs));
+  refusals.push(...etcdVersionRefusals(obs.endpoints));
+  if (portProblems.length === 0) refusals.push(...memberUrlRefusals(obs.members));
   refusals.push(...(await dnsCollisions(e, spec, obs.members.length)));
   return {
     refusals,
@@ -87,4 +98,344 @@ export async function preflight(
     sourceReplicas: report.sourceReplicas ?? obs.members.length,
     evidence: toEvidence(spec, obs),
   };
+}
+
+/** etcd shows member IDs in hex (`etcdctl member list`); the API gives them in decimal. */
+export function hexId(id: string): string {
+  try {
+    return BigInt(id).toString(16);
+  } catch {
+    return id;
+  }
+}
+
+/** Members, health and alarms of the source etcd: one refusal per problem. */
+export function observationRefusals(obs: ClusterObservation): string[] {
+  const refusals: string[] = [];
+  const unstarted = new Set<string>();
+  for (const m of obs.members) {
+    const id = hexId(m.id);
+    if (!m.name) {
+      unstarted.add(m.id);
+      refusals.push(
+        `etcd member ${id} (${m.isLearner ? 'learner' : 'voter'}, peer URLs ${m.peerURLs.join(', ') || 'none'}) was added but never started: ` +
+          `a membership change is unfinished; remove it first (etcdctl member remove ${id})`,
+      );
+    } else if (m.isLearner) {
+      refusals.push(
+        `etcd member ${m.name} (${id}) is a learner: finish that membership change (promote it) or remove it first`,
+      );
+    }
+  }
+  const unhealthy = new Set<string>();
+  for (const ep of obs.endpoints) {
+    if (!ep.reachable || !ep.health?.healthy) {
+      unhealthy.add(ep.name);
+      refusals.push(
+        `etcd member ${ep.name} (${ep.endpoint}) is not healthy: ${ep.error ?? ep.health?.error ?? 'no answer'}; every member must be healthy before the migration`,
+      );
+    }
+  }
+  for (const a of obs.alarms) {
+    refusals.push(
+      `etcd alarm ${a.alarm} is raised on member ${memberLabel(obs, a.memberId)}: ${
+        a.alarm === 'NOSPACE'
+          ? 'the cluster refuses writes; free space (compact, defragment) and disarm it (etcdctl alarm disarm) first'
+          : 'resolve it and disarm it (etcdctl alarm disarm) first'
+      }`,
+    );
+  }
+  for (const id of obs.unobservedMemberIds) {
+    if (unstarted.has(id)) continue;
+    const name = obs.members.find((m) => m.id === id)?.name;
+    if (name && unhealthy.has(name)) continue;
+    refusals.push(
+      `etcd member ${name ? `${name} (${hexId(id)})` : hexId(id)} has no running pod of the source StatefulSet the worker can reach`,
+    );
+  }
+  return refusals;
+}
+
+function memberLabel(obs: ClusterObservation, id: string): string {
+  const name = obs.members.find((m) => m.id === id)?.name;
+  return name ? `${name} (${hexId(id)})` : hexId(id);
+}
+
+/** Learners (which the new members join as) need etcd >= 3.4 on every member. */
+export function etcdVersionRefusals(endpoints: readonly EndpointObservation[]): string[] {
+  const refusals: string[] = [];
+  for (const ep of endpoints) {
+    const version = ep.status?.version;
+    if (!version) continue;
+    const m = /^v?(\d+)\.(\d+)/.exec(version);
+    if (!m) continue;
+    const [major, minor] = [Number(m[1]), Number(m[2])];
+    if (major < 3 || (major === 3 && minor < 4)) {
+      refusals.push(
+        `etcd member ${ep.name} runs etcd ${version}: the new members join as learners, which needs etcd >= 3.4 on every member; upgrade the source cluster first`,
+      );
+    }
+  }
+  return refusals;
+}
+
+/** The port of each URL of a comma-separated list (`http://$HOSTNAME.etcd:2380,...`), where given. */
+export function urlPorts(list: string): number[] {
+  return list
+    .split(',')
+    .map((u) => /:(\d+)\/?$/.exec(u.trim())?.[1])
+    .filter((p): p is string => p !== undefined)
+    .map(Number);
+}
+
+const PORT_FLAGS = {
+  peer: ['listen-peer-urls', 'initial-advertise-peer-urls'],
+  client: ['listen-client-urls', 'advertise-client-urls'],
+} as const;
+
+/**
+ * The member load balancers and the worker use the peer port 2380 and the client port 2379; the
+ * target's headless Service copies the source's ports. Each must match what the source pods run.
+ */
+export function sourcePortRefusals(
+  spec: MigrationSpec,
+  sts: V1StatefulSet,
+  svc: V1Service | undefined,
+): string[] {
+  const podSpec = sts.spec?.template.spec;
+  let container;
+  try {
+    container = findEtcdContainer(podSpec).container;
+  } catch {
+    return []; // validateMigrationPreconditions refuses that already
+  }
+  const where = `StatefulSet ${spec.source.namespace}/${spec.source.statefulSet}`;
+  const refusals: string[] = [];
+  const listening = new Set<number>();
+  for (const [kind, wanted] of [
+    ['peer', PEER_PORT],
+    ['client', CLIENT_PORT],
+  ] as const) {
+    let seen = false;
+    for (const flag of PORT_FLAGS[kind]) {
+      for (const found of findFlag(container, flag)) {
+        const ports = urlPorts(found.value);
+        if (flag.startsWith('listen-')) ports.forEach((p) => listening.add(p));
+        if (ports.length > 0) seen = true;
+        // Peer URLs must all use it; client URLs must include it (more client URLs are fine).
+        const bad =
+          kind === 'peer' ? ports.some((p) => p !== wanted) : ports.length > 0 && !ports.includes(wanted);
+        if (bad) {
+          refusals.push(
+            `${where}: --${flag} uses port ${ports.join(', ')}, but the migration reaches the ${kind} port of every member on ${wanted} (member load balancers, new members): etcd must use ${wanted} for ${kind} traffic`,
+          );
+        }
+      }
+    }
+    if (!seen) listening.add(wanted); // etcd's default
+  }
+  for (const flag of ['listen-metrics-urls']) {
+    for (const found of findFlag(container, flag)) urlPorts(found.value).forEach((p) => listening.add(p));
+  }
+  const named = new Map<string, number>();
+  for (const c of [...(podSpec?.initContainers ?? []), ...(podSpec?.containers ?? [])]) {
+    for (const p of c.ports ?? []) {
+      if (p.name) named.set(p.name, p.containerPort);
+      if (c === container) listening.add(p.containerPort);
+    }
+  }
+  for (const p of svc?.spec?.ports ?? []) {
+    const label = `source Service ${spec.source.namespace}/${spec.source.service} port ${p.name ? `"${p.name}" ` : ''}(${p.port})`;
+    const target = p.targetPort ?? p.port;
+    const resolved = typeof target === 'string' && !/^\d+$/.test(target) ? named.get(target) : Number(target);
+    if (resolved === undefined) {
+      refusals.push(
+        `${label} targets the named port "${String(target)}", which no container of ${where} declares`,
+      );
+    } else if (!listening.has(resolved)) {
+      refusals.push(
+        `${label} targets port ${resolved}, but the pods of ${where} serve etcd on ${[...listening].sort((a, b) => a - b).join(', ')}: the Service's ports must match the pods (the target's headless Service copies them)`,
+      );
+    }
+  }
+  return refusals;
+}
+
+/** What etcd itself advertises must use the ports the migration connects through. */
+export function memberUrlRefusals(members: readonly MemberInfo[]): string[] {
+  const refusals: string[] = [];
+  for (const m of members) {
+    if (!m.name) continue; // reported as unstarted
+    const peer = m.peerURLs.flatMap((u) => urlPorts(u)).filter((p) => p !== PEER_PORT);
+    if (peer.length > 0)
+      refusals.push(
+        `etcd member ${m.name} advertises peer URLs ${m.peerURLs.join(', ')}: the migration connects members on peer port ${PEER_PORT} only`,
+      );
+    const client = m.clientURLs.flatMap((u) => urlPorts(u));
+    if (client.length > 0 && !client.includes(CLIENT_PORT))
+      refusals.push(
+        `etcd member ${m.name} advertises client URLs ${m.clientURLs.join(', ')}: the migration reaches members on client port ${CLIENT_PORT}`,
+      );
+  }
+  return refusals;
+}
+
+/**
+ * Each context the spec names must be in the worker's kubeconfig and its API server must answer.
+ * Probes `GET /version` (readable by any client), a few times, so that a blip is not a refusal.
+ */
+export async function clusterAccessRefusals(
+  clients: ClientsForContext,
+  spec: MigrationSpec,
+): Promise<string[]> {
+  const refusals: string[] = [];
+  const probed = new Map<string, Promise<string | undefined>>();
+  for (const side of ['source', 'target'] as const) {
+    const context = spec[side].context;
+    let kc;
+    try {
+      kc = clients(context).kc;
+    } catch (err) {
+      refusals.push(`${side}.context "${context}": ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    let problem = probed.get(context);
+    if (!problem) {
+      problem = apiServerProblem(kc.makeApiClient(VersionApi), kc.getCurrentCluster()?.server ?? '?');
+      probed.set(context, problem);
+    }
+    const found = await problem;
+    if (found) refusals.push(`${side}.context "${context}": ${found}`);
+  }
+  return refusals;
+}
+
+function networkCodeOf(err: unknown): string | undefined {
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e && typeof e === 'object'; i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+async function apiServerProblem(api: VersionApi, server: string): Promise<string | undefined> {
+  let last = '';
+  for (let attempt = 1; attempt <= API_PROBE_ATTEMPTS; attempt++) {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        api.getCode(),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new Error(`no answer within ${API_PROBE_TIMEOUT_MS / 1000} s`)),
+            API_PROBE_TIMEOUT_MS,
+          );
+        }),
+      ]);
+      return undefined;
+    } catch (err) {
+      if (err instanceof ApiException) {
+        const code = (err as ApiException<unknown>).code;
+        if (code === 401)
+          return `the API server ${server} does not accept the worker's credentials (401): check the kubeconfig user of this context`;
+        return undefined; // it answered
+      }
+      const code = networkCodeOf(err);
+      const message = err instanceof Error ? err.message : String(err);
+      last = code && !message.includes(code) ? `${code}: ${message}` : message;
+    } finally {
+      clearTimeout(timer);
+    }
+    if (attempt < API_PROBE_ATTEMPTS) await new Promise((r) => setTimeout(r, 500 * attempt));
+  }
+  return `cannot reach the API server ${server} (${last}; tried ${API_PROBE_ATTEMPTS} times): check the context's server address and the network`;
+}
+
+interface SecretCheck {
+  field: string;
+  side: Side;
+  namespace: string;
+  name: string;
+  keys: Record<string, string>;
+  /** The worker needs it to talk to etcd at all. */
+  forEtcdAccess: boolean;
+}
+
+/** The Secrets the spec names must exist, with the keys it names. Values are never read out. */
+export async function secretReferenceRefusals(
+  env: KubeEnv,
+  spec: MigrationSpec,
+): Promise<{ refusals: string[]; etcdAccessBroken: boolean }> {
+  const checks: SecretCheck[] = [];
+  for (const kind of ['peer', 'client'] as const) {
+    const source = spec.tls[kind];
+    if (source?.secret) {
+      const { name, certKey, keyKey, caKey } = source.secret;
+      checks.push({
+        field: `tls.${kind}.secret`,
+        side: 'target',
+        namespace: spec.target.namespace,
+        name,
+        keys: { certKey, keyKey, caKey },
+        forEtcdAccess: false,
+      });
+    }
+    if (source?.issueFrom) {
+      const { caSecret, certKey, keyKey } = source.issueFrom;
+      checks.push({
+        field: `tls.${kind}.issueFrom.caSecret`,
+        side: 'target',
+        namespace: spec.target.namespace,
+        name: caSecret,
+        keys: { certKey, keyKey },
+        forEtcdAccess: false,
+      });
+    }
+  }
+  const op = spec.tls.operator;
+  if (op) {
+    checks.push({
+      field: 'tls.operator',
+      side: op.cluster,
+      namespace: op.namespace ?? spec[op.cluster].namespace,
+      name: op.name,
+      keys: { certKey: op.certKey, keyKey: op.keyKey, caKey: op.caKey },
+      forEtcdAccess: true,
+    });
+  }
+  const auth = spec.auth?.secret;
+  if (auth) {
+    checks.push({
+      field: 'auth.secret',
+      side: auth.cluster,
+      namespace: auth.namespace ?? spec[auth.cluster].namespace,
+      name: auth.name,
+      keys: { usernameKey: auth.usernameKey, passwordKey: auth.passwordKey },
+      forEtcdAccess: true,
+    });
+  }
+  const refusals: string[] = [];
+  let etcdAccessBroken = false;
+  for (const c of checks) {
+    const side = { ...sideOf(env, spec, c.side), namespace: c.namespace };
+    const secret = await kubeGetOptional(opOn(side, 'get', 'secrets', c.name), () =>
+      side.clients.core.readNamespacedSecret({ name: c.name, namespace: c.namespace }),
+    );
+    const where = `${c.namespace}/${c.name} in context ${side.context} (${c.side} cluster)`;
+    if (!secret) {
+      refusals.push(`${c.field}: Secret ${where} not found: create it first`);
+      if (c.forEtcdAccess) etcdAccessBroken = true;
+      continue;
+    }
+    const present = new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})]);
+    for (const [field, key] of Object.entries(c.keys)) {
+      if (!present.has(key)) {
+        refusals.push(`${c.field}.${field}: Secret ${where} has no key "${key}"`);
+        if (c.forEtcdAccess) etcdAccessBroken = true;
+      }
+    }
+  }
+  return { refusals, etcdAccessBroken };
 }

@@ -54,3 +54,58 @@ export function parseCidr(text: string): Cidr | undefined {
 export function isOpenToAnyone(cidr: Cidr): boolean {
   return cidr.prefixLength === 0;
 }
+
+function ipv4Value(address: string): bigint {
+  return address.split('.').reduce((acc, part) => (acc << 8n) | BigInt(Number(part)), 0n);
+}
+
+function ipv6Value(address: string): bigint {
+  let text = address;
+  // An embedded IPv4 address: two hex groups.
+  const lastColon = text.lastIndexOf(':');
+  const tail = text.slice(lastColon + 1);
+  if (tail.includes('.')) {
+    const v4 = ipv4Value(tail);
+    text = `${text.slice(0, lastColon + 1)}${(v4 >> 16n).toString(16)}:${(v4 & 0xffffn).toString(16)}`;
+  }
+  const [head = '', rest] = text.split('::');
+  const headGroups = head === '' ? [] : head.split(':');
+  const tailGroups = rest === undefined || rest === '' ? [] : rest.split(':');
+  const groups = [
+    ...headGroups,
+    ...Array.from({ length: 8 - headGroups.length - tailGroups.length }, () => '0'),
+    ...tailGroups,
+  ];
+  return groups.reduce((acc: bigint, g: string) => (acc << 16n) | BigInt(parseInt(g, 16)), 0n);
+}
+
+/** The first and last address of a range, as numbers. */
+export function cidrRange(cidr: Cidr): { first: bigint; last: bigint } {
+  const bits = cidr.family === 4 ? 32n : 128n;
+  const value = cidr.family === 4 ? ipv4Value(cidr.address) : ipv6Value(cidr.address);
+  const hostBits = bits - BigInt(cidr.prefixLength);
+  const first = (value >> hostBits) << hostBits;
+  return { first, last: first + (1n << hostBits) - 1n };
+}
+
+/**
+ * The address families (4, 6) whose whole space the ranges cover together, e.g.
+ * `0.0.0.0/1` + `128.0.0.0/1`: as open as `0.0.0.0/0`, only spelled differently.
+ */
+export function familiesCoveredEntirely(cidrs: readonly Cidr[]): (4 | 6)[] {
+  const covered: (4 | 6)[] = [];
+  for (const family of [4, 6] as const) {
+    const ranges = cidrs
+      .filter((c) => c.family === family)
+      .map(cidrRange)
+      .sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+    const end = (1n << (family === 4 ? 32n : 128n)) - 1n;
+    let next = 0n; // first address not covered yet
+    for (const r of ranges) {
+      if (r.first > next) break;
+      if (r.last + 1n > next) next = r.last + 1n;
+    }
+    if (ranges.length > 0 && next > end) covered.push(family);
+  }
+  return covered;
+}

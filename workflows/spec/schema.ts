@@ -10,7 +10,7 @@
  * Pure: zod only, no Node built-ins, no I/O; safe inside workflow code.
  */
 import { z } from 'zod';
-import { parseCidr, isOpenToAnyone } from './cidr.js';
+import { familiesCoveredEntirely, isOpenToAnyone, parseCidr, type Cidr } from './cidr.js';
 import { parseDuration } from './duration.js';
 import {
   isDns1035Label,
@@ -186,9 +186,13 @@ const loadBalancerSchema = z
           "is required: list the CIDR ranges allowed to reach the member load balancers (the other cluster's pod ranges); an empty list would admit anyone (set allowAnyone: true only if you mean that)",
       });
     }
+    const parsedRanges: Cidr[] = [];
+    let single = false;
     ranges.forEach((range, index) => {
       const parsed = parseCidr(range);
+      if (parsed) parsedRanges.push(parsed);
       if (parsed && isOpenToAnyone(parsed)) {
+        single = true;
         ctx.addIssue({
           code: 'custom',
           path: ['sourceRanges', index],
@@ -196,6 +200,15 @@ const loadBalancerSchema = z
         });
       }
     });
+    // The same opening spelled as several ranges (0.0.0.0/1 + 128.0.0.0/1) needs the same opt-in.
+    const covered = single ? [] : familiesCoveredEntirely(parsedRanges);
+    if (covered.length > 0) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['sourceRanges'],
+        message: `together cover every ${covered.map((f) => `IPv${f}`).join(' and every ')} address, which admits anyone to the etcd peer and client ports like 0.0.0.0/0; list the other cluster's ranges, or set allowAnyone: true to accept that explicitly`,
+      });
+    }
   });
 
 const sourceSchema = z
