@@ -451,7 +451,9 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     await CancellationScope.nonCancellable(async () => {
       for (const [i, c] of pending.entries()) {
         try {
+          status.compensations[i]!.startedAt = now();
           await c.run();
+          status.compensations[i]!.endedAt = now();
           status.compensations[i]!.state = 'done';
         } catch (err) {
           status.compensations[i]!.state = 'failed';

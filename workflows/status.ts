@@ -55,6 +55,8 @@ export interface PhaseTiming {
 export interface CompensationRecord {
   title: string;
   state: 'pending' | 'done' | 'failed';
+  startedAt?: string;
+  endedAt?: string;
   error?: string;
 }
 

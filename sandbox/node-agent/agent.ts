@@ -71,6 +71,16 @@ export class NodeAgent {
       readConfigMap: async (ns, name) =>
         (await this.core.readNamespacedConfigMap({ name, namespace: ns }).catch(() => undefined))?.data,
       changed: () => this.trigger(),
+      hostsFile: (pod, ip) => {
+        const snap = this.snapshot;
+        const withIp = { ...pod, status: { ...pod.status, podIP: ip } };
+        return podHostsFile(
+          withIp,
+          snap?.pods ?? [],
+          snap?.services ?? [],
+          parseCorefileHosts(snap?.corefile ?? ''),
+        );
+      },
     });
   }
 

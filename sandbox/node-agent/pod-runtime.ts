@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { CoreV1Api, V1Container, V1ContainerStatus, V1Pod, V1Volume } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { NETNS_PREFIX, type ClusterLayout } from '../config.js';
-import { createPodNetwork, deletePodNetwork, gatewayOf } from '../network.js';
+import { createPodNetwork, deletePodNetwork, gatewayOf, writePodHosts } from '../network.js';
 import { resolveImage } from './image-map.js';
 import { runProbe, type ProbeResult } from './probes.js';
 
@@ -21,6 +21,8 @@ export interface RuntimeDeps {
   readConfigMap: (namespace: string, name: string) => Promise<Record<string, string> | undefined>;
   /** Readiness or addresses changed: DNS views and load balancers need a look. */
   changed: () => void;
+  /** The pod's current view of cluster DNS (its /etc/hosts), written before its containers start. */
+  hostsFile: (pod: V1Pod, ip: string) => string;
 }
 
 const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -209,6 +211,7 @@ export class PodRuntime {
       }
       sb.ip = this.allocateIp();
       await createPodNetwork(this.deps.layout, sb.netns, sb.hostVeth, sb.ip);
+      writePodHosts(sb.netns, this.deps.hostsFile(pod, sb.ip));
       for (const c of pod.spec?.containers ?? []) {
         const run = sb.containers.get(c.name)!;
         run.env = await this.containerEnv(sb, c);

@@ -149,6 +149,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   let handle: WorkflowHandle<typeof etcdMigration> | undefined;
   let result: MigrationResult | undefined;
   let failure: unknown;
+  let finalStatus: MigrationStatus | undefined;
   await worker.runUntil(async () => {
     handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue,
@@ -200,10 +201,12 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     } catch (err) {
       failure = err;
     }
+    // Queries need a worker: ask while this one still runs.
+    finalStatus = await handle.query(statusQuery).catch(() => undefined);
   });
   await load.stop();
   const durationMs = Date.now() - started;
-  const status = handle ? await handle.query(statusQuery).catch(() => undefined) : undefined;
+  const status = finalStatus;
   say(
     `workflow ended: ${result?.outcome ?? `failed (${failure instanceof Error ? failure.message : String(failure)})`}`,
   );
@@ -227,13 +230,23 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   load.close();
   const check = checkHistory(load.history, finalValues);
   const summary = load.summary();
-  const sourcePvcsRetained = pvcsBefore.length === 3 && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
+  const sourcePvcsRetained =
+    pvcsBefore.length === 3 && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
   if (opts.cleanup ?? true) await cleanUp(ns, opts.specOverrides);
   // Kept for diagnosis: what the clients saw next to when each step ran.
   fs.mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
   fs.writeFileSync(
     path.join(REPO_ROOT, 'reports', `scenario-${ns}.json`),
-    JSON.stringify({ summary, check, steps: status?.plan?.steps.map((p) => [p.id, p.startedAt, p.endedAt, p.note]) }, null, 2),
+    JSON.stringify(
+      {
+        summary,
+        check,
+        steps: status?.plan?.steps.map((p) => [p.id, p.startedAt, p.endedAt, p.note]),
+        compensations: status?.compensations,
+      },
+      null,
+      2,
+    ),
   );
   return {
     ...summary,
@@ -267,7 +280,13 @@ async function cleanUp(ns: string, overrides?: Record<string, unknown>): Promise
   const parsed = parseMigrationSpec(scenarioSpec(ns, overrides));
   if (parsed.ok) {
     const env = { clients: kubeClientFactory(kubeconfigPath()) };
-    await removeDnsEntries(env, { spec: parsed.spec, side: 'source', strategy: parsed.spec.dns.sourceCluster, hostnames: 'all' });
+    await removeDnsEntries(env, {
+      spec: parsed.spec,
+      side: 'source',
+      strategy: parsed.spec.dns.sourceCluster,
+      hostnames: 'all',
+    });
   }
-  for (const c of [clusterClient('source'), clusterClient('target')]) await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
+  for (const c of [clusterClient('source'), clusterClient('target')])
+    await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
 }

@@ -337,6 +337,26 @@ export async function withEtcd<T>(suite: Suite, fn: (c: Etcd3) => Promise<T>): P
   }
 }
 
+/**
+ * Adds a learner that never starts (an unfinished membership change); returns its ID. etcd refuses
+ * membership changes until its leader has been connected to every voter for 5 s ("unhealthy
+ * cluster"), e.g. just after a member was stopped: that is waited out.
+ */
+export async function addLearner(suite: Suite, peerURL: string): Promise<string> {
+  const added = await waitFor(
+    'etcd accepting a new learner',
+    () =>
+      withEtcd(suite, (c) => c.cluster.memberAdd({ peerURLs: [peerURL], isLearner: true })).catch(
+        (err: unknown) => {
+          if (err instanceof Error && err.message.includes('unhealthy cluster')) return undefined;
+          throw err;
+        },
+      ),
+    { timeoutMs: 60_000, intervalMs: 1000 },
+  );
+  return added.member.ID;
+}
+
 /** Read-modify-write of a cluster's CoreDNS Corefile, retried on conflicts (the ConfigMap is shared). */
 export async function editCorefile(c: ClusterClient, edit: (corefile: string) => string): Promise<void> {
   for (let attempt = 1; ; attempt++) {
