@@ -31,11 +31,23 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'sandbox',
-          include: ['test/sandbox/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/sandbox/**/*.test.ts'],
           globalSetup: ['test/sandbox/global-setup.ts'],
           poolOptions: { forks: { singleFork: true } },
           testTimeout: 300_000,
           hookTimeout: 300_000,
+        },
+      },
+      {
+        // The acceptance scenario and fault runs: whole migrations in the sandbox, minutes each.
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          globalSetup: ['test/sandbox/global-setup.ts'],
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 20 * 60_000,
+          hookTimeout: 5 * 60_000,
         },
       },
       {

@@ -10,7 +10,7 @@ step() { echo; echo "=== test: $1 ($(($(date +%s) - started))s)"; }
 step typecheck; npx tsc --noEmit
 step lint; npx eslint .
 # lifecycle brings its own sandbox up and down, so it runs after the sandbox project.
-for project in unit workflow etcd sandbox lifecycle; do
+for project in unit workflow etcd sandbox e2e lifecycle; do
   step "vitest --project $project"
   npx vitest run --project "$project" "$@"
 done

@@ -5,8 +5,11 @@
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
 import type { MigrationActivities } from './activity-contract.js';
 
+// Heartbeat timeouts let a retry start soon after a worker dies mid-activity (instead of after
+// the start-to-close timeout); every activity that can take longer heartbeats while it waits.
 const kubernetes: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
+  heartbeatTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
@@ -38,6 +41,7 @@ function waiting(deadline: string): ActivityOptions {
 
 const observation: ActivityOptions = {
   startToCloseTimeout: '1 minute',
+  heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 };
 

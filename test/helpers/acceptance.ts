@@ -7,12 +7,10 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { NativeConnection } from '@temporalio/worker';
-import { Worker } from '@temporalio/worker';
 import { Etcd3 } from 'etcd3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
-import { createMigrationActivities } from '../../activities/migration/index.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
 import { parseMigrationSpec } from '../../workflows/spec/validate.js';
@@ -30,6 +28,7 @@ import {
   type ClusterClient,
 } from './kube.js';
 import { LoadClient, type LoadSummary } from './load-client.js';
+import { inProcessWorkers, type WorkerHost } from './worker-hosts.js';
 
 export interface ScenarioOptions {
   client: Client;
@@ -39,6 +38,8 @@ export interface ScenarioOptions {
   keys?: number;
   opsPerSecond?: number;
   onProgress?: (line: string) => void;
+  /** Where the worker runs (default: in this process). */
+  workers?: WorkerHost;
   /** Extra spec fields (gates, soak, ...). */
   specOverrides?: Record<string, unknown>;
   /** Delete the namespaces and this migration's DNS entries afterwards (default true; the demo keeps them). */
@@ -138,19 +139,14 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   say('load client running');
 
   const taskQueue = `accept-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: opts.connection,
-    taskQueue,
-    workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
-    activities: createMigrationActivities({ kubeconfig: kubeconfigPath() }),
-  });
+  const host = opts.workers ?? inProcessWorkers(opts.connection);
   const workflowId = `etcd-migration-${ns}`;
   const started = Date.now();
   let handle: WorkflowHandle<typeof etcdMigration> | undefined;
   let result: MigrationResult | undefined;
   let failure: unknown;
   let finalStatus: MigrationStatus | undefined;
-  await worker.runUntil(async () => {
+  await host.run(taskQueue, workflowId, async () => {
     handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId,
