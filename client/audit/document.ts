@@ -122,9 +122,12 @@ export function auditDocument(r: AuditReport): AuditDocument {
   const t = (iso: string | null | undefined) => timeOf(iso, day);
   const sections: Section[] = [];
 
+  const lastEvidence = r.evidence.at(-1);
   const finalMembers = r.outcome.finalMembers
     ? r.outcome.finalMembers.map((m) => `${m.name} (${m.id}${m.isLearner ? ', learner' : ''})`).join(', ')
-    : null;
+    : lastEvidence
+      ? `${[...lastEvidence.voters, ...lastEvidence.learners.map((l) => `${l} (learner)`)].join(', ')} (last evidence, step #${lastEvidence.seq})`
+      : null;
   sections.push({
     id: 'summary',
     title: 'Summary',

@@ -87,7 +87,10 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: AuditRepor
       await close();
     }
   }
-  const report = buildAudit(history, { workflowId: opts.workflowId, runId: opts.runId });
+  // Older servers' exports do not name the workflow: then the file name does.
+  const fallbackId =
+    opts.workflowId ?? (opts.historyFile ? path.basename(opts.historyFile, '.json') : undefined);
+  const report = buildAudit(history, { workflowId: fallbackId, runId: opts.runId });
   if (opts.workflowId && opts.historyFile && report.workflowId !== opts.workflowId) {
     throw new Error(`${opts.historyFile} is the history of ${report.workflowId}, not of ${opts.workflowId}`);
   }

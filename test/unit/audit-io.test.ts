@@ -67,6 +67,18 @@ describe('audit I/O', () => {
     await expect(runAudit({ outDir: tmp })).rejects.toThrow(/give a workflow ID/);
   });
 
+  it('names the report after the file when the history does not name its workflow', async () => {
+    const json = JSON.parse(fs.readFileSync(ABORTED, 'utf8')) as {
+      events: { workflowExecutionStartedEventAttributes?: { workflowId?: string } }[];
+    };
+    delete json.events[0]!.workflowExecutionStartedEventAttributes!.workflowId;
+    const file = path.join(tmp, 'old-server-export.json');
+    fs.writeFileSync(file, JSON.stringify(json));
+    const { report, files } = await runAudit({ historyFile: file, outDir: path.join(tmp, 'old') });
+    expect(report.workflowId).toBe('old-server-export');
+    expect(files.markdown).toBe(path.join(tmp, 'old', 'audit-old-server-export.md'));
+  });
+
   it('makes a safe file name of any workflow ID', () => {
     expect(auditFileBase('a/b c:d')).toBe('audit-a_b_c_d');
     expect(auditFileBase('etcd-migration-x_1.2')).toBe('audit-etcd-migration-x_1.2');

@@ -323,6 +323,7 @@ describe('audit of a real run rolled back after a failed step', () => {
       outcome: 'completed',
     });
     const md = auditMarkdown(r);
+    expect(md).toContain('| Final members | etcd-2, etcd-0, etcd-1 (last evidence, step \\#21) |');
     expect(md).toContain('remove learner (undo)');
     expect(md).toContain('MemberNotFound');
   });
