@@ -57,7 +57,10 @@ export async function runWorker(): Promise<void> {
     connection,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
-    workflowsPath: path.join(here, '..', 'workflows', 'index.ts'),
+    // A prebuilt bundle (ETCD_STRETCH_WORKFLOW_BUNDLE) skips webpack at start-up.
+    ...(process.env.ETCD_STRETCH_WORKFLOW_BUNDLE
+      ? { workflowBundle: { codePath: process.env.ETCD_STRETCH_WORKFLOW_BUNDLE } }
+      : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
     activities: createMigrationActivities({ kubeconfig }),
   });
   process.stderr.write(

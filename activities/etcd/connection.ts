@@ -115,7 +115,13 @@ export class EtcdConnection {
       faultHandling: { global: passThrough, host: () => passThrough },
       // A member that is starting (a new learner) must be picked up quickly, not after gRPC's
       // default exponential reconnect backoff (1 s growing to 120 s).
-      grpcOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 1_000 },
+      // Each connection gets its own subchannels: grpc-js otherwise shares them process-wide,
+      // and a long-lived worker kept a member unreachable after its pod IP had changed hands.
+      grpcOptions: {
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1_000,
+        'grpc.use_local_subchannel_pool': 1,
+      },
     };
     if (valid.tls) {
       const [ca, cert, key] = await Promise.all([

@@ -3,12 +3,15 @@
  * kills (SIGKILL) each time the workflow enters a new phase, starting a fresh one right after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
 import { PHASE_KEY } from '../../workflows/search-attributes.js';
+import { workflowBundle } from '../workflow/harness.js';
 
 export interface WorkerHost {
   run<T>(taskQueue: string, workflowId: string, fn: () => Promise<T>): Promise<T>;
@@ -36,10 +39,12 @@ export interface Kill {
 
 /** Worker processes (`worker/main.ts`), one killed with SIGKILL at every phase change. */
 export function crashingWorkers(client: Client, address: string, kills: Kill[]): WorkerHost {
+  let bundlePath: string | undefined;
   const start = (taskQueue: string): ChildProcess =>
     spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')], {
       env: {
         ...process.env,
+        ETCD_STRETCH_WORKFLOW_BUNDLE: bundlePath,
         TEMPORAL_ADDRESS: address,
         KUBECONFIG: kubeconfigPath(),
         ETCD_STRETCH_TASK_QUEUE: taskQueue,
@@ -49,6 +54,10 @@ export function crashingWorkers(client: Client, address: string, kills: Kill[]):
     });
   return {
     async run(taskQueue, workflowId, fn) {
+      // Bundle the workflow code once: webpack in every restarted worker would starve etcd of CPU.
+      const bundle = await workflowBundle();
+      bundlePath = path.join(os.tmpdir(), `etcd-stretch-workflow-bundle-${process.pid}.js`);
+      fs.writeFileSync(bundlePath, bundle.code);
       let worker = start(taskQueue);
       let stop = false;
       let lastPhase: string | undefined;
@@ -74,6 +83,7 @@ export function crashingWorkers(client: Client, address: string, kills: Kill[]):
         stop = true;
         await monitor;
         worker.kill('SIGTERM');
+        fs.rmSync(bundlePath, { force: true });
       }
     },
   };
