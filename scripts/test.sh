@@ -9,6 +9,7 @@ started=$(date +%s)
 step() { echo; echo "=== test: $1 ($(($(date +%s) - started))s)"; }
 step typecheck; npx tsc --noEmit
 step lint; npx eslint .
+step format; npx prettier --check . >/dev/null
 # lifecycle brings its own sandbox up and down, so it runs after the sandbox project.
 for project in unit workflow etcd sandbox e2e lifecycle; do
   step "vitest --project $project"
