@@ -1,6 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { clusterDir } from '../../sandbox/config.js';
 import {
   apply,
   clusterClient,
@@ -114,5 +117,26 @@ describe("the article's etcd StatefulSet in the source cluster", () => {
     expect(pvcAfter.metadata?.uid).toBe(pvcBefore.metadata?.uid);
     // Same data directory: the member came back with its own identity instead of a new one.
     expect(await memberIdOf(after[2]!.status!.podIP!)).toBe(etcd2Id);
+  });
+
+  it('restarts a crashed container in the same pod (restartPolicy Always) and counts it', async () => {
+    const [pod] = (await readyPods(source, ns, 'app=etcd', 3)).slice(1, 2);
+    const dir = fs
+      .readdirSync(path.join(clusterDir('source'), 'pods'))
+      .find((d) => d.startsWith(`${ns}_${pod!.metadata!.name}_${pod!.metadata!.uid!.slice(0, 8)}`))!;
+    const pid = Number(fs.readFileSync(path.join(clusterDir('source'), 'pods', dir, 'etcd.pid'), 'utf8'));
+    process.kill(-pid, 'SIGKILL');
+    const restarted = await waitFor(
+      `${pod!.metadata!.name} restarted and Ready`,
+      async () => {
+        const p = await source.core.readNamespacedPod({ name: pod!.metadata!.name!, namespace: ns });
+        const cs = p.status?.containerStatuses?.[0];
+        return cs?.restartCount === 1 && cs.ready ? p : undefined;
+      },
+      { timeoutMs: 90_000 },
+    );
+    expect(restarted.metadata?.uid).toBe(pod!.metadata?.uid);
+    expect(restarted.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode).toBe(137);
+    expect(restarted.status?.podIP).toBe(pod!.status?.podIP);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Pod, type V1Service } from '@kubernetes/client-node';
+import { LB_FAULT_ANNOTATION } from '../../sandbox/node-agent/load-balancer.js';
 import {
   apply,
   clusterClient,
@@ -234,6 +235,38 @@ describe('load balancers and cluster DNS across the two clusters', () => {
         ).ok,
       { timeoutMs: 20_000 },
     );
+  });
+
+  it('breaks one load balancer on purpose through the fault hook, and heals it', async () => {
+    const lb = (await source.core.readNamespacedService({ name: 'etcd-0-lb', namespace: sourceNs })).status!
+      .loadBalancer!.ingress![0]!.ip!;
+    const health = () =>
+      inPodNetns(podNetns(target, lookout), [
+        etcdctl(),
+        `--endpoints=http://${lb}:2379`,
+        '--dial-timeout=2s',
+        '--command-timeout=3s',
+        'endpoint',
+        'health',
+      ]);
+    expect((await health()).ok).toBe(true);
+    const setFault = (value: string | null) =>
+      source.core.patchNamespacedService(
+        {
+          name: 'etcd-0-lb',
+          namespace: sourceNs,
+          body: { metadata: { annotations: { [LB_FAULT_ANNOTATION]: value } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    await setFault('drop');
+    await waitFor('the load balancer to drop traffic', async () => !(await health()).ok, {
+      timeoutMs: 20_000,
+    });
+    await setFault(null);
+    await waitFor('the load balancer to carry traffic again', async () => (await health()).ok, {
+      timeoutMs: 20_000,
+    });
   });
 
   it('reports a pod whose etcd image has no local build with a clear event', async () => {
