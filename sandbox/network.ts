@@ -9,6 +9,11 @@ export function gatewayOf(layout: ClusterLayout): string {
   return layout.podSubnet.replace(/\.0\/24$/, '.1');
 }
 
+export function bridgeMac(layout: ClusterLayout): string {
+  const third = Number(layout.podSubnet.split('.')[2]);
+  return `02:00:c6:12:${third.toString(16).padStart(2, '0')}:01`;
+}
+
 async function linkExists(name: string): Promise<boolean> {
   return (await run('ip', ['-o', 'link', 'show', 'dev', name], { allowFail: true })).trim() !== '';
 }
@@ -17,6 +22,10 @@ async function linkExists(name: string): Promise<boolean> {
 export async function ensureHostNetwork(layout: ClusterLayout): Promise<void> {
   if (!(await linkExists(layout.bridge))) {
     await run('ip', ['link', 'add', layout.bridge, 'type', 'bridge']);
+    // A bridge without a set address takes the lowest MAC of its ports, so adding or removing a
+    // pod's veth could change the gateway's MAC under the pods' ARP caches and stall every
+    // connection through it for half a minute. A fixed, locally administered MAC avoids that.
+    await run('ip', ['link', 'set', layout.bridge, 'address', bridgeMac(layout)]);
     await run('ip', ['addr', 'add', `${gatewayOf(layout)}/24`, 'dev', layout.bridge]);
   }
   await run('ip', ['link', 'set', layout.bridge, 'up']);

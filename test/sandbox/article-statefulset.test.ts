@@ -3,7 +3,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import { clusterDir } from '../../sandbox/config.js';
+import { execFileSync } from 'node:child_process';
+import { LAYOUTS, clusterDir } from '../../sandbox/config.js';
+import { bridgeMac } from '../../sandbox/network.js';
+
+const bridgeMacNow = () =>
+  /link\/ether ([0-9a-f:]+)/.exec(
+    execFileSync('ip', ['link', 'show', LAYOUTS.source.bridge], { encoding: 'utf8' }),
+  )?.[1];
 import {
   apply,
   clusterClient,
@@ -95,6 +102,8 @@ describe("the article's etcd StatefulSet in the source cluster", () => {
         .map((p) => p.metadata?.uid)
         .sort(),
     );
+    // The pods' gateway keeps its MAC when a pod's veth leaves the bridge (stale ARP caches stall traffic).
+    expect(bridgeMacNow()).toBe(bridgeMac(LAYOUTS.source));
     const pvcKept = await source.core.readNamespacedPersistentVolumeClaim({
       name: 'data-etcd-2',
       namespace: ns,

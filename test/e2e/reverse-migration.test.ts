@@ -1,0 +1,153 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Etcd3 } from 'etcd3';
+import { runAcceptanceScenario, scenarioSpec } from '../helpers/acceptance.js';
+import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
+import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
+import { kubeconfigPath } from '../../sandbox/config.js';
+import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { checkHistory } from '../helpers/history-checker.js';
+import { clusterClient, waitFor } from '../helpers/kube.js';
+import { LoadClient } from '../helpers/load-client.js';
+import { inProcessWorkers } from '../helpers/worker-hosts.js';
+import { startTestEnvironment } from '../workflow/harness.js';
+import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
+import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTestEnvironment();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** The way back after a client switch: the same workflow with the sides swapped. */
+function reverseSpec(ns: string): Record<string, unknown> {
+  return {
+    version: 1,
+    kind: 'EtcdMigration',
+    source: {
+      context: 'target',
+      namespace: ns,
+      statefulSet: 'etcd-main',
+      service: 'etcd-main',
+      loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
+    },
+    target: {
+      context: 'source',
+      namespace: ns,
+      // Not `etcd`: its PVCs still hold the old members' data, which must never start again.
+      statefulSet: 'etcd-back',
+      loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
+    },
+    gates: { 'switch-clients': 'manual', cleanup: 'auto' },
+    soak: '5s',
+    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
+  };
+}
+
+/** A migration keeps its entries in the source cluster's DNS by default: other runs would collide with them. */
+async function removeMigrationDns(raw: Record<string, unknown>): Promise<void> {
+  const parsed = parseMigrationSpec(raw);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const env = { clients: kubeClientFactory(kubeconfigPath()) };
+  await removeDnsEntries(env, {
+    spec: parsed.spec,
+    side: 'source',
+    strategy: parsed.spec.dns.sourceCluster,
+    hostnames: 'all',
+  });
+}
+
+describe('reverse migration: the same workflow moves the etcd back', () => {
+  let ns: string | undefined;
+  afterAll(async () => {
+    if (!ns) return;
+    await removeMigrationDns(scenarioSpec(ns));
+    await removeMigrationDns(reverseSpec(ns));
+    for (const c of [clusterClient('source'), clusterClient('target')]) {
+      await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
+    }
+  });
+
+  it('migrates forward, then back to the source cluster under load, with no failed operation', async () => {
+    const forward = await runAcceptanceScenario({
+      client: env.client,
+      connection: env.nativeConnection,
+      cleanup: false,
+    });
+    expect(forward.outcome).toBe('completed');
+    ns = forward.namespace;
+    const namespace = ns;
+    const source = clusterClient('source');
+    const target = clusterClient('target');
+    const podsOf = async (c: typeof source, prefix: string) =>
+      (await c.core.listNamespacedPod({ namespace })).items.filter(
+        (p) => p.metadata!.name!.startsWith(prefix) && p.status?.podIP && !p.metadata?.deletionTimestamp,
+      );
+    const mainEndpoints = (await podsOf(target, 'etcd-main-')).map((p) => `http://${p.status!.podIP}:2379`);
+    expect(mainEndpoints).toHaveLength(3);
+
+    const load = new LoadClient({ endpoints: mainEndpoints, opsPerSecond: 120 });
+    load.start();
+    const taskQueue = `reverse-${randomUUID()}`;
+    const workflowId = `etcd-migration-back-${namespace}`;
+    let result: MigrationResult | undefined;
+    try {
+      await inProcessWorkers(env.nativeConnection).run(taskQueue, workflowId, async () => {
+        const handle = await env.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId,
+          args: [{ spec: reverseSpec(namespace) }],
+        });
+        const atGate = await waitFor(
+          'the switch-clients gate of the way back',
+          async () => {
+            const s = await handle.query(statusQuery);
+            if (['failed', 'rolled-back', 'aborted'].includes(s.workflowState)) {
+              throw new Error(`way back ${s.workflowState}: ${s.error}`);
+            }
+            return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients'
+              ? s
+              : undefined;
+          },
+          { timeoutMs: 10 * 60_000, intervalMs: 500 },
+        );
+        const voters = new Set(
+          atGate.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
+        );
+        const back = (await podsOf(source, 'etcd-back-')).filter((p) => voters.has(p.metadata!.name!));
+        load.setEndpoints(back.map((p) => `http://${p.status!.podIP}:2379`));
+        await handle.executeUpdate(approveUpdate, { args: [{ gate: 'switch-clients', by: 'reverse-test' }] });
+        result = await handle.result();
+      });
+    } finally {
+      await load.stop();
+    }
+    const reader = new Etcd3({ hosts: load.currentEndpoints() });
+    const finalValues = new Map<string, string | undefined>();
+    try {
+      for (const key of new Set(load.history.map((o) => o.key)))
+        finalValues.set(key, (await reader.get(key).string()) ?? undefined);
+      // The data written before the forward migration came along both ways.
+      expect(await reader.getAll().prefix('data/').count()).toBe(500);
+    } finally {
+      reader.close();
+      load.close();
+    }
+    const summary = load.summary();
+    const check = checkHistory(load.history, finalValues);
+    expect(result?.outcome).toBe('completed');
+    expect(result?.finalMembers.map((m) => m.name).sort()).toEqual([
+      'etcd-back-0',
+      'etcd-back-1',
+      'etcd-back-2',
+    ]);
+    expect(result?.finalMembers.every((m) => m.side === 'target' && !m.isLearner)).toBe(true);
+    expect(result?.evidence?.hashKv?.agree).toBe(true);
+    expect(summary.failedOps, summary.firstFailures.join('\n')).toBe(0);
+    expect(check.violations).toEqual([]);
+  });
+});
