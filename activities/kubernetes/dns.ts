@@ -46,40 +46,30 @@ function refuseHostAliasesOnSource(side: ClusterSide): void {
   }
 }
 
+function dnsResult(
+  strategy: DnsStrategy['strategy'],
+  r: { changed: boolean; location: string; deferred?: boolean },
+  entries: number,
+): DnsResult {
+  return { strategy, changed: r.changed, deferred: r.deferred ?? false, location: r.location, entries };
+}
+
 export async function applyDnsEntries(env: KubeEnv, input: DnsEntriesInput): Promise<DnsResult> {
   const { spec, side: sideName, strategy, entries } = input;
   const count = entries.reduce((n, e) => n + e.hostnames.length, 0);
   switch (strategy.strategy) {
     case 'coredns-hosts': {
       const r = await applyCorednsHosts(sideOf(env, spec, sideName), strategy, dnsOwner(spec), entries);
-      return {
-        strategy: strategy.strategy,
-        changed: r.changed,
-        deferred: false,
-        location: r.location,
-        entries: count,
-      };
+      return dnsResult(strategy.strategy, r, count);
     }
     case 'host-aliases': {
       refuseHostAliasesOnSource(sideName);
       const r = await applyHostAliases(env, spec, entries);
-      return {
-        strategy: strategy.strategy,
-        changed: r.changed,
-        deferred: r.deferred,
-        location: r.location,
-        entries: count,
-      };
+      return dnsResult(strategy.strategy, r, count);
     }
     case 'patch': {
       const r = await applyPatchEntries(sideOf(env, spec, sideName), strategy, entries);
-      return {
-        strategy: strategy.strategy,
-        changed: r.changed,
-        deferred: false,
-        location: r.location,
-        entries: count,
-      };
+      return dnsResult(strategy.strategy, r, count);
     }
   }
 }
@@ -89,36 +79,18 @@ export async function removeDnsEntries(env: KubeEnv, input: RemoveDnsEntriesInpu
   switch (strategy.strategy) {
     case 'coredns-hosts': {
       const r = await removeCorednsHosts(sideOf(env, spec, sideName), strategy, dnsOwner(spec), hostnames);
-      return {
-        strategy: strategy.strategy,
-        changed: r.changed,
-        deferred: false,
-        location: r.location,
-        entries: r.hostnames.length,
-      };
+      return dnsResult(strategy.strategy, r, r.hostnames.length);
     }
     case 'host-aliases': {
       refuseHostAliasesOnSource(sideName);
       if (hostnames === 'all') throw new PreconditionFailed('host-aliases: name the host names to remove');
       const r = await removeHostAliases(env, spec, hostnames);
-      return {
-        strategy: strategy.strategy,
-        changed: r.changed,
-        deferred: r.deferred,
-        location: r.location,
-        entries: r.hostnames.length,
-      };
+      return dnsResult(strategy.strategy, r, r.hostnames.length);
     }
     case 'patch': {
       if (hostnames === 'all') throw new PreconditionFailed('patch: name the host names to remove');
       const r = await removePatchEntries(sideOf(env, spec, sideName), strategy, hostnames);
-      return {
-        strategy: strategy.strategy,
-        changed: r.changed,
-        deferred: false,
-        location: r.location,
-        entries: 0,
-      };
+      return dnsResult(strategy.strategy, r, 0);
     }
   }
 }
