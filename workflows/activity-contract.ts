@@ -71,6 +71,19 @@ export type MigrationActivities = {
     input: SpecInput & { side: Side; members: string[]; timeoutMs: number },
   ): Promise<{ addresses: Record<string, string> }>;
 
+  /** Issues (or keeps) the new members' certificates from the spec's issueFrom CA Secrets; names and expiry only. */
+  issueCertificates(input: SpecInput & { members: string[]; addresses: Record<string, string> }): Promise<{
+    secrets: {
+      kind: string;
+      secret: string;
+      issued: string[];
+      kept: string[];
+      notAfter: Record<string, string>;
+    }[];
+  }>;
+  /** Undo of issueCertificates: deletes the Secrets it wrote. */
+  deleteIssuedCertificates(input: SpecInput): Promise<{ deleted: string[] }>;
+
   configureDns(
     input: SpecInput & { side: Side; strategy: DnsStrategy; entries: DnsEntryInput[] },
   ): Promise<{ entries: number }>;

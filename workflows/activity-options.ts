@@ -64,6 +64,8 @@ export function activitiesFor(deadlines: { catchUpMs: number; loadBalancersMs: n
     ensureMemberServices: k8s.ensureMemberServices,
     deleteMemberServices: k8s.deleteMemberServices,
     awaitLoadBalancers: lbs.awaitLoadBalancers,
+    issueCertificates: k8s.issueCertificates,
+    deleteIssuedCertificates: k8s.deleteIssuedCertificates,
     configureDns: k8s.configureDns,
     removeDns: k8s.removeDns,
     addLearner: members.addLearner,

@@ -254,6 +254,24 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
           .map(([m, ip]) => `${m}=${ip}`)
           .join(', ');
       }
+      case 'issue-certificates': {
+        const members = step.members.filter((m) => addresses.target[m] !== undefined);
+        const r = await a.issueCertificates({
+          spec,
+          members: step.members,
+          addresses: Object.fromEntries(members.map((m) => [m, addresses.target[m]!])),
+        });
+        saga.register({
+          key: step.id,
+          title: `delete the issued certificate Secrets ${step.secrets.map((s) => s.name).join(', ')}`,
+          run: async () => {
+            await a.deleteIssuedCertificates({ spec });
+          },
+        });
+        return r.secrets
+          .map((s) => `${s.secret}: issued ${s.issued.length}, kept ${s.kept.length}`)
+          .join('; ');
+      }
       case 'configure-dns': {
         const entries = dnsEntries(step);
         if (step.cluster === 'target' && step.strategy.strategy === 'host-aliases')

@@ -54,6 +54,7 @@ export const etcdAccessSchema = z
         cert: secretRefSchema.optional(),
         key: secretRefSchema.optional(),
         serverName: z.string().min(1).optional(),
+        serverNames: z.record(z.string().min(1), z.string().min(1)).optional(),
       })
       .strict()
       .refine((t) => (t.cert === undefined) === (t.key === undefined), 'cert and key must be given together')
@@ -173,7 +174,19 @@ export class EtcdConnection {
   client(name: string): Etcd3 {
     let c = this.clients.get(name);
     if (!c) {
-      c = new Etcd3({ ...this.options, hosts: [this.endpointOf(name)] });
+      // The name the member's certificate is checked against, when the URL holds its pod IP.
+      const serverName = this.access.tls?.serverNames?.[name];
+      const options = serverName
+        ? {
+            ...this.options,
+            grpcOptions: {
+              ...this.options.grpcOptions,
+              'grpc.ssl_target_name_override': serverName,
+              'grpc.default_authority': serverName,
+            },
+          }
+        : this.options;
+      c = new Etcd3({ ...options, hosts: [this.endpointOf(name)] });
       this.clients.set(name, c);
     }
     return c;

@@ -22,7 +22,17 @@ export interface EtcdAccess {
    * Per-member calls use exactly this map; cluster-wide calls use the voters in it.
    */
   endpoints: Record<string, string>;
-  tls?: { ca: SecretRef; cert?: SecretRef; key?: SecretRef; serverName?: string };
+  /**
+   * `serverName`: the name every member's certificate is checked against instead of the URL's
+   * host; `serverNames`: the same per member (a member's pod IP in the URL, its DNS name here).
+   */
+  tls?: {
+    ca: SecretRef;
+    cert?: SecretRef;
+    key?: SecretRef;
+    serverName?: string;
+    serverNames?: Record<string, string>;
+  };
   auth?: { username: SecretRef | string; password: SecretRef };
   /** Deadline of each etcd call in milliseconds (default 5000). */
   timeoutMs?: number;

@@ -38,6 +38,7 @@ import {
   urlsUnderService,
   type HostRename,
 } from './etcd-flags.js';
+import { renderTargetTls } from './render-tls.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, SOURCE_ANNOTATION, STATEFULSET_LABEL, ordinalOf } from './labels.js';
 
 /** One `/etc/hosts` line: an IP and the names that resolve to it. */
@@ -275,8 +276,10 @@ export function renderTargetStatefulSet(
       ...(target.resources.limits ? { limits: { ...target.resources.limits } } : {}),
     };
   }
-  const podSpec: V1PodSpec = { ...template.spec, containers: [...template.spec.containers] };
+  let podSpec: V1PodSpec = { ...template.spec, containers: [...template.spec.containers] };
   podSpec.containers[index] = etcd;
+  const tls = renderTargetTls(podSpec, index, spec);
+  podSpec = tls.podSpec;
   const aliases = mergeHostAliases(template.spec.hostAliases, options.hostAliases);
   if (aliases.length > 0) podSpec.hostAliases = aliases;
   else delete podSpec.hostAliases;
@@ -320,12 +323,18 @@ export function renderTargetStatefulSet(
         spec: podSpec,
       },
       ...(sourceClaims.length
-        ? { volumeClaimTemplates: renderClaims(sourceClaims, dataClaimName(etcd, sourceClaims), spec) }
+        ? {
+            volumeClaimTemplates: renderClaims(
+              sourceClaims,
+              dataClaimName(tls.container, sourceClaims),
+              spec,
+            ),
+          }
         : {}),
       ...(source.spec?.minReadySeconds !== undefined ? { minReadySeconds: source.spec.minReadySeconds } : {}),
     },
   };
-  return { statefulSet, etcdContainer: etcd.name, notes: rewritten.notes };
+  return { statefulSet, etcdContainer: etcd.name, notes: [...rewritten.notes, ...tls.notes] };
 }
 
 const DEFAULT_PORTS: V1ServicePort[] = [

@@ -15,7 +15,7 @@ import { kubeGetOptional, opOn } from './errors.js';
 import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
 import { listStatefulSetPods } from './pods.js';
 import { flagValue } from './etcd-flags.js';
-import { RenderError, renderTargetStatefulSet } from './render-target.js';
+import { RenderError, findEtcdContainer, renderTargetStatefulSet } from './render-target.js';
 
 export type RefusalCode =
   | 'SameStatefulSetName'
@@ -220,9 +220,26 @@ export async function validateMigrationPreconditions(
             'TlsSchemeMismatch',
             `${field} is ${tls ? 'set' : 'not set'}, so the new members join with ${wanted} URLs, but the source pod template advertises --${flag} with ${scheme}: etcd-stretch renders the source's TLS setup as it is (set ${field} to match the source)`,
           );
-        } else if (tls) {
+        }
+      }
+      const sourceEtcd = findEtcdContainer(sts.spec?.template?.spec).container;
+      const crossCluster =
+        spec.source.context !== spec.target.context || spec.source.namespace !== spec.target.namespace;
+      if (spec.tls.peer && crossCluster && flagValue(sourceEtcd, 'peer-trusted-ca-file')) {
+        // etcd checks a peer certificate's SANs against the connection's remote address, which a
+        // load balancer that rewrites source addresses (SNAT, proxy) replaces with its own.
+        const skips = [
+          'peer-skip-client-san-verification',
+          'experimental-peer-skip-client-san-verification',
+        ].some((flag) => /^true$/i.test(flagValue(sourceEtcd, flag) ?? ''));
+        if (!skips) {
           warnings.push(
-            `${field}: the new pods keep the source template's certificate files and volumes; the Secret named in ${field} must be what they mount (etcd-stretch does not mount or issue certificates yet)`,
+            'tls.peer: the old members verify peer certificates without --peer-skip-client-san-verification: if the load balancers rewrite source addresses (SNAT, proxies), they refuse the new members (remote address not in the certificate); start them with it or use source-preserving load balancers',
+          );
+        }
+        if (!spec.tls.peerSkipClientSanVerification) {
+          warnings.push(
+            'tls.peer: the new members check peer certificate SANs against remote addresses (tls.peerSkipClientSanVerification is false): peers behind SNAT load balancers will be refused',
           );
         }
       }

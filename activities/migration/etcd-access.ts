@@ -40,11 +40,18 @@ export function accessFromPods(
 ): EtcdAccess {
   const scheme = spec.tls.client ? 'https' : 'http';
   const endpoints: Record<string, string> = {};
+  // The worker dials pod IPs; a member's certificate names it `<pod>.<headless-service>`.
+  const serverNames: Record<string, string> = {};
   for (const side of sides) {
-    for (const p of pods[side])
-      if (p.ip && !p.terminating) endpoints[p.name] = `${scheme}://${p.ip}:${CLIENT_PORT}`;
+    for (const p of pods[side]) {
+      if (!p.ip || p.terminating) continue;
+      endpoints[p.name] = `${scheme}://${p.ip}:${CLIENT_PORT}`;
+      serverNames[p.name] = `${p.name}.${spec[side].service}`;
+    }
   }
-  return { endpoints, timeoutMs: 5000, ...tlsAndAuth(spec) };
+  const access: EtcdAccess = { endpoints, timeoutMs: 5000, ...tlsAndAuth(spec) };
+  if (access.tls && spec.tls.client) access.tls = { ...access.tls, serverNames };
+  return access;
 }
 
 function tlsAndAuth(spec: MigrationSpec): Pick<EtcdAccess, 'tls' | 'auth'> {

@@ -11,6 +11,7 @@ import { withApplicationFailures, defineErrorType } from '../errors.js';
 import { kubeClientFactory, type KubeEnv } from '../kubernetes/clients.js';
 import { createKubernetesSecretResolver } from '../kubernetes/secrets.js';
 import { applyDnsEntries, removeDnsEntries } from '../kubernetes/dns.js';
+import { deleteMemberCertificates, ensureMemberCertificates } from '../kubernetes/member-certificates.js';
 import {
   awaitLoadBalancers,
   deleteMemberServices,
@@ -127,6 +128,20 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
     awaitLoadBalancers: ({ spec, side, members, timeoutMs }) =>
       awaitLoadBalancers(env(), { spec, side, members, timeoutMs }),
+
+    async issueCertificates({ spec, members, addresses }) {
+      const r = await ensureMemberCertificates(env(), { spec, members, addresses });
+      return {
+        secrets: r.secrets.map((x) => ({
+          kind: x.kind,
+          secret: x.secret,
+          issued: x.issued,
+          kept: x.kept,
+          notAfter: x.notAfter,
+        })),
+      };
+    },
+    deleteIssuedCertificates: ({ spec }) => deleteMemberCertificates(env(), { spec }),
 
     async configureDns({ spec, side, strategy, entries }) {
       return { entries: await applyDns(spec, side, strategy, entries) };

@@ -21,8 +21,18 @@ export interface Operation {
   error?: string;
 }
 
+export interface LoadClientTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** Endpoint URL -> the name its server certificate carries (the URL holds a pod IP). */
+  serverNames?: Record<string, string>;
+}
+
 export interface LoadClientOptions {
   endpoints: string[];
+  tls?: LoadClientTls;
+  auth?: { username: string; password: string };
   opsPerSecond?: number;
   keys?: number;
   prefix?: string;
@@ -46,9 +56,13 @@ export class LoadClient {
   private readonly prefix: string;
   private readonly retryForMs: number;
   private readonly attemptTimeoutMs: number;
+  private readonly tls?: LoadClientTls;
+  private readonly auth?: { username: string; password: string };
 
   constructor(opts: LoadClientOptions) {
     this.endpoints = [...opts.endpoints];
+    this.tls = opts.tls ? { ...opts.tls, serverNames: { ...opts.tls.serverNames } } : undefined;
+    this.auth = opts.auth;
     this.rate = opts.opsPerSecond ?? 120;
     this.keys = opts.keys ?? 50;
     this.prefix = opts.prefix ?? `load/${Date.now()}/`;
@@ -57,7 +71,8 @@ export class LoadClient {
   }
 
   /** Switch the clients to other endpoints (the client-switch gate). */
-  setEndpoints(endpoints: string[]): void {
+  setEndpoints(endpoints: string[], serverNames: Record<string, string> = {}): void {
+    if (this.tls) Object.assign(this.tls.serverNames!, serverNames);
     this.endpoints = [...endpoints];
     this.next = 0;
   }
@@ -69,7 +84,29 @@ export class LoadClient {
   private client(endpoint: string): Etcd3 {
     let c = this.clients.get(endpoint);
     if (!c) {
-      c = new Etcd3({ hosts: endpoint, dialTimeout: 1000 });
+      const serverName = this.tls?.serverNames?.[endpoint];
+      c = new Etcd3({
+        hosts: endpoint,
+        dialTimeout: 1000,
+        ...(this.tls
+          ? {
+              credentials: {
+                rootCertificate: this.tls.ca,
+                ...(this.tls.cert ? { certChain: this.tls.cert } : {}),
+                ...(this.tls.key ? { privateKey: this.tls.key } : {}),
+              },
+            }
+          : {}),
+        ...(serverName
+          ? {
+              grpcOptions: {
+                'grpc.ssl_target_name_override': serverName,
+                'grpc.default_authority': serverName,
+              },
+            }
+          : {}),
+        ...(this.auth ? { auth: this.auth } : {}),
+      });
       this.clients.set(endpoint, c);
     }
     return c;

@@ -55,7 +55,7 @@ describe('migration spec: a good spec', () => {
       sourceRanges: ['198.18.2.0/24'],
       allowAnyone: false,
     });
-    expect(spec.tls).toEqual({});
+    expect(spec.tls).toEqual({ peerSkipClientSanVerification: false });
     expect(spec.auth).toBeUndefined();
   });
 

@@ -150,6 +150,16 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         ),
       };
     },
+    async issueCertificates({ members: names, addresses }) {
+      await record('issueCertificates', names.map((n) => `${n}@${addresses[n] ?? '-'}`).join(','));
+      return {
+        secrets: [{ kind: 'peer', secret: 'peer-tls', issued: names, kept: [], notAfter: {} }],
+      };
+    },
+    async deleteIssuedCertificates() {
+      await record('deleteIssuedCertificates', '');
+      return { deleted: ['peer-tls'] };
+    },
     async configureDns({ side, strategy, entries }) {
       await record(
         'configureDns',

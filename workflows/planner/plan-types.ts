@@ -75,6 +75,13 @@ export type PlanAction =
   | { kind: 'create-member-services'; cluster: ClusterSide; members: string[] }
   | { kind: 'await-load-balancers'; cluster: ClusterSide; members: string[]; timeout: string }
   | {
+      /** Certificates for the new members from the spec's `issueFrom` CA Secrets (SANs include their load balancers). */
+      kind: 'issue-certificates';
+      members: string[];
+      /** The Secrets the certificates go into, one per kind. */
+      secrets: { kind: 'peer' | 'client'; name: string; caSecret: string }[];
+    }
+  | {
       kind: 'configure-dns';
       /** The cluster whose DNS view changes. */
       cluster: ClusterSide;

@@ -182,6 +182,21 @@ class PlanBuilder {
   }
 }
 
+/** `issue-certificates` when the spec issues the new members' certificates (after their load balancers exist). */
+function issueCertificates(b: PlanBuilder, spec: MigrationSpec, newMembers: PlanMember[]): void {
+  const secrets = (['peer', 'client'] as const).flatMap((kind) => {
+    const from = spec.tls[kind]?.issueFrom;
+    return from ? [{ kind, name: `${spec.target.statefulSet}-${kind}-tls`, caSecret: from.caSecret }] : [];
+  });
+  if (secrets.length === 0) return;
+  b.add(
+    'expose',
+    'target',
+    { kind: 'issue-certificates', members: newMembers.map((m) => m.name), secrets },
+    `issue ${secrets.map((s) => s.kind).join(' and ')} certificates for ${names(newMembers)} from ${[...new Set(secrets.map((s) => s.caSecret))].join(', ')} into ${secrets.map((s) => s.name).join(', ')}`,
+  );
+}
+
 function dnsEntries(members: readonly PlanMember[], service: string): DnsEntry[] {
   return members.map((member) => ({ member: member.name, hostnames: memberHostnames(member, service) }));
 }
@@ -305,7 +320,9 @@ export function planMigration(input: PlanInput): MigrationPlan {
         `wait for the load-balancer IPs of ${names(members)}`,
       );
     }
-
+  }
+  issueCertificates(b, spec, newMembers);
+  if (!oneNamespace) {
     // dns
     b.add(
       'dns',

@@ -407,6 +407,12 @@ const tlsSchema = z
       .extend({ ...secretKeys, caKey: secretKey.default('ca.crt') })
       .optional()
       .describe('Client certificate the migration itself presents to etcd.'),
+    peerSkipClientSanVerification: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Start the new members with --peer-skip-client-san-verification (etcd >= 3.5): needed when peer connections arrive through load balancers that rewrite the source address (SNAT, proxies), where etcd's check of the peer certificate's SANs against the remote address fails. Peers are then admitted by CA (and --peer-cert-allowed-cn/hostname if set) only.",
+      ),
   })
   .describe('TLS material, by Secret reference only.');
 
