@@ -1,16 +1,20 @@
 /**
  * The etcd-stretch worker: hosts the migration workflow and its activities.
  * Configuration from the environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE,
- * TEMPORAL_TLS_* / TEMPORAL_API_KEY, ETCD_STRETCH_TASK_QUEUE, KUBECONFIG (the contexts named in specs).
+ * TEMPORAL_TLS_* / TEMPORAL_API_KEY, ETCD_STRETCH_TASK_QUEUE, KUBECONFIG (the contexts named in specs),
+ * LOG_LEVEL and ETCD_STRETCH_LOG_FORMAT (JSON lines on stdout by default), ETCD_STRETCH_METRICS_ADDRESS
+ * (Prometheus /metrics, default 127.0.0.1:9464, `off` disables).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { NativeConnection, Worker, Runtime, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection, Worker, Runtime, type Logger } from '@temporalio/worker';
 import { Connection } from '@temporalio/client';
 import { createMigrationActivities } from '../activities/migration/index.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes.js';
 import { temporalSettings } from './temporal-connection.js';
 import { kubeconfigFromEnvironment } from '../activities/migration/kubeconfig.js';
+import { createWorkerLogger } from './json-logger.js';
+import { metricsAddress, migrationMetricsInterceptor, prometheusTelemetry } from './metrics.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -19,6 +23,7 @@ async function ensureSearchAttributes(
   address: string,
   namespace: string,
   tls: unknown,
+  logger: Logger,
   apiKey?: string,
 ): Promise<void> {
   const connection = await Connection.connect({ address, tls: tls as never, apiKey });
@@ -35,19 +40,34 @@ async function ensureSearchAttributes(
     }
   } catch (err) {
     // Temporal Cloud manages search attributes through its own API: say so and go on.
-    process.stderr.write(
-      `worker: could not register search attributes (${(err as Error).message}); register EtcdMigrationPhase, EtcdMigrationSource, EtcdMigrationTarget (Keyword) yourself\n`,
+    logger.warn(
+      `could not register search attributes (${(err as Error).message}); register EtcdMigrationPhase, EtcdMigrationSource, EtcdMigrationTarget (Keyword) yourself`,
     );
   } finally {
     await connection.close();
   }
 }
 
+/** Returns the metrics address in use; a taken port costs the metrics, not the worker. */
+function installRuntime(logger: Logger, metrics: string | undefined): string | undefined {
+  if (metrics) {
+    try {
+      Runtime.install({ logger, telemetryOptions: prometheusTelemetry(metrics) });
+      return metrics;
+    } catch (err) {
+      logger.error(`no metrics: cannot serve them on ${metrics} (${(err as Error).message})`);
+    }
+  }
+  Runtime.install({ logger });
+  return undefined;
+}
+
 export async function runWorker(): Promise<void> {
-  Runtime.install({ logger: new DefaultLogger((process.env.LOG_LEVEL as 'INFO') ?? 'INFO') });
+  const logger = createWorkerLogger();
+  const metrics = installRuntime(logger, metricsAddress());
   const settings = temporalSettings();
   const kubeconfig = kubeconfigFromEnvironment();
-  await ensureSearchAttributes(settings.address, settings.namespace, settings.tls, settings.apiKey);
+  await ensureSearchAttributes(settings.address, settings.namespace, settings.tls, logger, settings.apiKey);
   const connection = await NativeConnection.connect({
     address: settings.address,
     tls: settings.tls as never,
@@ -62,10 +82,15 @@ export async function runWorker(): Promise<void> {
       ? { workflowBundle: { codePath: process.env.ETCD_STRETCH_WORKFLOW_BUNDLE } }
       : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
     activities: createMigrationActivities({ kubeconfig }),
+    interceptors: { activity: [migrationMetricsInterceptor] },
   });
-  process.stderr.write(
-    `worker: ${settings.address} namespace ${settings.namespace} task queue ${settings.taskQueue}; kubeconfig ${kubeconfig}\n`,
-  );
+  logger.info('worker ready', {
+    address: settings.address,
+    namespace: settings.namespace,
+    taskQueue: settings.taskQueue,
+    kubeconfig,
+    metrics: metrics ? `http://${metrics}/metrics` : 'off',
+  });
   // Worker.run() returns after SIGINT/SIGTERM once running activities finished or timed out.
   await worker.run();
   await connection.close();

@@ -31,6 +31,7 @@ import type { MigrationSpec } from './spec/schema.js';
 import { parseMigrationSpec, formatSpecErrors } from './spec/validate.js';
 import { parseDuration } from './spec/duration.js';
 import { initialStatus, type MigrationStatus, type PhaseTiming, type StepProgress } from './status.js';
+import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
 
 export interface MigrationInput {
   /** The migration spec (references only, no secrets); validated again here. */
@@ -117,6 +118,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   if (!parsed.ok) {
     status.workflowState = 'failed';
     status.error = formatSpecErrors(parsed.errors);
+    recordRunFinished('invalid-spec');
     throw ApplicationFailure.nonRetryable(status.error, 'InvalidSpec');
   }
   const spec: MigrationSpec = parsed.spec;
@@ -132,14 +134,21 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   const enterPhase = (phase: PhaseName) => {
     if (status.phase === phase) return;
     const last = status.phases[status.phases.length - 1];
-    if (last && !last.endedAt) last.endedAt = now();
+    if (last && !last.endedAt) {
+      last.endedAt = now();
+      recordPhaseEnded(last);
+    }
     status.phase = phase;
     status.phases.push({ name: phase, startedAt: now() });
     upsertSearchAttributes([{ key: PHASE_KEY, value: phase }]);
+    log.info('phase started', { phase });
   };
   const finishPhases = () => {
     const last = status.phases[status.phases.length - 1];
-    if (last && !last.endedAt) last.endedAt = now();
+    if (last && !last.endedAt) {
+      last.endedAt = now();
+      recordPhaseEnded(last);
+    }
   };
 
   // --- preflight: nothing changes -------------------------------------------------------
@@ -153,6 +162,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     status.workflowState = 'failed';
     status.error = `preflight refused the migration (nothing was changed):\n- ${report.refusals.join('\n- ')}`;
     finishPhases();
+    recordRunFinished('refused');
     throw ApplicationFailure.nonRetryable(status.error, PREFLIGHT_REFUSED, { refusals: report.refusals });
   }
   let plan: MigrationPlan;
@@ -161,6 +171,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   } catch (err) {
     status.workflowState = 'failed';
     status.error = `no safe plan: ${err instanceof Error ? err.message : String(err)}`;
+    recordRunFinished('no-safe-plan');
     throw ApplicationFailure.nonRetryable(status.error, 'NoSafePlan');
   }
   const progress: StepProgress[] = plan.steps.map((s) => ({
@@ -491,6 +502,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     finishPhases();
     const evidence = await acts.observe({ spec });
     recordEvidence(evidence);
+    recordRunFinished('stopped');
     return {
       outcome: 'stopped',
       reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point ${where}; the new members serve the clients: finish later with a new run, or run a reverse migration to go back`,
@@ -551,6 +563,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       status.workflowState = 'failed';
       status.error = `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: fix the cause and run again (the steps are idempotent), or migrate back`;
       finishPhases();
+      recordRunFinished('failed');
       throw ApplicationFailure.nonRetryable(status.error, 'FailedAfterSwitch');
     }
     const reason = aborted
@@ -561,6 +574,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     finishPhases();
     if (aborted) {
       status.workflowState = 'aborted';
+      recordRunFinished('aborted');
       return {
         outcome: 'aborted',
         reason,
@@ -570,6 +584,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       };
     }
     status.workflowState = 'rolled-back';
+    recordRunFinished('rolled-back');
     throw ApplicationFailure.nonRetryable(`${reason}; rolled back, the source is as it was`, ROLLED_BACK);
   }
 
@@ -578,5 +593,6 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   status.step = null;
   const evidence = await acts.observe({ spec });
   recordEvidence(evidence);
+  recordRunFinished('completed');
   return { outcome: 'completed', phases: status.phases, finalMembers: evidence.members, evidence };
 }
