@@ -16,6 +16,19 @@ export function removedMembers(s: MigrationStatus): string[] {
   return [...new Set([...removed, ...undone])].filter((m) => !present.has(m));
 }
 
+/**
+ * A learner that has not started yet has no name in etcd's member list: it is the member the
+ * current join step adds (one learner at a time).
+ */
+const JOIN_STEPS = new Set(['add-learner', 'scale-target', 'await-catch-up', 'promote']);
+
+export function memberName(m: MigrationStatus['members'][number], s: MigrationStatus): string {
+  if (m.name) return m.name;
+  const [phase, subject, kind] = s.step?.id.split('/') ?? [];
+  const joining = phase === 'join' && subject && JOIN_STEPS.has(kind ?? '');
+  return m.isLearner && joining ? subject : `(unnamed ${m.id})`;
+}
+
 function catchUpOf(name: string, running: RunningStep[]): string {
   const c = running.find((r) => r.catchUp && r.catchUp.member.split('.')[0] === name);
   return c?.catchUp
@@ -73,8 +86,11 @@ export function renderStatus(id: string, s: MigrationStatus, opts: RenderOptions
     for (const m of s.members) {
       const leader = s.lastEvidence?.leader === m.name ? ' (leader)' : '';
       const health = s.lastEvidence?.health[m.name] === false ? ' UNHEALTHY' : '';
-      const role = m.isLearner ? `learner${catchUpOf(m.name, running)}` : 'voter';
-      lines.push(`  ${m.name.padEnd(16)} ${m.side.padEnd(7)} ${m.id.padEnd(20)} ${role}${leader}${health}`);
+      const name = memberName(m, s);
+      const role = m.isLearner
+        ? `learner${m.name ? '' : ' (not started)'}${catchUpOf(name, running)}`
+        : 'voter';
+      lines.push(`  ${name.padEnd(16)} ${m.side.padEnd(7)} ${m.id.padEnd(20)} ${role}${leader}${health}`);
     }
     for (const name of removedMembers(s)) lines.push(`  ${name.padEnd(16)} removed`);
   }

@@ -8,7 +8,7 @@ import type { Client } from '@temporalio/client';
 import { statusQuery } from '../workflows/messages.js';
 import type { MigrationStatus } from '../workflows/status.js';
 import { runningSteps, type RunningStep } from './live-progress.js';
-import { renderStatus, removedMembers } from './render-status.js';
+import { memberName, renderStatus, removedMembers } from './render-status.js';
 
 const FINAL = new Set(['completed', 'aborted', 'rolled-back', 'stopped', 'failed']);
 
@@ -22,8 +22,9 @@ export function progressLine(s: MigrationStatus, running: RunningStep[] = []): s
   if (s.waitingFor?.kind === 'soak') parts.push(`soaking until ${s.waitingFor.until}`);
   if (s.members.length) {
     const members = s.members.map((m) => {
-      const c = running.find((r) => r.catchUp && r.catchUp.member.split('.')[0] === m.name)?.catchUp;
-      return `${m.name}=${m.isLearner ? `learner${c ? ` ${c.percent}%` : ''}` : 'voter'}`;
+      const name = memberName(m, s);
+      const c = running.find((r) => r.catchUp && r.catchUp.member.split('.')[0] === name)?.catchUp;
+      return `${name}=${m.isLearner ? `learner${c ? ` ${c.percent}%` : ''}` : 'voter'}`;
     });
     members.push(...removedMembers(s).map((m) => `${m}=removed`));
     parts.push(`members ${members.join(' ')}`);

@@ -63,6 +63,7 @@ part_debian() {
   link_tool /usr/bin/etcd etcd-3.4
   link_tool /usr/bin/etcdctl etcdctl-3.4
   ip -V
+  /usr/bin/chromium --version 2>/dev/null
 }
 
 part_npm() {

@@ -3,6 +3,7 @@
  * gates, pause/resume, abort and saga rollback. Deterministic: all I/O is in activities.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
@@ -59,6 +60,12 @@ function ms(duration: string): number {
   if (value === undefined)
     throw ApplicationFailure.nonRetryable(`invalid duration ${duration}`, 'InvalidSpec');
   return value;
+}
+
+/** What went wrong: for a failed activity its own error ("safety guard refused: ..."), not "Activity task failed". */
+function failureMessage(err: unknown): string {
+  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
+  return err instanceof Error ? err.message : String(err);
 }
 
 function now(): string {
@@ -556,7 +563,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     if (failed) {
       failed.state = 'failed';
       failed.endedAt = now();
-      failed.note = err instanceof Error ? err.message : String(err);
+      failed.note = failureMessage(err);
     }
     const aborted = err instanceof AbortRequested || (isCancellation(err) && status.abort !== null);
     if (status.clientsSwitched) {

@@ -143,6 +143,21 @@ describe('terminal screen (renderStatus)', () => {
   });
 });
 
+describe('a learner not started yet (no name in the member list)', () => {
+  it('is the member the current join step adds, with its catch-up', () => {
+    const s = status();
+    s.members = s.members.map((m) => (m.name === 'etcd-main-1' ? { ...m, name: '' } : m));
+    expect(progressLine(s, runningSteps(catchUp))).toContain('etcd-main-1=learner 42%');
+    expect(renderStatus('m1', s, { running: runningSteps(catchUp) })).toMatch(
+      /etcd-main-1\s+target\s+22\s+learner \(not started\) catching up 42%/,
+    );
+    s.step = { index: 5, total: 6, id: 'join/end/verify-consistency', title: 'verify' };
+    expect(progressLine(s)).toContain('(unnamed 22)=learner');
+    s.step = null;
+    expect(progressLine(s)).toContain('(unnamed 22)=learner');
+  });
+});
+
 describe('plain lines (progressLine)', () => {
   it('holds phase, step, members with catch-up and removals, and changes when the percentage does', () => {
     const line = progressLine(status(), runningSteps(catchUp));
