@@ -307,7 +307,7 @@ describe('operator experience', () => {
     expect(past.approvals.find((a) => a.gate === 'expose')?.mode).toBe('manual');
     expect(['expose', 'dns', 'join']).toContain(past.phase);
     expect(past.workflowState).not.toBe('waiting-approval');
-    await page.reload();
+    await openWorkflowPage(page, runA);
     await shot(page, 'web-ui-3-after-approval');
 
     // The new members joined (learners, then voters); at the leader gate, abort with the Temporal
