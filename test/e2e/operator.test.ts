@@ -150,6 +150,9 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
+const scratchDir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-stretch-operator-'));
+const bundlePath = path.join(scratchDir, 'workflow-bundle.js');
+
 beforeAll(async () => {
   fs.mkdirSync(SCREENSHOTS, { recursive: true });
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -168,7 +171,6 @@ beforeAll(async () => {
   uiUrl = `http://127.0.0.1:${uiPort}`;
   metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
 
-  const bundlePath = path.join(os.tmpdir(), `etcd-stretch-operator-bundle-${process.pid}.js`);
   fs.writeFileSync(bundlePath, (await workflowBundle()).code);
   worker = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'worker', 'main.ts')], {
     env: {
@@ -227,6 +229,7 @@ afterAll(async () => {
       await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
   }
   await env?.teardown();
+  fs.rmSync(scratchDir, { recursive: true, force: true });
 });
 
 describe('operator experience', () => {
@@ -358,7 +361,7 @@ describe('operator experience', () => {
   });
 
   it('Temporal CLI only: start --input-file, query, signal, show; the guard refuses a learner and the run rolls back', async () => {
-    const input = path.join(os.tmpdir(), `operator-input-${process.pid}.json`);
+    const input = path.join(scratchDir, 'input.json');
     fs.writeFileSync(input, JSON.stringify({ spec: specFor(ns, ['join', 'switch-clients']) }));
     await temporal(
       'workflow',
