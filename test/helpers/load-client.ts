@@ -50,6 +50,7 @@ export class LoadClient {
   private next = 0;
   private running = false;
   private loop?: Promise<void>;
+  private inFlight?: Promise<void>;
   private seq = 0;
   private readonly rate: number;
   private readonly keys: number;
@@ -134,6 +135,9 @@ export class LoadClient {
         lastError = `${endpoint}: ${err instanceof Error ? err.message : String(err)}`;
         if (AMBIGUOUS.test(lastError)) ambiguous = true;
         this.next++;
+        // A refused attempt can fail without any I/O (the client's circuit breaker is open): without
+        // a pause the retries would spin on microtasks and starve timers and I/O in this process.
+        await new Promise((r) => setTimeout(r, 10));
       }
     }
     return { error: lastError, ambiguous, attempts };
@@ -183,13 +187,19 @@ export class LoadClient {
     this.loop = (async () => {
       let due = Date.now();
       while (this.running) {
-        await this.step();
+        this.inFlight = this.step();
+        await this.inFlight;
         due += interval;
         const wait = due - Date.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         else due = Date.now(); // behind (an operation retried): do not burst to catch up
       }
     })();
+  }
+
+  /** Resolves when the operation in flight now (if any) has ended, e.g. one sent before `setEndpoints`. */
+  async settled(): Promise<void> {
+    await this.inFlight;
   }
 
   async stop(): Promise<void> {
