@@ -1,0 +1,82 @@
+/**
+ * Benchmarks in the shared sandbox (not tests: nothing here asserts a time).
+ *
+ *   npm run bench -- <methods|data-size|members|overhead|fleet> [--quick] [--reps N] [--sizes a,b,c] [--ops N]
+ *
+ * Each suite writes bench/results/<suite>[-quick].json (machine, load average, every run) and
+ * prints a Markdown table for the README's Performance section.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { sandboxStatus } from '../sandbox/sandbox.js';
+import { describeMachine } from './lib/machine.js';
+import { publish } from './lib/results.js';
+import { dataSizeSuite } from './suites/data-size.js';
+import { fleetSuite } from './suites/fleet.js';
+import { membersSuite } from './suites/members.js';
+import { methodsSuite } from './suites/methods.js';
+import { overheadSuite } from './suites/overhead.js';
+import type { SuiteContext, SuiteOutput } from './suites/suite.js';
+
+const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
+  methods: methodsSuite,
+  'data-size': dataSizeSuite,
+  members: membersSuite,
+  overhead: overheadSuite,
+  fleet: fleetSuite,
+};
+
+const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${v}" is not a positive integer`);
+  return n;
+};
+const intList = (v: string): number[] => v.split(',').map(positiveInt);
+
+const program = new Command('bench')
+  .argument('<suite>', `one of ${Object.keys(SUITES).join(', ')}`)
+  .option('--quick', 'small data, one repetition (to validate a suite)', false)
+  .option('--reps <n>', 'repetitions (default 3, quick 1)', positiveInt)
+  .option(
+    '--sizes <list>',
+    'data sizes in MB (data-size), member counts (members), migrations at once (fleet)',
+    intList,
+  )
+  .option('--ops <n>', 'load client operations per second', positiveInt, 150)
+  .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
+  .action(
+    async (
+      suite: string,
+      o: { quick: boolean; reps?: number; sizes?: number[]; ops: number; name?: string },
+    ) => {
+      const run = SUITES[suite];
+      if (!run) program.error(`unknown suite "${suite}": choose one of ${Object.keys(SUITES).join(', ')}`);
+      if (!(await sandboxStatus()).up)
+        program.error('the sandbox is not running: start it with `npm run sandbox -- up`');
+      const machine = describeMachine();
+      const startedAt = new Date().toISOString();
+      const say = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
+      const out = await run!({
+        quick: o.quick,
+        reps: o.reps ?? (o.quick ? 1 : 3),
+        opsPerSecond: o.ops,
+        sizes: o.sizes,
+        say,
+      });
+      publish(o.name ?? (o.quick ? `${suite}-quick` : suite), {
+        suite,
+        quick: o.quick,
+        startedAt,
+        machine,
+        notes: [
+          ...(out.notes ?? []),
+          'Shared machine: other agents ran tests at the same time (see the load average); numbers are noisy.',
+        ],
+        table: out.table,
+        runs: out.runs,
+        summary: out.summary,
+      });
+    },
+  );
+
+await program.parseAsync();
+process.exit(0);

@@ -1,0 +1,35 @@
+/** Where a stretch run's time goes, from the workflow's step timings (pure). */
+import type { StretchRun } from './stretch-run.js';
+
+export const UNAVOIDABLE_KINDS = new Set(['await-catch-up', 'await-load-balancers', 'soak']);
+
+export interface OverheadBreakdown {
+  totalMs: number;
+  unavoidableMs: number;
+  overheadMs: number;
+  /** Time per step kind outside the unavoidable waits, plus the time between steps. */
+  byKind: Record<string, number>;
+}
+
+export function overheadOf(r: StretchRun): OverheadBreakdown {
+  const byKind: Record<string, number> = {};
+  let unavoidableMs = 0;
+  let inSteps = 0;
+  for (const s of r.steps) {
+    inSteps += s.ms;
+    if (UNAVOIDABLE_KINDS.has(s.kind)) unavoidableMs += s.ms;
+    else byKind[s.kind] = (byKind[s.kind] ?? 0) + s.ms;
+  }
+  byKind['(between steps: workflow tasks, start, result)'] = Math.max(0, r.durationMs - inSteps);
+  return { totalMs: r.durationMs, unavoidableMs, overheadMs: r.durationMs - unavoidableMs, byKind };
+}
+
+const MEMBERSHIP_PHASES = new Set(['join', 'leader', 'retire']);
+
+/** Time spent in the membership phases (join, leader, retire) divided by the membership changes. */
+export const msPerChange = (r: StretchRun): number =>
+  r.membershipChanges
+    ? r.steps
+        .filter((s) => MEMBERSHIP_PHASES.has(s.phase) && s.kind !== 'gate')
+        .reduce((a, s) => a + s.ms, 0) / r.membershipChanges
+    : Number.NaN;

@@ -1,0 +1,49 @@
+/** The load client around a migration method, and what it saw: failures, write gaps, lost writes. */
+import { Etcd3 } from 'etcd3';
+import { checkHistory } from '../../test/helpers/history-checker.js';
+import { LoadClient } from '../../test/helpers/load-client.js';
+
+export interface ClientOutcome {
+  opsTotal: number;
+  opsPerSecond: number;
+  failedOps: number;
+  indeterminateOps: number;
+  maxWriteGapMs: number;
+  lostWrites: number;
+  staleReads: number;
+  violations: string[];
+  firstFailures: string[];
+}
+
+export function startLoad(endpoints: string[], opsPerSecond: number): LoadClient {
+  const load = new LoadClient({ endpoints, opsPerSecond });
+  load.start();
+  return load;
+}
+
+/** Stops the load and checks its history against what the cluster it ended on holds. */
+export async function finishLoad(load: LoadClient): Promise<ClientOutcome> {
+  await load.stop();
+  const reader = new Etcd3({ hosts: load.currentEndpoints() });
+  const finalValues = new Map<string, string | undefined>();
+  try {
+    for (const key of new Set(load.history.map((o) => o.key)))
+      finalValues.set(key, (await reader.get(key).string()) ?? undefined);
+  } finally {
+    reader.close();
+    load.close();
+  }
+  const check = checkHistory(load.history, finalValues);
+  const s = load.summary();
+  return {
+    opsTotal: s.opsTotal,
+    opsPerSecond: s.opsPerSecond,
+    failedOps: s.failedOps,
+    indeterminateOps: s.indeterminateOps,
+    maxWriteGapMs: s.maxWriteGapMs,
+    lostWrites: check.lostWrites,
+    staleReads: check.staleReads,
+    violations: check.violations.slice(0, 5),
+    firstFailures: s.firstFailures,
+  };
+}

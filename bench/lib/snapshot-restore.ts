@@ -1,0 +1,143 @@
+/**
+ * Baseline: `etcdctl snapshot save` from a source member, copy, `etcdctl snapshot restore` into
+ * the volume of each member of a fresh target StatefulSet, switch the clients. The target pods
+ * exist first (their IPs are the new endpoints): the clients are pointed at them before the
+ * snapshot, so no write lands in the source after it, and wait until the restored cluster answers.
+ * The host reaches both clusters' pod IPs and volumes: it stands in for a jump host.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { clusterClient, etcdctl, waitFor } from '../../test/helpers/kube.js';
+import { finishLoad, startLoad } from './client-load.js';
+import { cleanUpRun } from './cleanup.js';
+import { failedFidelity, STEADY_MS, type MethodRun } from './method-run.js';
+import { checkFidelity, deploySourceEtcd, writeFidelityFixture } from './source-etcd.js';
+import { dataDirOf, deployTargetEtcd, initialCluster, TARGET_STS } from './target-etcd.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface BaselineOptions {
+  replicas?: number;
+  opsPerSecond?: number;
+  keys?: number;
+  say?: (line: string) => void;
+}
+
+export interface SnapshotRestoreRun extends MethodRun {
+  /** From pointing the clients at the new members to the restored cluster accepting a write. */
+  downtimeMs: number;
+  /** Within the downtime: snapshot save, restore of every member, etcd start until serving. */
+  snapshotMs: number;
+  restoreMs: number;
+  startMs: number;
+  snapshotBytes: number;
+}
+
+export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<SnapshotRestoreRun> {
+  const say = opts.say ?? (() => undefined);
+  const replicas = opts.replicas ?? 3;
+  const target = clusterClient('target');
+  const src = await deploySourceEtcd(clusterClient('source'), {
+    replicas,
+    keys: opts.keys ?? 500,
+    prefix: 'bench-sr',
+  });
+  const ns = src.namespace;
+  const snapshotFile = path.join(os.tmpdir(), `bench-${ns}.db`);
+  try {
+    await target.core.createNamespace({ body: { metadata: { name: ns } } });
+    const fixture = await writeFidelityFixture(src.endpoints);
+    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
+    await waitFor('the load client running', () => Promise.resolve(load.history.length > 100), {
+      timeoutMs: 30_000,
+    });
+    const started = Date.now();
+    const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: true });
+    const dataDirs = await Promise.all(tgt.pods.map((p) => dataDirOf(target, ns, p.metadata!.name!)));
+    const switchedAt = Date.now();
+    load.setEndpoints(tgt.endpoints);
+    await load.settled();
+    await execFileAsync(
+      etcdctl('3.4'),
+      ['--endpoints', src.endpoints[0]!, 'snapshot', 'save', snapshotFile],
+      {
+        env: { ...process.env, ETCDCTL_API: '3' },
+      },
+    );
+    const snapshotBytes = fs.statSync(snapshotFile).size;
+    const snapshotMs = Date.now() - switchedAt;
+    await Promise.all(
+      tgt.pods.map(async (p, i) => {
+        const name = p.metadata!.name!;
+        const staging = path.join(dataDirs[i]!, '.restore');
+        await execFileAsync(
+          etcdctl('3.4'),
+          [
+            'snapshot',
+            'restore',
+            snapshotFile,
+            '--name',
+            name,
+            '--initial-cluster',
+            initialCluster(replicas),
+            '--initial-cluster-token',
+            `${TARGET_STS}-bench`,
+            '--initial-advertise-peer-urls',
+            `http://${name}.${TARGET_STS}:2380`,
+            '--data-dir',
+            staging,
+          ],
+          { env: { ...process.env, ETCDCTL_API: '3' } },
+        );
+        fs.renameSync(path.join(staging, 'member'), path.join(dataDirs[i]!, 'member'));
+        fs.rmSync(staging, { recursive: true, force: true });
+      }),
+    );
+    const restoreMs = Date.now() - switchedAt - snapshotMs;
+    // A fresh client per try: a client's circuit breaker would hold it off for 5 s after a refusal.
+    await waitFor(
+      'the restored cluster to accept writes',
+      async () => {
+        const probe = new Etcd3({ hosts: tgt.endpoints, dialTimeout: 500 });
+        try {
+          return await probe
+            .put('bench/probe')
+            .value('1')
+            .then(() => true);
+        } finally {
+          probe.close();
+        }
+      },
+      { timeoutMs: 120_000, intervalMs: 100 },
+    );
+    const durationMs = Date.now() - started;
+    const downtimeMs = Date.now() - switchedAt;
+    const startMs = downtimeMs - snapshotMs - restoreMs;
+    say(
+      `${ns}: snapshot-restore serving after ${(durationMs / 1000).toFixed(1)} s (clients waited ${(downtimeMs / 1000).toFixed(1)} s: snapshot ${snapshotMs} ms, restore ${restoreMs} ms, start ${startMs} ms)`,
+    );
+    await new Promise((r) => setTimeout(r, STEADY_MS));
+    const clients = await finishLoad(load);
+    const fidelity = await checkFidelity(tgt.endpoints, fixture).catch(failedFidelity);
+    return {
+      method: 'snapshot-restore',
+      namespace: ns,
+      outcome: 'completed',
+      durationMs,
+      downtimeMs,
+      snapshotMs,
+      restoreMs,
+      startMs,
+      snapshotBytes,
+      clients,
+      fidelity,
+    };
+  } finally {
+    fs.rmSync(snapshotFile, { force: true });
+    await cleanUpRun(ns);
+  }
+}

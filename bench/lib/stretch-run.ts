@@ -1,0 +1,219 @@
+/**
+ * One stretch migration under load: this project's workflow with real activities, every gate on
+ * auto except switch-clients, which the benchmark approves right after moving the load client to
+ * the new voters (so the clients switch at the right moment, as an operator would).
+ */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { V1Pod } from '@kubernetes/client-node';
+import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
+import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
+import type { MigrationStatus, StepProgress } from '../../workflows/status.js';
+import { clusterClient, podNetns, waitFor } from '../../test/helpers/kube.js';
+import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
+import { cleanUpRun } from './cleanup.js';
+import {
+  backendSize,
+  checkFidelity,
+  deploySourceEtcd,
+  growBackend,
+  writeFidelityFixture,
+  type FidelityCheck,
+} from './source-etcd.js';
+import type { BenchTemporal } from './temporal-worker.js';
+
+const execFileAsync = promisify(execFile);
+
+export interface StretchOptions {
+  replicas?: number;
+  /** Grow the source backend to about this many bytes first. */
+  dataBytes?: number;
+  shrink?: boolean;
+  soak?: string;
+  opsPerSecond?: number;
+  keys?: number;
+  say?: (line: string) => void;
+}
+
+export interface StepTiming {
+  id: string;
+  kind: string;
+  phase: string;
+  ms: number;
+}
+
+export interface StretchRun {
+  method: 'stretch';
+  namespace: string;
+  outcome: string;
+  replicas: number;
+  shrink: boolean;
+  dbSizeBefore: number;
+  dbSizeInUseBefore: number;
+  /** From the workflow's start to its result. */
+  durationMs: number;
+  /** From reaching the switch-clients gate to its approval (moving the load client). */
+  switchGateMs: number;
+  clients: ClientOutcome;
+  fidelity: FidelityCheck;
+  /** Per new member: add-learner start to promote end (the last one is promoted in retire, after the switch). */
+  joins: { member: string; ms: number; rxBytesAtSwitch: number }[];
+  membershipChanges: number;
+  steps: StepTiming[];
+  error?: string;
+}
+
+const ms = (s: StepProgress): number =>
+  s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : 0;
+
+export function stretchSpec(namespace: string, opts: StretchOptions): Record<string, unknown> {
+  return {
+    version: 1,
+    kind: 'EtcdMigration',
+    source: {
+      context: 'source',
+      namespace,
+      statefulSet: 'etcd',
+      service: 'etcd',
+      loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
+    },
+    target: {
+      context: 'target',
+      namespace,
+      // Unique: the source cluster's CoreDNS maps the new member names cluster-wide, and other
+      // migrations (other benchmark runs, other people's tests) share the sandbox.
+      statefulSet: `etcd-${namespace.split('-').at(-1)}`,
+      loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
+    },
+    gates: {
+      shrink: 'auto',
+      expose: 'auto',
+      dns: 'auto',
+      join: 'auto',
+      leader: 'auto',
+      'switch-clients': 'manual',
+      finalize: 'auto',
+      cleanup: 'auto',
+    },
+    shrink: { enabled: opts.shrink ?? true, keepRevisions: 1000 },
+    soak: opts.soak ?? '5s',
+    deadlines: { catchUp: '15m', loadBalancers: '2m', step: '15m' },
+  };
+}
+
+/** Bytes the pod's network interface received so far (every peer, client and probe). */
+export async function podRxBytes(pod: V1Pod, cluster: 'source' | 'target'): Promise<number> {
+  const netns = podNetns(clusterClient(cluster), pod);
+  const { stdout } = await execFileAsync('ip', ['netns', 'exec', netns, 'cat', '/proc/net/dev']);
+  const eth = stdout.split('\n').find((l) => l.trim().startsWith('eth0:'));
+  return eth ? Number(eth.split(':')[1]!.trim().split(/\s+/)[0]) : 0;
+}
+
+export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): Promise<StretchRun> {
+  const say = opts.say ?? (() => undefined);
+  const replicas = opts.replicas ?? 3;
+  const source = clusterClient('source');
+  const target = clusterClient('target');
+  const src = await deploySourceEtcd(source, { replicas, keys: opts.keys ?? 500, prefix: 'bench-st' });
+  const ns = src.namespace;
+  const spec = stretchSpec(ns, opts);
+  try {
+    await target.core.createNamespace({ body: { metadata: { name: ns } } });
+    if (opts.dataBytes) {
+      const grown = await growBackend(src.endpoints, opts.dataBytes);
+      say(`${ns}: backend grown to ${(grown.dbSize / 1024 / 1024).toFixed(0)} MiB (${grown.puts} puts)`);
+    }
+    const before = await backendSize(src.endpoints);
+    const fixture = await writeFidelityFixture(src.endpoints);
+    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
+    const started = Date.now();
+    const handle = await t.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
+      taskQueue: t.taskQueue,
+      workflowId: `bench-${ns}`,
+      args: [{ spec }],
+    });
+    say(`${ns}: stretch workflow started (${replicas} members, shrink ${opts.shrink ?? true})`);
+    let error: string | undefined;
+    let switchGateMs = 0;
+    const rxAtSwitch = new Map<string, number>();
+    const atGate = await waitFor(
+      'the switch-clients gate',
+      async () => {
+        const s = await handle.query(statusQuery);
+        if (['failed', 'rolled-back', 'aborted', 'stopped', 'completed'].includes(s.workflowState))
+          throw new Error(`workflow ${s.workflowState}: ${s.error}`);
+        return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients' ? s : undefined;
+      },
+      { timeoutMs: 30 * 60_000, intervalMs: 250 },
+    ).catch((err: unknown) => {
+      error = err instanceof Error ? err.message : String(err);
+      return undefined;
+    });
+    let result: MigrationResult | undefined;
+    if (atGate) {
+      const gateAt = Date.parse((atGate.waitingFor as { since: string }).since);
+      const voters = new Set(
+        atGate.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
+      );
+      const pods = (await target.core.listNamespacedPod({ namespace: ns })).items;
+      for (const p of pods) rxAtSwitch.set(p.metadata!.name!, await podRxBytes(p, 'target').catch(() => -1));
+      load.setEndpoints(
+        pods
+          .filter((p) => voters.has(p.metadata!.name!) && p.status?.podIP)
+          .map((p) => `http://${p.status!.podIP}:2379`),
+      );
+      await load.settled();
+      await handle.executeUpdate(approveUpdate, {
+        args: [{ gate: 'switch-clients', by: 'bench', comment: 'load client switched' }],
+      });
+      switchGateMs = Date.now() - gateAt;
+      try {
+        result = await handle.result();
+      } catch (err) {
+        error = err instanceof Error ? err.message : String(err);
+      }
+    } else {
+      await handle.terminate('benchmark gave up').catch(() => undefined);
+    }
+    const durationMs = Date.now() - started;
+    const status: MigrationStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
+    const clients = await finishLoad(load);
+    const fidelity = await checkFidelity(load.currentEndpoints(), fixture).catch((err: unknown) => ({
+      revisionsPreserved: false,
+      leasesPreserved: false,
+      details: [String(err)],
+    }));
+    const steps = (status?.plan?.steps ?? []).filter((s) => s.startedAt && s.endedAt);
+    const joins = [...rxAtSwitch.keys()].sort().map((member) => {
+      const mine = steps.filter((s) => s.id.split('/')[1] === member && s.phase !== 'cleanup');
+      const first = mine.find((s) => s.kind === 'add-learner');
+      const last = mine.filter((s) => s.kind === 'promote' || s.kind === 'await-catch-up').at(-1);
+      return {
+        member,
+        ms: first && last ? Date.parse(last.endedAt!) - Date.parse(first.startedAt!) : 0,
+        rxBytesAtSwitch: rxAtSwitch.get(member) ?? 0,
+      };
+    });
+    say(`${ns}: ${result?.outcome ?? `failed: ${error}`} in ${(durationMs / 1000).toFixed(1)} s`);
+    return {
+      method: 'stretch',
+      namespace: ns,
+      outcome: result?.outcome ?? 'failed',
+      replicas,
+      shrink: opts.shrink ?? true,
+      dbSizeBefore: before.dbSize,
+      dbSizeInUseBefore: before.dbSizeInUse,
+      durationMs,
+      switchGateMs,
+      clients,
+      fidelity,
+      joins,
+      membershipChanges: steps.filter((s) => ['add-learner', 'promote', 'remove-member'].includes(s.kind))
+        .length,
+      steps: steps.map((s) => ({ id: s.id, kind: s.kind, phase: s.phase, ms: ms(s) })),
+      ...(error ? { error } : {}),
+    };
+  } finally {
+    await cleanUpRun(ns, spec);
+  }
+}

@@ -1,0 +1,70 @@
+/** How a stretch migration's cost grows with the source's backend size, with and without the shrink phase. */
+import { formatSpread, markdownTable, mebibytes, seconds, spread } from '../lib/stats.js';
+import { runStretch, type StretchRun } from '../lib/stretch-run.js';
+import { withTemporalWorker } from '../lib/temporal-worker.js';
+import type { SuiteContext, SuiteOutput } from './suite.js';
+
+export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
+  const sizesMB = ctx.sizes ?? (ctx.quick ? [5] : [10, 100, 500]);
+  const runs: (StretchRun & { targetMB: number })[] = [];
+  await withTemporalWorker(async (t) => {
+    for (const mb of sizesMB)
+      for (const shrink of [true, false])
+        for (let rep = 0; rep < ctx.reps; rep++) {
+          ctx.say(`${mb} MB, shrink ${shrink}, repetition ${rep + 1}/${ctx.reps}`);
+          const r = await runStretch(t, {
+            dataBytes: mb * 1024 * 1024,
+            shrink,
+            say: ctx.say,
+            opsPerSecond: ctx.opsPerSecond,
+          });
+          runs.push({ ...r, targetMB: mb });
+        }
+  });
+  const rows = sizesMB.flatMap((mb) =>
+    [true, false].map((shrink) => {
+      const mine = runs.filter((r) => r.targetMB === mb && r.shrink === shrink);
+      const joins = mine.flatMap((r) => r.joins);
+      return [
+        mb,
+        shrink ? 'yes' : 'no',
+        formatSpread(spread(mine.map((r) => mebibytes(r.dbSizeBefore))), 0),
+        formatSpread(spread(mine.map((r) => mebibytes(r.dbSizeInUseBefore))), 1),
+        formatSpread(spread(joins.map((j) => seconds(j.ms))), 1),
+        formatSpread(spread(joins.map((j) => mebibytes(j.rxBytesAtSwitch))), 1),
+        formatSpread(spread(mine.map((r) => seconds(shrinkMs(r)))), 1),
+        formatSpread(spread(mine.map((r) => seconds(r.durationMs))), 1),
+        `${mine.filter((r) => r.outcome === 'completed').length}/${mine.length}`,
+        formatSpread(spread(mine.map((r) => r.clients.failedOps)), 0),
+        formatSpread(spread(mine.map((r) => r.clients.lostWrites)), 0),
+      ];
+    }),
+  );
+  return {
+    runs,
+    table: markdownTable(
+      [
+        'target MB',
+        'shrink',
+        'backend before (MiB)',
+        'in use before (MiB)',
+        'join per member (s)',
+        'MiB received per new member',
+        'shrink phase (s)',
+        'total (s)',
+        'completed',
+        'failed ops',
+        'acked writes lost',
+      ],
+      rows,
+    ),
+    notes: [
+      "Backend grown by overwriting 100 keys with 64 KiB values (many revisions of the same keys), then 500 seed keys and the fidelity keys; the article's `--auto-compaction-retention=1000` (revision mode) stays on.",
+      'Join per member: add-learner start to promote end, all new members pooled (the last one is promoted in retire, after the client switch).',
+      "MiB received per new member: bytes received on the pod's network interface (peers, probes) from its start until the client switch, all new members pooled.",
+    ],
+  };
+}
+
+const shrinkMs = (r: StretchRun): number =>
+  r.steps.filter((s) => s.phase === 'shrink').reduce((a, s) => a + s.ms, 0);

@@ -1,0 +1,58 @@
+/** Stretch, snapshot-restore and make-mirror under the same client load, side by side. */
+import { formatAll, formatSpread, markdownTable, seconds, spread } from '../lib/stats.js';
+import type { MethodRun } from '../lib/method-run.js';
+import { runMakeMirror } from '../lib/make-mirror.js';
+import { runSnapshotRestore } from '../lib/snapshot-restore.js';
+import { runStretch } from '../lib/stretch-run.js';
+import { withTemporalWorker } from '../lib/temporal-worker.js';
+import type { SuiteContext, SuiteOutput } from './suite.js';
+
+export async function methodsSuite(ctx: SuiteContext): Promise<SuiteOutput> {
+  const runs: MethodRun[] = [];
+  await withTemporalWorker(async (t) => {
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
+      runs.push(await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+      runs.push(await runSnapshotRestore({ say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+      runs.push(await runMakeMirror({ say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+    }
+  });
+  return { runs, table: methodsTable(runs) };
+}
+
+export function methodsTable(runs: MethodRun[]): string {
+  const methods = [...new Set(runs.map((r) => r.method))];
+  return markdownTable(
+    [
+      'method',
+      'runs (completed)',
+      'failed ops',
+      'indeterminate ops',
+      'longest write gap (s)',
+      'acked writes lost',
+      'stale reads',
+      'revisions preserved',
+      'leases preserved',
+      'total duration (s)',
+      'client ops/s',
+    ],
+    methods.map((m) => {
+      const mine = runs.filter((r) => r.method === m);
+      const of = (f: (r: MethodRun) => number, digits = 0): string =>
+        formatSpread(spread(mine.map(f)), digits);
+      return [
+        m,
+        `${mine.length} (${mine.filter((r) => r.outcome === 'completed').length})`,
+        of((r) => r.clients.failedOps),
+        of((r) => r.clients.indeterminateOps),
+        of((r) => seconds(r.clients.maxWriteGapMs), 2),
+        of((r) => r.clients.lostWrites),
+        of((r) => r.clients.staleReads),
+        formatAll(mine.map((r) => r.fidelity.revisionsPreserved)),
+        formatAll(mine.map((r) => r.fidelity.leasesPreserved)),
+        of((r) => seconds(r.durationMs), 1),
+        of((r) => r.clients.opsPerSecond),
+      ];
+    }),
+  );
+}

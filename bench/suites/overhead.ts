@@ -1,0 +1,62 @@
+/**
+ * Orchestration overhead of a stretch migration: total time minus the waits no orchestrator can
+ * avoid (learner catch-up, load-balancer provisioning, the configured soak), and where the rest goes.
+ */
+import { formatSpread, markdownTable, median, seconds, spread } from '../lib/stats.js';
+import { overheadOf } from '../lib/breakdown.js';
+import { runStretch, type StretchRun } from '../lib/stretch-run.js';
+import { withTemporalWorker } from '../lib/temporal-worker.js';
+import type { SuiteContext, SuiteOutput } from './suite.js';
+
+export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
+  const runs: StretchRun[] = [];
+  await withTemporalWorker(async (t) => {
+    for (let rep = 0; rep < ctx.reps; rep++) {
+      ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
+      runs.push(await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+    }
+  });
+  const breakdowns = runs.filter((r) => r.outcome === 'completed').map(overheadOf);
+  const kinds = [...new Set(breakdowns.flatMap((b) => Object.keys(b.byKind)))];
+  const rows = kinds
+    .map((k) => ({ k, ms: breakdowns.map((b) => b.byKind[k] ?? 0) }))
+    .sort((a, b) => median(b.ms) - median(a.ms))
+    .map(({ k, ms }) => [
+      k,
+      formatSpread(spread(ms.map(seconds)), 2),
+      `${((100 * median(ms)) / median(breakdowns.map((b) => b.totalMs))).toFixed(1)} %`,
+    ]);
+  const summary = {
+    total: spread(breakdowns.map((b) => seconds(b.totalMs))),
+    unavoidable: spread(breakdowns.map((b) => seconds(b.unavoidableMs))),
+    overhead: spread(breakdowns.map((b) => seconds(b.overheadMs))),
+    overheadShare: spread(breakdowns.map((b) => b.overheadMs / b.totalMs)),
+  };
+  const head = markdownTable(
+    ['', 'seconds', 'share of total'],
+    [
+      ['total', formatSpread(summary.total, 1), '100 %'],
+      [
+        'unavoidable waits (catch-up, load balancers, soak)',
+        formatSpread(summary.unavoidable, 1),
+        pct(summary.unavoidable.median, summary.total.median),
+      ],
+      [
+        'orchestration overhead (the rest)',
+        formatSpread(summary.overhead, 1),
+        `${(100 * summary.overheadShare.median).toFixed(1)} %`,
+      ],
+    ],
+  );
+  return {
+    runs: runs.map((r) => ({ ...r, overhead: r.outcome === 'completed' ? overheadOf(r) : undefined })),
+    summary,
+    table: `${head}\n\nWhere the overhead goes (median over runs):\n\n${markdownTable(['step kind', 'seconds', 'share of total'], rows)}`,
+    notes: [
+      'Steps as the workflow\'s status reports them (startedAt/endedAt); "between steps" is the workflow\'s duration minus the sum of its steps.',
+      'The switch-clients gate is manual in these runs and approved by the benchmark right after it moves the load client: its wait is the `gate` row.',
+    ],
+  };
+}
+
+const pct = (part: number, whole: number): string => `${((100 * part) / whole).toFixed(1)} %`;

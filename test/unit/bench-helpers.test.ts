@@ -1,0 +1,115 @@
+import type { V1StatefulSet } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import { msPerChange, overheadOf } from '../../bench/lib/breakdown.js';
+import { formatAll, formatSpread, markdownTable, median, spread } from '../../bench/lib/stats.js';
+import { articleManifests } from '../../bench/lib/source-etcd.js';
+import type { StretchRun } from '../../bench/lib/stretch-run.js';
+import { targetManifests } from '../../bench/lib/target-etcd.js';
+
+describe('median and spread', () => {
+  it('takes the middle value, or the mean of the two middle ones', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+  });
+
+  it('formats the median with the range only when values differ', () => {
+    expect(formatSpread(spread([2, 1, 4]))).toBe('2.0 (1.0-4.0)');
+    expect(formatSpread(spread([7, 7]), 0)).toBe('7');
+    expect(formatSpread(spread([0.5]), 2)).toBe('0.50');
+    expect(formatSpread(spread([]))).toBe('n/a');
+  });
+
+  it('says yes, no, or how many repetitions said yes', () => {
+    expect(formatAll([true, true])).toBe('yes');
+    expect(formatAll([false])).toBe('no');
+    expect(formatAll([true, false, true])).toBe('2/3 yes');
+  });
+});
+
+describe('markdownTable', () => {
+  it('pads columns to the widest cell under a rule', () => {
+    expect(markdownTable(['a', 'long header'], [['value', 1]]).split('\n')).toEqual([
+      '| a     | long header |',
+      '| ----- | ----------- |',
+      '| value | 1           |',
+    ]);
+  });
+});
+
+function run(steps: [string, string, number][], durationMs: number, membershipChanges = 0): StretchRun {
+  return {
+    durationMs,
+    membershipChanges,
+    steps: steps.map(([phase, kind, ms]) => ({ id: `${phase}/${kind}`, phase, kind, ms })),
+  } as StretchRun;
+}
+
+describe('overheadOf', () => {
+  it('takes catch-up, load balancers and soak out of the total and lists the rest by step kind', () => {
+    const b = overheadOf(
+      run(
+        [
+          ['expose', 'await-load-balancers', 1000],
+          ['join', 'add-learner', 5000],
+          ['join', 'await-catch-up', 4000],
+          ['join', 'add-learner', 3000],
+          ['finalize', 'soak', 5000],
+        ],
+        20_000,
+      ),
+    );
+    expect(b.unavoidableMs).toBe(10_000);
+    expect(b.overheadMs).toBe(10_000);
+    expect(b.byKind['add-learner']).toBe(8000);
+    expect(b.byKind['(between steps: workflow tasks, start, result)']).toBe(2000);
+    expect(b.byKind['soak']).toBeUndefined();
+  });
+});
+
+describe('msPerChange', () => {
+  it('divides the membership phases, gates excluded, by the membership changes', () => {
+    const r = run(
+      [
+        ['join', 'add-learner', 1000],
+        ['join', 'await-catch-up', 3000],
+        ['retire', 'gate', 60_000],
+        ['retire', 'remove-member', 2000],
+        ['finalize', 'soak', 5000],
+      ],
+      80_000,
+      2,
+    );
+    expect(msPerChange(r)).toBe(3000);
+  });
+});
+
+describe('benchmark manifests', () => {
+  const sts = (objects: ReturnType<typeof articleManifests>): V1StatefulSet =>
+    objects.find((o) => o.kind === 'StatefulSet') as V1StatefulSet;
+
+  it('lists every member in the source --initial-cluster and drops anti-affinity beyond the 4 sandbox nodes', () => {
+    const five = sts(articleManifests('ns', 5));
+    expect(five.spec!.replicas).toBe(5);
+    expect(five.spec!.template.spec!.containers[0]!.args!.join(' ')).toContain(
+      '--initial-cluster etcd-0=http://etcd-0.etcd:2380,etcd-1=http://etcd-1.etcd:2380,etcd-2=http://etcd-2.etcd:2380,etcd-3=http://etcd-3.etcd:2380,etcd-4=http://etcd-4.etcd:2380 ',
+    );
+    expect(five.spec!.template.spec!.affinity).toBeUndefined();
+    expect(sts(articleManifests('ns', 3)).spec!.template.spec!.affinity).toBeDefined();
+  });
+
+  it('renames the target cluster and, for a restore, waits for a data directory before starting etcd', () => {
+    const t = sts(targetManifests('ns', 3, true));
+    const [flag, script] = t.spec!.template.spec!.containers[0]!.args!;
+    expect(flag).toBe('-c');
+    expect(script).toMatch(/^while \[ ! -d \/var\/lib\/etcd\/member \]/);
+    expect(script).toContain('--initial-advertise-peer-urls=http://$HOSTNAME.etcd-main:2380');
+    expect(script).toContain('--initial-cluster etcd-main-0=http://etcd-main-0.etcd-main:2380,');
+    expect(script).not.toMatch(/\betcd-\d=/);
+    expect(t.metadata!.name).toBe('etcd-main');
+    expect(t.spec!.selector.matchLabels).toEqual({ app: 'etcd-main' });
+    expect(sts(targetManifests('ns', 3, false)).spec!.template.spec!.containers[0]!.args![1]).not.toContain(
+      'while',
+    );
+  });
+});
