@@ -42,16 +42,30 @@ const program = new Command('bench')
     intList,
   )
   .option('--ops <n>', 'load client operations per second', positiveInt, 150)
+  .option(
+    '--from <file>',
+    'overhead: analyse the stretch runs of an earlier result file (e.g. bench/results/methods.json)',
+  )
+  .option('--value-kib <n>', 'data-size: size of the values that grow the backend (default 64)', positiveInt)
   .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
   .action(
     async (
       suite: string,
-      o: { quick: boolean; reps?: number; sizes?: number[]; ops: number; name?: string },
+      o: {
+        quick: boolean;
+        reps?: number;
+        sizes?: number[];
+        ops: number;
+        name?: string;
+        from?: string;
+        valueKib?: number;
+      },
     ) => {
       const run = SUITES[suite];
       if (!run) program.error(`unknown suite "${suite}": choose one of ${Object.keys(SUITES).join(', ')}`);
       if (!(await sandboxStatus()).up)
         program.error('the sandbox is not running: start it with `npm run sandbox -- up`');
+      if (o.from && suite !== 'overhead') program.error('--from is for the overhead suite only');
       const machine = describeMachine();
       const startedAt = new Date().toISOString();
       const say = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -60,6 +74,8 @@ const program = new Command('bench')
         reps: o.reps ?? (o.quick ? 1 : 3),
         opsPerSecond: o.ops,
         sizes: o.sizes,
+        from: o.from,
+        valueKiB: o.valueKib,
         say,
       });
       publish(o.name ?? (o.quick ? `${suite}-quick` : suite), {

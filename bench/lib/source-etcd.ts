@@ -79,9 +79,10 @@ export async function backendSize(endpoints: string[]): Promise<{ dbSize: number
 export async function growBackend(
   endpoints: string[],
   bytes: number,
+  valueBytes = 64 * 1024,
 ): Promise<{ dbSize: number; puts: number }> {
   const c = new Etcd3({ hosts: endpoints });
-  const value = Buffer.alloc(64 * 1024, 'x');
+  const value = Buffer.alloc(valueBytes, 'x');
   let puts = 0;
   try {
     for (;;) {

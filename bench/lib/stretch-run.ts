@@ -28,6 +28,8 @@ export interface StretchOptions {
   replicas?: number;
   /** Grow the source backend to about this many bytes first. */
   dataBytes?: number;
+  /** Size of each value written to grow the backend (default 64 KiB). */
+  valueBytes?: number;
   shrink?: boolean;
   soak?: string;
   opsPerSecond?: number;
@@ -120,7 +122,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
   try {
     await target.core.createNamespace({ body: { metadata: { name: ns } } });
     if (opts.dataBytes) {
-      const grown = await growBackend(src.endpoints, opts.dataBytes);
+      const grown = await growBackend(src.endpoints, opts.dataBytes, opts.valueBytes);
       say(`${ns}: backend grown to ${(grown.dbSize / 1024 / 1024).toFixed(0)} MiB (${grown.puts} puts)`);
     }
     const before = await backendSize(src.endpoints);

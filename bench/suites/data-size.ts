@@ -15,6 +15,7 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
           const r = await runStretch(t, {
             dataBytes: mb * 1024 * 1024,
             shrink,
+            valueBytes: (ctx.valueKiB ?? 64) * 1024,
             say: ctx.say,
             opsPerSecond: ctx.opsPerSecond,
           });
@@ -59,7 +60,7 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       rows,
     ),
     notes: [
-      "Backend grown by overwriting 100 keys with 64 KiB values (many revisions of the same keys), then 500 seed keys and the fidelity keys; the article's `--auto-compaction-retention=1000` (revision mode) stays on.",
+      `Backend grown by overwriting 100 keys with ${ctx.valueKiB ?? 64} KiB values (many revisions of the same keys), then 500 seed keys and the fidelity keys; the article's \`--auto-compaction-retention=1000\` (revision mode) stays on.`,
       'Join per member: add-learner start to promote end, all new members pooled (the last one is promoted in retire, after the client switch).',
       "MiB received per new member: bytes received on the pod's network interface (peers, probes) from its start until the client switch, all new members pooled.",
     ],

@@ -2,6 +2,7 @@
  * Orchestration overhead of a stretch migration: total time minus the waits no orchestrator can
  * avoid (learner catch-up, load-balancer provisioning, the configured soak), and where the rest goes.
  */
+import fs from 'node:fs';
 import { formatSpread, markdownTable, median, seconds, spread } from '../lib/stats.js';
 import { overheadOf } from '../lib/breakdown.js';
 import { runStretch, type StretchRun } from '../lib/stretch-run.js';
@@ -9,13 +10,15 @@ import { withTemporalWorker } from '../lib/temporal-worker.js';
 import type { SuiteContext, SuiteOutput } from './suite.js';
 
 export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
-  const runs: StretchRun[] = [];
-  await withTemporalWorker(async (t) => {
-    for (let rep = 0; rep < ctx.reps; rep++) {
-      ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
-      runs.push(await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
-    }
-  });
+  const runs: StretchRun[] = ctx.from ? stretchRunsIn(ctx.from) : [];
+  if (ctx.from) ctx.say(`${runs.length} stretch runs from ${ctx.from}`);
+  else
+    await withTemporalWorker(async (t) => {
+      for (let rep = 0; rep < ctx.reps; rep++) {
+        ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
+        runs.push(await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+      }
+    });
   const breakdowns = runs.filter((r) => r.outcome === 'completed').map(overheadOf);
   const kinds = [...new Set(breakdowns.flatMap((b) => Object.keys(b.byKind)))];
   const rows = kinds
@@ -53,10 +56,18 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     summary,
     table: `${head}\n\nWhere the overhead goes (median over runs):\n\n${markdownTable(['step kind', 'seconds', 'share of total'], rows)}`,
     notes: [
+      ...(ctx.from ? [`Analysis of the stretch runs in ${ctx.from} (no new runs).`] : []),
       'Steps as the workflow\'s status reports them (startedAt/endedAt); "between steps" is the workflow\'s duration minus the sum of its steps.',
       'The switch-clients gate is manual in these runs and approved by the benchmark right after it moves the load client: its wait is the `gate` row.',
     ],
   };
+}
+
+/** The stretch runs of an earlier result file (e.g. the methods suite's). */
+function stretchRunsIn(file: string): StretchRun[] {
+  const result = JSON.parse(fs.readFileSync(file, 'utf8')) as { runs?: unknown };
+  if (!Array.isArray(result.runs)) throw new Error(`${file} holds no runs`);
+  return (result.runs as { method?: string }[]).filter((r): r is StretchRun => r.method === 'stretch');
 }
 
 const pct = (part: number, whole: number): string => `${((100 * part) / whole).toFixed(1)} %`;

@@ -5,6 +5,10 @@ export interface SuiteContext {
   opsPerSecond: number;
   /** Suite-specific list (data sizes in MB, member counts, migrations at once). */
   sizes?: number[];
+  /** overhead: analyse the stretch runs of this result file instead of running new ones. */
+  from?: string;
+  /** data-size: size of each value written to grow the backend, in KiB. */
+  valueKiB?: number;
   say: (line: string) => void;
 }
 
