@@ -1,10 +1,11 @@
 /** Removes what a benchmark run made: its namespaces in both clusters and its CoreDNS entries. */
 import fs from 'node:fs';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
 import { parseMigrationSpec } from '../../workflows/spec/validate.js';
-import { clusterClient, waitFor } from '../../test/helpers/kube.js';
+import { clusterClient, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
 
 export async function cleanUpRun(namespace: string, spec?: Record<string, unknown>): Promise<void> {
   if (spec) {
@@ -32,8 +33,19 @@ export async function cleanUpRun(namespace: string, spec?: Record<string, unknow
     if (!gone) continue;
     for (const pv of (await c.core.listPersistentVolume()).items) {
       if (pv.spec?.claimRef?.namespace !== namespace) continue;
-      await c.core.deletePersistentVolume({ name: pv.metadata!.name! }).catch(() => undefined);
+      await releaseVolume(c, pv.metadata!.name!);
       if (pv.spec.hostPath?.path) fs.rmSync(pv.spec.hostPath.path, { recursive: true, force: true });
     }
   }
+}
+
+/** Deletes a released volume; the sandbox runs no PV-protection controller, so its finalizer goes too. */
+export async function releaseVolume(c: ClusterClient, name: string): Promise<void> {
+  await c.core.deletePersistentVolume({ name }).catch(() => undefined);
+  await c.core
+    .patchPersistentVolume(
+      { name, body: { metadata: { finalizers: null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+    )
+    .catch(() => undefined);
 }
