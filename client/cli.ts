@@ -19,6 +19,7 @@ import { assumedSourceMembers, planMigration } from '../workflows/planner/plan.j
 import { formatPlan } from '../workflows/planner/format-plan.js';
 import { GATE_NAMES, type GateName, type MigrationSpec } from '../workflows/spec/schema.js';
 import { temporalSettings } from '../worker/temporal-connection.js';
+import { dataConverterFromEnvironment, payloadCodecFromEnvironment } from '../worker/payload-codec.js';
 import { loadMigrationSpecFile } from './spec-file.js';
 import { renderStatus } from './render-status.js';
 
@@ -29,7 +30,11 @@ function who(): string {
 async function connect(): Promise<{ client: Client; close: () => Promise<void> }> {
   const s = temporalSettings();
   const connection = await Connection.connect({ address: s.address, tls: s.tls as never, apiKey: s.apiKey });
-  return { client: new Client({ connection, namespace: s.namespace }), close: () => connection.close() };
+  const dataConverter = dataConverterFromEnvironment();
+  return {
+    client: new Client({ connection, namespace: s.namespace, ...(dataConverter ? { dataConverter } : {}) }),
+    close: () => connection.close(),
+  };
 }
 
 async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
@@ -202,5 +207,32 @@ program
     );
   });
 // --- end of audit ---------------------------------------------------------------------------
+
+// --- codec server: lets the Temporal Web UI / CLI read encrypted payloads ----------------------
+program
+  .command('codec-server')
+  .description(
+    'decode encrypted payloads for the Temporal Web UI (--ui-codec-endpoint) and CLI (--codec-endpoint)',
+  )
+  .option('--port <port>', 'port to listen on', '8888')
+  .option('--host <host>', 'address to listen on (whoever reaches it reads every payload)', '127.0.0.1')
+  .option('--ui-origin <origin>', 'the Web UI origin allowed by CORS', 'http://localhost:8233')
+  .option('--token-env <name>', 'require Authorization: Bearer <value of this environment variable>')
+  .action(async (opts: { port: string; host: string; uiOrigin: string; tokenEnv?: string }) => {
+    const codec = payloadCodecFromEnvironment();
+    if (!codec)
+      fail(new Error("set ETCD_STRETCH_PAYLOAD_KEY or ETCD_STRETCH_PAYLOAD_KEY_FILE (the worker's key)"));
+    const token = opts.tokenEnv ? process.env[opts.tokenEnv] : undefined;
+    if (opts.tokenEnv && !token) fail(new Error(`${opts.tokenEnv} is not set`));
+    const { startCodecServer } = await import('../worker/codec-server.js');
+    const { url } = await startCodecServer({
+      codec: codec,
+      port: Number(opts.port),
+      host: opts.host,
+      uiOrigin: opts.uiOrigin,
+      ...(token ? { token } : {}),
+    }).catch(fail);
+    process.stdout.write(`codec server on ${url} (POST /decode, /encode); UI origin ${opts.uiOrigin}\n`);
+  });
 
 await program.parseAsync();

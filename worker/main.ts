@@ -4,6 +4,7 @@
  * TEMPORAL_TLS_* / TEMPORAL_API_KEY, ETCD_STRETCH_TASK_QUEUE, KUBECONFIG (the contexts named in specs),
  * LOG_LEVEL and ETCD_STRETCH_LOG_FORMAT (JSON lines on stdout by default), ETCD_STRETCH_METRICS_ADDRESS
  * (Prometheus /metrics, default 127.0.0.1:9464, `off` disables).
+ * ETCD_STRETCH_PAYLOAD_KEY / _KEY_FILE / _KEY_ID (optional payload encryption, worker/payload-codec.ts).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { Connection } from '@temporalio/client';
 import { createMigrationActivities } from '../activities/migration/index.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes.js';
 import { temporalSettings } from './temporal-connection.js';
+import { dataConverterFromEnvironment } from './payload-codec.js';
 import { kubeconfigFromEnvironment } from '../activities/migration/kubeconfig.js';
 import { createWorkerLogger } from './json-logger.js';
 import { metricsAddress, migrationMetricsInterceptor, prometheusTelemetry } from './metrics.js';
@@ -67,6 +69,8 @@ export async function runWorker(): Promise<void> {
   const metrics = installRuntime(logger, metricsAddress());
   const settings = temporalSettings();
   const kubeconfig = kubeconfigFromEnvironment();
+  // Optional payload encryption (ETCD_STRETCH_PAYLOAD_KEY[_FILE]); the CLI must hold the same key.
+  const dataConverter = dataConverterFromEnvironment();
   await ensureSearchAttributes(settings.address, settings.namespace, settings.tls, logger, settings.apiKey);
   const connection = await NativeConnection.connect({
     address: settings.address,
@@ -83,12 +87,14 @@ export async function runWorker(): Promise<void> {
       : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
     activities: createMigrationActivities({ kubeconfig }),
     interceptors: { activity: [migrationMetricsInterceptor] },
+    ...(dataConverter ? { dataConverter } : {}),
   });
   logger.info('worker ready', {
     address: settings.address,
     namespace: settings.namespace,
     taskQueue: settings.taskQueue,
     kubeconfig,
+    payloads: dataConverter ? 'encrypted' : 'plain',
     metrics: metrics ? `http://${metrics}/metrics` : 'off',
   });
   // Worker.run() returns after SIGINT/SIGTERM once running activities finished or timed out.

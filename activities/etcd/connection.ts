@@ -17,6 +17,8 @@ import {
   type IOptions,
   type MaintenanceClient,
 } from 'etcd3';
+import type * as GrpcJs from '@grpc/grpc-js';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
 import { readSecretText } from './secrets.js';
@@ -187,6 +189,7 @@ export class EtcdConnection {
           }
         : this.options;
       c = new Etcd3({ ...options, hosts: [this.endpointOf(name)] });
+      if (options.auth) patchEtcd3Authentication(c);
       this.clients.set(name, c);
     }
     return c;
@@ -289,4 +292,62 @@ export async function withConnection<T>(
   } finally {
     conn.close();
   }
+}
+
+// etcd3's own copy of grpc-js: its calls tell metadata from options with instanceof.
+const etcd3Require = createRequire(createRequire(import.meta.url).resolve('etcd3'));
+const { Metadata } = etcd3Require('@grpc/grpc-js') as typeof GrpcJs;
+type Metadata = InstanceType<typeof Metadata>;
+
+interface RawAuthClient {
+  authenticate(
+    request: { name: string; password: string },
+    options: object,
+    callback: (err: Error | null, response?: { token: string }) => void,
+  ): void;
+}
+interface RawHost {
+  host: string;
+  getServiceClient(name: 'Auth'): RawAuthClient;
+}
+interface RawAuthenticator {
+  getCredentialsFromHost(
+    address: string,
+    name: string,
+    password: string,
+    callOptions?: object,
+  ): Promise<string>;
+  getMetadata(): Promise<Metadata>;
+}
+
+/**
+ * Two gaps of etcd3 1.1.2's authentication (user + password -> token, before the first call):
+ *
+ * - it authenticates over a channel of its own that ignores `grpcOptions`, so a TLS server-name
+ *   override (`grpc.ssl_target_name_override`: the URL holds a pod IP, the certificate a DNS name)
+ *   does not apply and the handshake fails: authenticate over the host's own channel instead;
+ * - a learner refuses `Authenticate` ("rpc not supported for learner"), so every call to a started
+ *   learner failed; the calls the migration makes to a learner (`Status`, serializable reads) need
+ *   no token (etcd checks no permission for them), so go on without one. Simple tokens are local to
+ *   the member that issued them, so a voter's token would not do. Once promoted, the member
+ *   authenticates as usual.
+ */
+export function patchEtcd3Authentication(client: Etcd3): void {
+  const pool = (client as unknown as { pool: { authenticator: RawAuthenticator; hosts: RawHost[] } }).pool;
+  const authenticator = pool.authenticator;
+  authenticator.getCredentialsFromHost = (address, name, password, callOptions) => {
+    const host = pool.hosts.find((h) => h.host === address) ?? pool.hosts[0]!;
+    return new Promise<string>((resolve, reject) => {
+      host.getServiceClient('Auth').authenticate({ name, password }, callOptions ?? {}, (err, response) => {
+        if (err) reject(err);
+        else resolve(response!.token);
+      });
+    });
+  };
+  const getMetadata = authenticator.getMetadata.bind(authenticator);
+  authenticator.getMetadata = () =>
+    getMetadata().catch((err: unknown) => {
+      if (err instanceof Error && /not supported for learner/.test(err.message)) return new Metadata();
+      throw err;
+    });
 }

@@ -113,7 +113,8 @@ export async function issueCertificates(
         .toString('hex')
         .replace(/^[89a-f]/, '1'),
       subject: `CN=${request.commonName.replace(/[,+="\\<>;]/g, '_')}`,
-      issuer: loaded.cert.subject,
+      // The CA's subject as it is encoded (Go matches issuer and subject byte for byte).
+      issuer: loaded.cert.subjectName,
       notBefore,
       notAfter,
       signingAlgorithm: loaded.signingAlgorithm,

@@ -126,12 +126,15 @@ export async function ensureMemberCertificates(
       names: {},
     };
     const toIssue: { member: string; names: string[] }[] = [];
+    // Kept while half of the validity a new one would get is left (never more than the CA's).
+    const caLeftMs = new Date(new X509Certificate(ca.certPem).validTo).getTime() - Date.now();
+    const minRemainingMs = Math.min(ca.validityMs, caLeftMs) / 2;
     for (const member of input.members) {
       const names = memberCertificateNames(spec, member, input.addresses?.[member]);
       summary.names[member] = names;
       const cert = decode(existing, `${member}.crt`);
       const key = decode(existing, `${member}.key`);
-      if (cert && key && certificateServes(cert, key, ca.certPem, names, ca.validityMs / 2)) {
+      if (cert && key && certificateServes(cert, key, ca.certPem, names, minRemainingMs)) {
         data[`${member}.crt`] = cert;
         data[`${member}.key`] = key;
         summary.kept.push(member);

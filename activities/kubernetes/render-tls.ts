@@ -8,7 +8,7 @@
  * `key-file`, `trusted-ca-file`) pointed at it wherever the source writes them (flag, script or
  * `ETCD_*` env), and the source's Secret volumes that held the old files removed. Issued Secrets
  * hold one certificate per member (`<pod>.crt`/`<pod>.key`): each pod picks its own through
- * `$(ETCD_STRETCH_MEMBER)`, an environment variable set from the pod name (first in the list, so
+ * `$(STRETCH_POD_NAME)`, an environment variable (not `ETCD_*`: etcd warns about unknown ones) set from the pod name (first in the list, so
  * that Kubernetes expands it in later variables, command and args).
  * `client-cert-auth` / `peer-client-cert-auth` stay as the source sets them.
  *
@@ -19,7 +19,7 @@ import type { MigrationSpec } from '../../workflows/spec/schema.js';
 import { flagValue, setFlag } from './etcd-flags.js';
 
 export const TLS_MOUNT_ROOT = '/etc/etcd-stretch';
-export const MEMBER_ENV = 'ETCD_STRETCH_MEMBER';
+export const MEMBER_ENV = 'STRETCH_POD_NAME';
 
 type Kind = 'peer' | 'client';
 

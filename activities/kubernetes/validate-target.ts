@@ -11,10 +11,11 @@ import { sideOf, type KubeEnv, type Side } from './clients.js';
 import { readHostsEntries } from './corefile-hosts.js';
 import { readServiceOptional, readStatefulSetOptional, summarizeStatefulSet } from './discover-source.js';
 import { isDns1035Label } from '../../workflows/spec/k8s-names.js';
-import { kubeGetOptional, opOn } from './errors.js';
+import { Forbidden, kubeGetOptional, opOn } from './errors.js';
 import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
 import { listStatefulSetPods } from './pods.js';
 import { flagValue } from './etcd-flags.js';
+import { tlsSecretName } from './render-tls.js';
 import { RenderError, findEtcdContainer, renderTargetStatefulSet } from './render-target.js';
 
 export type RefusalCode =
@@ -100,7 +101,24 @@ function templateReferences(
   return refs;
 }
 
-async function referenceExists(side: Side, kind: 'Secret' | 'ConfigMap' | 'ServiceAccount', name: string) {
+/**
+ * Does the object exist? `undefined` when the worker may not read it: Secrets are granted by name
+ * only (deploy/rbac-target.yaml), and the check is not worth a broader grant.
+ */
+async function referenceExists(
+  side: Side,
+  kind: 'Secret' | 'ConfigMap' | 'ServiceAccount',
+  name: string,
+): Promise<boolean | undefined> {
+  try {
+    return (await readReference(side, kind, name)) !== undefined;
+  } catch (err) {
+    if (err instanceof Forbidden) return undefined;
+    throw err;
+  }
+}
+
+async function readReference(side: Side, kind: 'Secret' | 'ConfigMap' | 'ServiceAccount', name: string) {
   const ns = side.namespace;
   const core = side.clients.core;
   switch (kind) {
@@ -270,8 +288,20 @@ export async function validateMigrationPreconditions(
           () => target.clients.core.readNamespace({ name: spec.target.namespace }),
         );
         if (nsExists) {
+          // The Secrets the migration issues certificates into come into being at the expose phase.
+          const issued = new Set(
+            (['peer', 'client'] as const)
+              .filter((k) => spec.tls[k]?.issueFrom)
+              .map((k) => tlsSecretName(spec, k)),
+          );
           for (const ref of templateReferences(podSpec)) {
-            if (!(await referenceExists(target, ref.kind, ref.name))) {
+            if (ref.kind === 'Secret' && issued.has(ref.name)) continue;
+            const exists = await referenceExists(target, ref.kind, ref.name);
+            if (exists === undefined) {
+              warnings.push(
+                `the pod template needs ${ref.kind} "${ref.name}"; the worker may not read it in ${spec.target.context}/${spec.target.namespace}, so its existence was not checked (grant get on it by name in deploy/rbac-target.yaml to have it checked)`,
+              );
+            } else if (!exists) {
               refuse(
                 'TargetReferenceMissing',
                 `the pod template needs ${ref.kind} "${ref.name}", which does not exist in ${spec.target.context}/${spec.target.namespace}: copy or create it first`,
@@ -279,7 +309,7 @@ export async function validateMigrationPreconditions(
             }
           }
           for (const s of podSpec.imagePullSecrets ?? []) {
-            if (s.name && !(await referenceExists(target, 'Secret', s.name))) {
+            if (s.name && (await referenceExists(target, 'Secret', s.name)) === false) {
               warnings.push(
                 `imagePullSecret "${s.name}" does not exist in ${spec.target.context}/${spec.target.namespace}: pulls from a private registry would fail`,
               );

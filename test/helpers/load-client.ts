@@ -4,6 +4,7 @@
  * fail over). Every operation is kept in a history for the checker.
  */
 import { Etcd3 } from 'etcd3';
+import { patchEtcd3Authentication } from '../../activities/etcd/connection.js';
 
 export type Outcome = 'ok' | 'failed' | 'indeterminate';
 
@@ -78,6 +79,21 @@ export class LoadClient {
     this.next = 0;
   }
 
+  /**
+   * Connects to each endpoint (TLS handshake, authentication) before traffic goes there, as a
+   * real client has its connections open; with TLS on a loaded machine the first call alone can
+   * take longer than one attempt's timeout.
+   */
+  async warmUp(
+    endpoints: string[] = this.endpoints,
+    serverNames: Record<string, string> = {},
+  ): Promise<void> {
+    if (this.tls) Object.assign(this.tls.serverNames!, serverNames);
+    await Promise.all(
+      endpoints.map((e) => withTimeout(this.client(e).get(`${this.prefix}warm-up`).string(), 15_000)),
+    );
+  }
+
   currentEndpoints(): string[] {
     return [...this.endpoints];
   }
@@ -108,6 +124,7 @@ export class LoadClient {
           : {}),
         ...(this.auth ? { auth: this.auth } : {}),
       });
+      if (this.auth) patchEtcd3Authentication(c);
       this.clients.set(endpoint, c);
     }
     return c;

@@ -58,6 +58,14 @@ describe('certificate issuer', () => {
     );
     expect(verified).toContain('OK');
     execFileSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', caFile, certFile]);
+    // Go (etcd) finds the issuer by the exact bytes of its name, string types included.
+    const name = (file: string, which: string) =>
+      execFileSync('openssl', ['x509', '-in', file, '-noout', which, '-nameopt', 'show_type'], {
+        encoding: 'utf8',
+      })
+        .replace(/^\w+=/, '')
+        .trim();
+    expect(name(certFile, '-issuer')).toBe(name(caFile, '-subject'));
     const cert = new X509Certificate(issued.certPem);
     expect(cert.subjectAltName).toBe(
       'DNS:etcd-main-0.etcd-main, DNS:localhost, IP Address:127.0.0.1, IP Address:198.19.2.7',
