@@ -101,7 +101,14 @@ export type MigrationActivities = {
     },
   ): Promise<{ replicas: number; created: boolean }>;
   /** Undo of scaleTarget: back to `replicas` (0 deletes the StatefulSet); the stopped member's PVC goes too. */
-  shrinkTarget(input: SpecInput & { replicas: number; removedMembers: string[] }): Promise<void>;
+  shrinkTarget(
+    input: SpecInput & {
+      replicas: number;
+      removedMembers: string[];
+      /** Keep the headless Service at 0 replicas (a failed first join that will be retried). */
+      keepHeadlessService?: boolean;
+    },
+  ): Promise<void>;
   awaitCatchUp(
     input: SpecInput & { member: string; memberId?: string; timeoutMs: number },
   ): Promise<{ appliedIndex: number; leaderIndex: number; tookMs: number }>;

@@ -3,12 +3,12 @@
  * gates, pause/resume, abort and saga rollback. Deterministic: all I/O is in activities.
  */
 import {
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   condition,
   isCancellation,
   log,
+  patched,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -54,6 +54,20 @@ export const PREFLIGHT_REFUSED = 'PreflightRefused';
 
 class AbortRequested extends Error {}
 
+/**
+ * Patch: a failed join (learner crashing, load balancer broken, catch-up deadline) is undone on
+ * its own and the run pauses for the operator (resume retries the join, abort rolls back), where
+ * it used to roll the whole migration back.
+ */
+export const RETRY_FAILED_JOIN_PATCH = 'retry-failed-join';
+
+const JOIN_STEP_KINDS: ReadonlySet<PlanStep['kind']> = new Set([
+  'add-learner',
+  'scale-target',
+  'await-catch-up',
+  'promote',
+]);
+
 /** Durations in a validated spec always parse. */
 function ms(duration: string): number {
   const value = parseDuration(duration);
@@ -62,10 +76,11 @@ function ms(duration: string): number {
   return value;
 }
 
-/** What went wrong: for a failed activity its own error ("safety guard refused: ..."), not "Activity task failed". */
+/** The innermost message: an activity failure says "Activity task failed", its cause says why. */
 function failureMessage(err: unknown): string {
-  if (err instanceof ActivityFailure && err.cause) return err.cause.message;
-  return err instanceof Error ? err.message : String(err);
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
 }
 
 function now(): string {
@@ -493,7 +508,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
           status.compensations[i]!.state = 'done';
         } catch (err) {
           status.compensations[i]!.state = 'failed';
-          status.compensations[i]!.error = err instanceof Error ? err.message : String(err);
+          status.compensations[i]!.error = failureMessage(err);
           throw err;
         }
       }
@@ -525,14 +540,70 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     step.after.majoritySideOnPartition !== 'neither' &&
     step.after.learners.new.length === 0;
 
+  /**
+   * Undoes the join of `member` after one of its steps failed (remove it from etcd, stop its pod
+   * and wipe its PVC), then pauses; returns the index of the join's first step to run again.
+   */
+  async function undoFailedJoin(member: string, failedIndex: number, err: unknown): Promise<number> {
+    const first = plan.steps.findIndex((s) => s.kind === 'add-learner' && s.member === member);
+    const scale = plan.steps.find(
+      (s): s is StepOfKind<'scale-target'> => s.kind === 'scale-target' && s.member === member,
+    );
+    const failedStep = progress[failedIndex]!;
+    const error = failureMessage(err);
+    const why = `join of ${member} failed at ${failedStep.id}: ${error}`;
+    log.warn('undoing a failed join', { member, step: failedStep.id, error });
+    status.workflowState = 'rolling-back';
+    await CancellationScope.nonCancellable(async () => {
+      await acts.removeLearner({
+        spec,
+        member,
+        memberId: memberIds[member],
+        requiredFaultTolerance: required,
+      });
+      if (scale) {
+        await acts.shrinkTarget({
+          spec,
+          replicas: scale.replicas - 1,
+          removedMembers: [member],
+          keepHeadlessService: true,
+        });
+      }
+      recordEvidence(await acts.observe({ spec }));
+    }).catch((undoErr: unknown) => {
+      throw ApplicationFailure.nonRetryable(
+        `${why}; undoing the join failed: ${undoErr instanceof Error ? undoErr.message : String(undoErr)}`,
+        'JoinUndoFailed',
+      );
+    });
+    failedStep.state = 'failed';
+    failedStep.endedAt = now();
+    failedStep.note = error;
+    saga.takeFrom(`join/${member}`);
+    delete memberIds[member];
+    for (let i = first; i < failedIndex; i++)
+      if (progress[i]!.state === 'done') progress[i]!.state = 'undone';
+    status.workflowState = 'running';
+    status.notices.push(`${now()} ${why}; undone (member removed, pod stopped)`);
+    status.paused = {
+      by: 'etcd-stretch',
+      reason: `${why}. The member was removed and its pod stopped; fix the cause, then resume to retry the join (or abort to roll back)`,
+      at: now(),
+    };
+    return first;
+  }
+
   try {
-    for (const [index, step] of plan.steps.entries()) {
+    let index = 0;
+    while (index < plan.steps.length) {
+      const step = plan.steps[index]!;
       const p = progress[index]!;
       await checkpoint();
       enterPhase(step.phase);
       status.step = { index, total: plan.steps.length, id: step.id, title: step.title };
       p.state = 'running';
       p.startedAt = now();
+      p.endedAt = undefined;
       if (step.kind === 'gate') {
         if (!(await gate(step))) {
           p.state = 'pending';
@@ -549,6 +620,17 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
         currentScope = scope;
         try {
           p.note = await scope.run(() => runStep(step, acts));
+        } catch (err) {
+          const retryable =
+            JOIN_STEP_KINDS.has(step.kind) &&
+            'member' in step &&
+            !status.clientsSwitched &&
+            status.abort === null &&
+            !isCancellation(err) &&
+            patched(RETRY_FAILED_JOIN_PATCH);
+          if (!retryable) throw err;
+          index = await undoFailedJoin(step.member, index, err);
+          continue;
         } finally {
           currentScope = undefined;
         }
@@ -557,6 +639,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       p.endedAt = now();
       if (afterSwitchAbortPoint(step) && index < plan.steps.length - 1)
         return await stopHere(`after ${step.id}`);
+      index++;
     }
   } catch (err) {
     const failed = progress.find((p) => p.state === 'running');

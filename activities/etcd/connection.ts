@@ -85,7 +85,7 @@ type FaultPolicy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>
  * circuit breaker; we want exactly one attempt per call, with its deadline, so
  * that callers decide about retries (and Temporal records them).
  */
-const passThrough = {
+export const passThrough = {
   execute<T>(fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T): Promise<T> {
     return Promise.resolve().then(() => fn({ signal: new AbortController().signal }));
   },

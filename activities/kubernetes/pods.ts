@@ -3,7 +3,7 @@ import type { V1Container, V1Pod } from '@kubernetes/client-node';
 import type { RunContext } from '../etcd/run-context.js';
 import { sleep } from '../etcd/run-context.js';
 import type { Side } from './clients.js';
-import { DeadlineExceeded, kubeCall, opOn } from './errors.js';
+import { DeadlineExceeded, kubeCall, kubeGetOptional, opOn } from './errors.js';
 import { ordinalOf } from './labels.js';
 
 export interface PodSummary {
@@ -97,5 +97,41 @@ export function expandForPod(value: string, container: V1Container, pod: string,
   return value.replace(
     /\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g,
     (m, a?: string, b?: string, c?: string) => vars[(a ?? b ?? c)!] ?? m,
+  );
+}
+
+/** Container states after which a pod will not start by waiting longer. */
+const STUCK_REASONS = new Set([
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+]);
+
+/**
+ * Why a pod is not going to become useful without help (an image or config error, or at least
+ * `maxRestarts` restarts), or undefined while it looks healthy or is still starting. A crash or
+ * two (CrashLoopBackOff for a moment) is left to the restart policy.
+ */
+export function podTrouble(pod: V1Pod, maxRestarts = 3): string | undefined {
+  for (const s of pod.status?.containerStatuses ?? []) {
+    const waiting = s.state?.waiting;
+    if (waiting?.reason && STUCK_REASONS.has(waiting.reason))
+      return `container ${s.name} is ${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''} (restarts: ${s.restartCount ?? 0})`;
+    if ((s.restartCount ?? 0) >= maxRestarts) {
+      const last = s.lastState?.terminated;
+      const how = last ? `; last exit ${last.exitCode}${last.reason ? ` (${last.reason})` : ''}` : '';
+      return `container ${s.name} restarted ${s.restartCount} times${how}`;
+    }
+  }
+  return undefined;
+}
+
+/** The named pod in the side's namespace, or undefined when it does not exist (yet). */
+export function readPod(side: Side, name: string): Promise<V1Pod | undefined> {
+  return kubeGetOptional(opOn(side, 'get', 'pods', name), () =>
+    side.clients.core.readNamespacedPod({ name, namespace: side.namespace }),
   );
 }

@@ -8,7 +8,8 @@ import type { SecretResolver } from '../etcd/types.js';
 import { createSecretResolver } from '../etcd/secrets.js';
 import { resolveRunContext } from '../etcd/run-context.js';
 import { withApplicationFailures, defineErrorType } from '../errors.js';
-import { kubeClientFactory, type KubeEnv } from '../kubernetes/clients.js';
+import { kubeClientFactory, sideOf, type KubeEnv } from '../kubernetes/clients.js';
+import { podTrouble, readPod } from '../kubernetes/pods.js';
 import { createKubernetesSecretResolver } from '../kubernetes/secrets.js';
 import { applyDnsEntries, removeDnsEntries } from '../kubernetes/dns.js';
 import { deleteMemberCertificates, ensureMemberCertificates } from '../kubernetes/member-certificates.js';
@@ -167,28 +168,52 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases });
       return { replicas: r.replicas, created: r.created };
     },
-    async shrinkTarget({ spec, replicas }) {
-      if (replicas === 0) await deleteTarget(env(), { spec });
+    async shrinkTarget({ spec, replicas, keepHeadlessService }) {
+      if (replicas === 0 && !keepHeadlessService) await deleteTarget(env(), { spec });
       else await shrinkTarget(env(), { spec, replicas });
     },
     async awaitCatchUp({ spec, member, memberId, timeoutMs }) {
       const started = Date.now();
       const rc = resolveRunContext();
+      const target = sideOf(env(), spec, 'target');
+      // A pod that crash-loops or cannot start fails the wait now, not at the deadline.
+      const failIfStuck = async () => {
+        const pod = await readPod(target, member);
+        const trouble = pod && podTrouble(pod);
+        if (trouble) throw new LearnerPodNotRunning(`pod ${member} is not running: ${trouble}`);
+      };
       // The learner's pod may still be starting: wait for its IP within the same deadline.
       let access = await etcdAccess(env(), spec);
       while (!access.endpoints[member]) {
+        await failIfStuck();
         if (Date.now() - started > timeoutMs)
           throw new LearnerPodNotRunning(`pod ${member} did not get an IP within ${timeoutMs} ms`);
         rc.heartbeat({ member, waitingFor: 'pod IP' });
         await new Promise((r) => setTimeout(r, 1000));
         access = await etcdAccess(env(), spec);
       }
-      const r = await etcd.etcdWaitForLearnerCatchUp({
-        access,
-        member: memberId ? { memberId, name: member } : { name: member },
-        timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
-      });
-      return { appliedIndex: r.learnerApplied, leaderIndex: r.leaderApplied, tookMs: Date.now() - started };
+      const watchdog = new AbortController();
+      const podWatch = (async () => {
+        while (!watchdog.signal.aborted) {
+          await failIfStuck();
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      })();
+      try {
+        const r = await Promise.race([
+          etcd.etcdWaitForLearnerCatchUp({
+            access,
+            member: memberId ? { memberId, name: member } : { name: member },
+            timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
+          }),
+          podWatch.then(() => undefined),
+        ]);
+        if (!r) throw new Error('pod watch ended before the learner caught up');
+        return { appliedIndex: r.learnerApplied, leaderIndex: r.leaderApplied, tookMs: Date.now() - started };
+      } finally {
+        watchdog.abort();
+        podWatch.catch(() => undefined);
+      }
     },
     async promote({ spec, member, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);

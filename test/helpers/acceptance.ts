@@ -29,12 +29,25 @@ import {
 } from './kube.js';
 import { LoadClient, type LoadSummary } from './load-client.js';
 import { inProcessWorkers, type WorkerHost } from './worker-hosts.js';
+import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
+import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
+import type { GateName } from '../../workflows/spec/schema.js';
 
 export interface ScenarioOptions {
   client: Client;
-  connection: NativeConnection;
+  /** For the default in-process worker; not needed with `workers`. */
+  connection?: NativeConnection;
   /** Abort at the switch-clients gate instead of approving it. */
   abortAtSwitch?: boolean;
+  /** Make this gate manual and abort there (before the client switch: a rollback). */
+  abortAtGate?: GateName;
+  /**
+   * Called with every status poll until the client switch (or the end): fault runs inject their
+   * fault, resume or approve from here. Throwing ends the scenario with that error.
+   */
+  onStatus?: (ctx: ScenarioContext) => Promise<void>;
+  /** How many times a member may be added (a retried join adds it twice); default once. */
+  expectedAdds?: (member: string) => number;
   keys?: number;
   opsPerSecond?: number;
   onProgress?: (line: string) => void;
@@ -44,6 +57,13 @@ export interface ScenarioOptions {
   specOverrides?: Record<string, unknown>;
   /** Delete the namespaces and this migration's DNS entries afterwards (default true; the demo keeps them). */
   cleanup?: boolean;
+}
+
+export interface ScenarioContext {
+  status: MigrationStatus;
+  handle: WorkflowHandle<typeof etcdMigration>;
+  namespace: string;
+  say: (line: string) => void;
 }
 
 export interface ScenarioReport extends LoadSummary {
@@ -60,12 +80,31 @@ export interface ScenarioReport extends LoadSummary {
   temporalWorkflowId: string;
   namespace: string;
   status: MigrationStatus;
+  /** What the background monitor saw: quorum, leaderless windows, membership changes. */
+  quorum: QuorumReport;
+  /** How the workflow failed, when it did. */
+  failure?: string;
+  /** Source state before and after, for runs that must leave it untouched (aborts). */
+  sourceStateBefore: SourceState;
+  sourceStateAfter?: SourceState;
+}
+
+/** What an aborted migration must give back exactly: member IDs, objects, the source Corefile. */
+export interface SourceState {
+  memberIds: string[];
+  /** `kind/name` -> resourceVersion of the objects in the source namespace (pods excluded: their status moves). */
+  objects: Record<string, string>;
+  /** The source cluster's Corefile without other namespaces' blocks. */
+  corefile: string;
+  /** Target namespace objects (must be none after a rollback). */
+  targetObjects: string[];
 }
 
 export function scenarioSpec(
   namespace: string,
   overrides: Record<string, unknown> = {},
 ): Record<string, unknown> {
+  const { gates, ...rest } = overrides;
   return {
     version: 1,
     kind: 'EtcdMigration',
@@ -91,10 +130,11 @@ export function scenarioSpec(
       'switch-clients': 'manual',
       finalize: 'auto',
       cleanup: 'auto',
+      ...(gates as Record<string, string> | undefined),
     },
     soak: '5s',
     deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
-    ...overrides,
+    ...rest,
   };
 }
 
@@ -134,12 +174,24 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const pvcsBefore = await sourcePvcs(source, ns);
   say(`source etcd ready: ${pods.map((p) => p.metadata!.name).join(', ')}; ${opts.keys ?? 500} keys written`);
 
+  const sourceStateBefore = await sourceState(source, target, ns, sourceEndpoints);
+  const monitor = new QuorumMonitor(ns);
+  monitor.start();
+
   const load = new LoadClient({ endpoints: sourceEndpoints, opsPerSecond: opts.opsPerSecond ?? 150 });
   load.start();
   say('load client running');
 
+  const abortGate = opts.abortAtGate ?? (opts.abortAtSwitch ? 'switch-clients' : undefined);
+  const specOverrides = abortGate
+    ? {
+        ...opts.specOverrides,
+        gates: { ...(opts.specOverrides?.gates as object | undefined), [abortGate]: 'manual' },
+      }
+    : opts.specOverrides;
   const taskQueue = `accept-${randomUUID()}`;
-  const host = opts.workers ?? inProcessWorkers(opts.connection);
+  if (!opts.workers && !opts.connection) throw new Error('runAcceptanceScenario: pass connection or workers');
+  const host = opts.workers ?? inProcessWorkers(opts.connection!);
   const workflowId = `etcd-migration-${ns}`;
   const started = Date.now();
   let handle: WorkflowHandle<typeof etcdMigration> | undefined;
@@ -150,52 +202,68 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId,
-      args: [{ spec: scenarioSpec(ns, opts.specOverrides) }],
+      args: [{ spec: scenarioSpec(ns, specOverrides) }],
     });
     say(`workflow ${workflowId} started`);
     let lastPhase = '';
+    let hookError: unknown;
+    const stopAt = abortGate ?? 'switch-clients';
     const atGate = await waitFor(
-      'the switch-clients gate',
+      `the ${stopAt} gate`,
       async () => {
         const s = await handle!.query(statusQuery);
         if (s.phase && s.phase !== lastPhase) {
           lastPhase = s.phase;
           say(`phase ${s.phase}`);
         }
-        if (['failed', 'rolled-back', 'aborted'].includes(s.workflowState))
-          throw new Error(`workflow ${s.workflowState}: ${s.error}`);
-        return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients' ? s : undefined;
+        try {
+          await opts.onStatus?.({ status: s, handle: handle!, namespace: ns, say });
+        } catch (err) {
+          hookError = err;
+          return { ended: true as const, s };
+        }
+        if (['failed', 'rolled-back', 'aborted', 'completed', 'stopped'].includes(s.workflowState))
+          return { ended: true as const, s };
+        return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === stopAt
+          ? { ended: false as const, s }
+          : undefined;
       },
       { timeoutMs: 15 * 60_000, intervalMs: 500 },
     ).catch((err: unknown) => {
       failure = err;
       return undefined;
     });
-    if (!atGate) return;
-    if (opts.abortAtSwitch) {
-      await handle.signal(abortSignal, { by: 'acceptance-test', reason: 'abort at the client switch' });
-      say('aborted at the switch-clients gate');
-    } else {
-      // The clients move to the new voters (a learner serves no client requests).
-      const voters = new Set(
-        atGate.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
-      );
-      const newPods = (await target.core.listNamespacedPod({ namespace: ns })).items.filter((p) =>
-        voters.has(p.metadata!.name!),
-      );
-      const targetEndpoints = newPods
-        .filter((p) => p.status?.podIP)
-        .map((p) => `http://${p.status!.podIP}:2379`);
-      load.setEndpoints(targetEndpoints);
-      say(`load client switched to ${targetEndpoints.join(', ')}`);
-      await handle.executeUpdate(approveUpdate, {
-        args: [{ gate: 'switch-clients', by: 'acceptance-test', comment: 'load client switched' }],
-      });
+    if (hookError) failure = hookError;
+    if (atGate && !atGate.ended && !hookError) {
+      if (abortGate) {
+        await handle.signal(abortSignal, { by: 'acceptance-test', reason: `abort at the ${abortGate} gate` });
+        say(`aborted at the ${abortGate} gate`);
+      } else {
+        // The clients move to the new voters (a learner serves no client requests).
+        const voters = new Set(
+          atGate.s.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
+        );
+        const newPods = (await target.core.listNamespacedPod({ namespace: ns })).items.filter((p) =>
+          voters.has(p.metadata!.name!),
+        );
+        const targetEndpoints = newPods
+          .filter((p) => p.status?.podIP)
+          .map((p) => `http://${p.status!.podIP}:2379`);
+        load.setEndpoints(targetEndpoints);
+        say(`load client switched to ${targetEndpoints.join(', ')}`);
+        await handle.executeUpdate(approveUpdate, {
+          args: [{ gate: 'switch-clients', by: 'acceptance-test', comment: 'load client switched' }],
+        });
+      }
     }
-    try {
-      result = await handle.result();
-    } catch (err) {
-      failure = err;
+    if (!hookError) {
+      try {
+        result = await handle.result();
+      } catch (err) {
+        failure = err;
+      }
+    } else {
+      await handle.terminate('the fault hook failed').catch(() => undefined);
     }
     // Queries need a worker: ask while this one still runs.
     finalStatus = await handle.query(statusQuery).catch(() => undefined);
@@ -219,16 +287,21 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     const seedCount = await reader.getAll().prefix('data/').count();
     if (seedCount !== (opts.keys ?? 500)) finalValues.set('data/*count', String(seedCount));
     hashKvConsistent = result?.evidence?.hashKv?.agree ?? false;
-    if (opts.abortAtSwitch) sourceMemberIdsAfter = await memberIds(sourceEndpoints);
+    if (abortGate) sourceMemberIdsAfter = await memberIds(sourceEndpoints);
   } finally {
     reader.close();
   }
   load.close();
+  await monitor.stop();
+  const quorum = monitor.report(opts.expectedAdds);
+  const sourceStateAfter = abortGate
+    ? await sourceState(source, target, ns, sourceEndpoints).catch(() => undefined)
+    : undefined;
   const check = checkHistory(load.history, finalValues);
   const summary = load.summary();
   const sourcePvcsRetained =
     pvcsBefore.length === 3 && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
-  if (opts.cleanup ?? true) await cleanUp(ns, opts.specOverrides);
+  if (opts.cleanup ?? true) await cleanUp(ns, specOverrides);
   // Kept for diagnosis: what the clients saw next to when each step ran.
   fs.mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
   fs.writeFileSync(
@@ -239,6 +312,8 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
         check,
         steps: status?.plan?.steps.map((p) => [p.id, p.startedAt, p.endedAt, p.note]),
         compensations: status?.compensations,
+        quorum,
+        notices: status?.notices,
       },
       null,
       2,
@@ -267,6 +342,43 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     temporalWorkflowId: workflowId,
     namespace: ns,
     status: status!,
+    quorum,
+    failure:
+      failure === undefined
+        ? undefined
+        : failure instanceof Error
+          ? failureChain(failure)
+          : JSON.stringify(failure),
+    sourceStateBefore,
+    sourceStateAfter,
+  };
+}
+
+function failureChain(err: Error): string {
+  const parts: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = e.cause) parts.push(e.message);
+  return parts.join(': ');
+}
+
+async function sourceState(
+  source: ClusterClient,
+  target: ClusterClient,
+  ns: string,
+  endpoints: string[],
+): Promise<SourceState> {
+  const [ids, objects, targetObjects, dns] = await Promise.all([
+    memberIds(endpoints),
+    objectVersions(source, ns),
+    objectVersions(target, ns),
+    readCorefile(source),
+  ]);
+  return {
+    memberIds: ids,
+    objects: Object.fromEntries(Object.entries(objects).filter(([k]) => !k.startsWith('Pod/'))),
+    corefile: corefileOf(dns.corefile, ns),
+    targetObjects: Object.keys(targetObjects)
+      .filter((k) => !k.startsWith('ConfigMap/kube-root-ca.crt') && !k.startsWith('ServiceAccount/default'))
+      .sort(),
   };
 }
 

@@ -232,7 +232,7 @@ export async function memberIdsOf(endpoints: string[]): Promise<string[]> {
   );
 }
 
-async function objectVersions(c: ClusterClient, namespace: string): Promise<Record<string, string>> {
+export async function objectVersions(c: ClusterClient, namespace: string): Promise<Record<string, string>> {
   const lists: [string, Promise<{ items: { metadata?: { name?: string; resourceVersion?: string } }[] }>][] =
     [
       ['StatefulSet', c.apps.listNamespacedStatefulSet({ namespace })],

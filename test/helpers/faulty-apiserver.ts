@@ -1,0 +1,156 @@
+/**
+ * A fault-injecting proxy in front of one sandbox API server, for fault run 7: requests on a
+ * namespace get deterministic 409 Conflict and 5xx answers, some before the request reaches the
+ * API server, some after it was applied (the answer is lost: the caller cannot know). A
+ * kubeconfig copy points that cluster's context at the proxy (plain HTTP on loopback; the proxy
+ * talks TLS with the cluster's admin credentials upstream).
+ */
+import fs from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import YAML from 'yaml';
+import { kubeconfigPath, type ClusterName } from '../../sandbox/config.js';
+
+export interface InjectedFault {
+  at: string;
+  method: string;
+  path: string;
+  answer: number;
+  applied: boolean;
+}
+
+interface KubeconfigFile {
+  clusters: { name: string; cluster: { server: string; 'certificate-authority': string } }[];
+  users: { name: string; user: { 'client-certificate': string; 'client-key': string } }[];
+  contexts: { name: string; context: { cluster: string; user: string } }[];
+}
+
+const status = (code: number, reason: string, message: string) =>
+  JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message, reason, code });
+
+export class FaultyApiServer {
+  readonly injected: InjectedFault[] = [];
+  readonly kubeconfig: string;
+  private counters = new Map<string, number>();
+  private enabled = true;
+
+  private constructor(
+    private readonly server: http.Server,
+    kubeconfig: string,
+  ) {
+    this.kubeconfig = kubeconfig;
+  }
+
+  /** Faults for requests whose path contains `/namespaces/<namespace>/` on `cluster`. */
+  static async start(cluster: ClusterName, namespace: string): Promise<FaultyApiServer> {
+    const config = YAML.parse(fs.readFileSync(kubeconfigPath(), 'utf8')) as KubeconfigFile;
+    const ctx = config.contexts.find((c) => c.name === cluster)!.context;
+    const upstreamCluster = config.clusters.find((c) => c.name === ctx.cluster)!.cluster;
+    const user = config.users.find((u) => u.name === ctx.user)!.user;
+    const upstream = new URL(upstreamCluster.server);
+    const agent = new https.Agent({
+      ca: fs.readFileSync(upstreamCluster['certificate-authority']),
+      cert: fs.readFileSync(user['client-certificate']),
+      key: fs.readFileSync(user['client-key']),
+      keepAlive: true,
+    });
+    const holder: { self?: FaultyApiServer } = {};
+    const server = http.createServer((req, res) => holder.self!.handle(req, res, upstream, agent, namespace));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'etcd-stretch-faulty-api-'));
+    const file = path.join(dir, 'kubeconfig');
+    const patched = structuredClone(config);
+    const c = patched.clusters.find((x) => x.name === ctx.cluster)!;
+    c.cluster = { server: `http://127.0.0.1:${port}` } as never;
+    fs.writeFileSync(file, YAML.stringify(patched), { mode: 0o600 });
+    holder.self = new FaultyApiServer(server, file);
+    return holder.self;
+  }
+
+  /** From now on every request goes through untouched. */
+  heal(): void {
+    this.enabled = false;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+    fs.rmSync(path.dirname(this.kubeconfig), { recursive: true, force: true });
+  }
+
+  /**
+   * Which fault, if any, the nth request of its kind gets: mutations alternate between 409
+   * (update conflict, for PUT/PATCH), 503 before applying and 504 after applying; reads get 503
+   * now and then. Watches are left alone.
+   */
+  private faultFor(method: string, n: number): { answer: number; afterApply: boolean } | undefined {
+    if (method === 'GET') return n % 7 === 3 ? { answer: 503, afterApply: false } : undefined;
+    switch (n % 4) {
+      case 1:
+        return method === 'PUT' || method === 'PATCH'
+          ? { answer: 409, afterApply: false }
+          : { answer: 503, afterApply: false };
+      case 3:
+        return { answer: 504, afterApply: true };
+      default:
+        return undefined;
+    }
+  }
+
+  private handle(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    upstream: URL,
+    agent: https.Agent,
+    namespace: string,
+  ): void {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const watch = /[?&]watch=(1|true)/.test(url);
+    let fault: ReturnType<FaultyApiServer['faultFor']>;
+    if (this.enabled && !watch && url.includes(`/namespaces/${namespace}/`)) {
+      const n = (this.counters.get(method) ?? 0) + 1;
+      this.counters.set(method, n);
+      fault = this.faultFor(method, n);
+    }
+    const record = (answer: number, applied: boolean) =>
+      this.injected.push({ at: new Date().toISOString(), method, path: url, answer, applied });
+    if (fault && !fault.afterApply) {
+      record(fault.answer, false);
+      const reason = fault.answer === 409 ? 'Conflict' : 'ServiceUnavailable';
+      res.writeHead(fault.answer, { 'Content-Type': 'application/json' });
+      res.end(status(fault.answer, reason, `injected fault: ${reason} (${method} ${url})`));
+      req.resume();
+      return;
+    }
+    const out = https.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method,
+        path: url,
+        headers: { ...req.headers, host: upstream.host },
+        agent,
+      },
+      (up) => {
+        if (fault?.afterApply) {
+          up.resume();
+          record(fault.answer, true);
+          res.writeHead(fault.answer, { 'Content-Type': 'application/json' });
+          res.end(status(fault.answer, 'Timeout', `injected fault: the answer was lost (${method} ${url})`));
+          return;
+        }
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    out.on('error', (err) => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'application/json' });
+      res.end(status(502, 'BadGateway', `proxy: ${err.message}`));
+    });
+    req.pipe(out);
+  }
+}
