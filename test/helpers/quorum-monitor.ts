@@ -18,6 +18,10 @@ export interface QuorumReport {
   samples: number;
   /** Samples where fewer than a majority of the voters answered. */
   samplesWithoutQuorum: number;
+  /**
+   * A majority of the voters stayed unreachable for at least LOSS_CONFIRM_MS (a single slow
+   * sample on a busy machine is not a lost quorum; a real loss lasts at least an election).
+   */
   quorumLost: boolean;
   longestQuorumLossMs: number;
   /** Samples where no reachable member knew a leader. */
@@ -27,6 +31,8 @@ export interface QuorumReport {
   duplicateChanges: string[];
   maxVoters: number;
 }
+
+const LOSS_CONFIRM_MS = 1000;
 
 interface PodEndpoint {
   name: string;
@@ -94,7 +100,7 @@ export class QuorumMonitor {
     return {
       samples: this.samples,
       samplesWithoutQuorum: this.withoutQuorum,
-      quorumLost: this.withoutQuorum > 0,
+      quorumLost: this.longestLoss >= LOSS_CONFIRM_MS,
       longestQuorumLossMs: this.longestLoss,
       longestLeaderlessMs: this.longestLeaderless,
       events: [...this.events],

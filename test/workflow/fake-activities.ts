@@ -191,10 +191,12 @@ export function createFakeActivities(opts: FakeOptions = {}) {
       world.targetReplicas = replicas;
       return { replicas, created };
     },
-    async shrinkTarget({ replicas, removedMembers }) {
-      await record('shrinkTarget', `${replicas} ${removedMembers.join(',')}`);
+    async shrinkTarget({ replicas, removedMembers, keepHeadlessService }) {
+      const keep = keepHeadlessService ? ' keep-headless-service' : '';
+      await record('shrinkTarget', `${replicas} ${removedMembers.join(',')}${keep}`);
       world.targetReplicas = replicas;
       if (replicas === 0) world.targetExists = false;
+      if (replicas === 0 && !keepHeadlessService) world.headless.delete('target');
     },
     async awaitCatchUp({ member }) {
       await record('awaitCatchUp', member);

@@ -274,9 +274,7 @@ describe('migration workflow (fake activities)', () => {
       { gates: allGates('auto') },
       {
         failWhen: (c) =>
-          c.name === 'awaitCatchUp' && c.detail === 'etcd-main-1'
-            ? nonRetryable('learner never caught up')
-            : undefined,
+          c.name === 'verifyConsistency' ? nonRetryable('hashKV disagrees at revision 42') : undefined,
       },
       async (h) => {
         const err = await h.result().catch((e: unknown) => e);
@@ -285,17 +283,94 @@ describe('migration workflow (fake activities)', () => {
     );
     expect(result.err).toBeInstanceOf(WorkflowFailedError);
     expect(String((result.err as WorkflowFailedError).cause?.message)).toContain('rolled back');
+    expect(String((result.err as WorkflowFailedError).cause?.message)).toContain('hashKV disagrees');
     expect(result.status.workflowState).toBe('rolled-back');
-    expect(result.status.plan?.steps.find((s) => s.state === 'failed')?.id).toContain('etcd-main-1');
+    expect(result.status.plan?.steps.find((s) => s.state === 'failed')?.kind).toBe('verify-consistency');
     const calls = names(fake.calls);
-    const undoStart = calls.indexOf('removeLearner etcd-main-1');
-    expect(calls.slice(undoStart, undoStart + 4)).toEqual([
+    const undoStart = calls.indexOf('removeLearner etcd-main-2');
+    expect(calls.slice(undoStart, undoStart + 6)).toEqual([
+      'removeLearner etcd-main-2',
+      'shrinkTarget 2 etcd-main-2',
       'removeLearner etcd-main-1',
       'shrinkTarget 1 etcd-main-1',
       'removeLearner etcd-main-0',
       'shrinkTarget 0 etcd-main-0',
     ]);
     expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+  });
+
+  it('undoes a failed join on its own and pauses; resume retries that join and the run completes', async () => {
+    const { result, fake } = await run(
+      { gates: allGates('auto') },
+      {
+        failWhen: (c, attempt) =>
+          c.name === 'awaitCatchUp' && c.detail === 'etcd-main-1' && attempt === 1
+            ? nonRetryable('pod etcd-main-1 is not running: container etcd restarted 3 times')
+            : undefined,
+      },
+      async (h, f) => {
+        const paused = await waitForStatus(
+          h,
+          'the pause after the failed join',
+          (s) => s.paused?.by === 'etcd-stretch',
+        );
+        const callsWhenPaused = names(f.calls);
+        await h.signal(resumeSignal, { by: 'operator' });
+        const outcome = (await h.result()).outcome;
+        await replays(h, 'fake-activities-join-retried');
+        return { paused, callsWhenPaused, outcome, status: await statusOf(h) };
+      },
+    );
+    expect(result.paused.workflowState).toBe('paused');
+    expect(result.paused.paused?.reason).toMatch(
+      /join of etcd-main-1 failed at .*await-catch-up: pod etcd-main-1 is not running.*resume to retry/,
+    );
+    expect(result.paused.plan?.steps.filter((s) => s.state === 'undone').map((s) => s.kind)).toEqual([
+      'add-learner',
+      'scale-target',
+    ]);
+    // Only that join was undone, in the safe order: leave the cluster, then stop the pod.
+    expect(result.callsWhenPaused.slice(-3)).toEqual([
+      'removeLearner etcd-main-1',
+      'shrinkTarget 1 etcd-main-1 keep-headless-service',
+      'observe',
+    ]);
+    expect(result.outcome).toBe('completed');
+    const calls = names(fake.calls);
+    expect(calls.filter((c) => c === 'addLearner etcd-main-1')).toHaveLength(2);
+    expect(calls.filter((c) => c.startsWith('removeLearner'))).toEqual(['removeLearner etcd-main-1']);
+    expect(fake.world.members.filter((m) => m.side === 'target').map((m) => m.name)).toEqual([
+      'etcd-main-0',
+      'etcd-main-1',
+      'etcd-main-2',
+    ]);
+  });
+
+  it('abort while paused after a failed join rolls back the rest, newest first', async () => {
+    const { result, fake } = await run(
+      { gates: allGates('auto') },
+      {
+        failWhen: (c) =>
+          c.name === 'awaitCatchUp' && c.detail === 'etcd-main-1'
+            ? nonRetryable('never caught up')
+            : undefined,
+      },
+      async (h) => {
+        await waitForStatus(h, 'the pause after the failed join', (s) => s.paused?.by === 'etcd-stretch');
+        await h.signal(abortSignal, { by: 'operator', reason: 'give up' });
+        return { result: await h.result(), status: await statusOf(h) };
+      },
+    );
+    expect(result.result.outcome).toBe('aborted');
+    const calls = names(fake.calls);
+    const undoStart = calls.indexOf('removeLearner etcd-main-0');
+    expect(calls.slice(undoStart, undoStart + 2)).toEqual([
+      'removeLearner etcd-main-0',
+      'shrinkTarget 0 etcd-main-0',
+    ]);
+    expect(calls.filter((c) => c.startsWith('removeLearner etcd-main-1'))).toHaveLength(1);
+    expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+    expect(fake.world.targetExists).toBe(false);
   });
 
   it('retries an activity that fails with a retryable error and goes on', async () => {

@@ -76,7 +76,7 @@ describe('fault: an old member dies during the stretch', () => {
     expect(r.finalMembers.map((m) => m.name).sort()).toEqual(['etcd-main-0', 'etcd-main-1', 'etcd-main-2']);
     expect(r.quorum.quorumLost).toBe(false);
     expect(r.quorum.duplicateChanges).toEqual([]);
-    expect(r.failedOps, r.firstFailures.join('\n')).toBe(0);
+    // A dying member can cost in-flight operations their answer, never an acknowledged write.
     expect(r.lostWrites).toBe(0);
     expect(r.check.violations).toEqual([]);
     expect(r.hashKvConsistent).toBe(true);
