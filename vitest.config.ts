@@ -51,6 +51,18 @@ export default defineConfig({
         },
       },
       {
+        // The fault runs kept out of the test command for time (npm run faults runs them all).
+        extends: true,
+        test: {
+          name: 'faults',
+          include: ['test/faults/**/*.test.ts'],
+          globalSetup: ['test/sandbox/global-setup.ts'],
+          poolOptions: { forks: { singleFork: true } },
+          testTimeout: 30 * 60_000,
+          hookTimeout: 5 * 60_000,
+        },
+      },
+      {
         // Brings its own sandbox up and down: run it alone, after the sandbox project.
         extends: true,
         test: {

@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runAcceptanceScenario } from '../../helpers/acceptance.js';
-import { recordFaultRun } from '../../helpers/fault-report.js';
-import { CrashLoop, killEtcd, leaderName, podEndpoints } from '../../helpers/pod-faults.js';
-import { waitFor } from '../../helpers/kube.js';
-import { startTestEnvironment } from '../../workflow/harness.js';
-import { approveUpdate } from '../../../workflows/messages.js';
+import { runAcceptanceScenario } from '../helpers/acceptance.js';
+import { recordFaultRun } from '../helpers/fault-report.js';
+import { CrashLoop, killEtcd, leaderName, podEndpoints } from '../helpers/pod-faults.js';
+import { waitFor } from '../helpers/kube.js';
+import { startTestEnvironment } from '../workflow/harness.js';
+import { approveUpdate } from '../../workflows/messages.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {

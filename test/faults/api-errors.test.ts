@@ -5,12 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runAcceptanceScenario } from '../../helpers/acceptance.js';
-import { recordFaultRun } from '../../helpers/fault-report.js';
-import { FaultyApiServer } from '../../helpers/faulty-apiserver.js';
-import { inProcessWorkers } from '../../helpers/worker-hosts.js';
-import { startTestEnvironment } from '../../workflow/harness.js';
-import type { WorkerHost } from '../../helpers/worker-hosts.js';
+import { runAcceptanceScenario } from '../helpers/acceptance.js';
+import { recordFaultRun } from '../helpers/fault-report.js';
+import { FaultyApiServer } from '../helpers/faulty-apiserver.js';
+import { inProcessWorkers } from '../helpers/worker-hosts.js';
+import { startTestEnvironment } from '../workflow/harness.js';
+import type { WorkerHost } from '../helpers/worker-hosts.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {

@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { runAcceptanceScenario } from '../../helpers/acceptance.js';
-import { recordFaultRun } from '../../helpers/fault-report.js';
-import { supervisedWorkers } from '../../helpers/worker-hosts.js';
-import { PersistentDevServer } from '../../helpers/temporal-server.js';
+import { runAcceptanceScenario } from '../helpers/acceptance.js';
+import { recordFaultRun } from '../helpers/fault-report.js';
+import { supervisedWorkers } from '../helpers/worker-hosts.js';
+import { PersistentDevServer } from '../helpers/temporal-server.js';
 
 let server: PersistentDevServer;
 let connection: Connection;

@@ -1,0 +1,72 @@
+/**
+ * Fault run 6: a new member's load balancer drops every packet from its add-learner step on.
+ * The failing join is undone on its own, the run pauses with the reason, and after the load
+ * balancer is fixed a resume retries the join and the migration completes.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { runAcceptanceScenario } from '../helpers/acceptance.js';
+import { recordFaultRun } from '../helpers/fault-report.js';
+import { FAULTY, joinFault } from '../helpers/join-fault.js';
+import { clusterClient } from '../helpers/kube.js';
+import { startTestEnvironment } from '../workflow/harness.js';
+import { LB_FAULT_ANNOTATION } from '../../sandbox/node-agent/load-balancer.js';
+import { memberServiceName } from '../../activities/kubernetes/labels.js';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTestEnvironment();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+describe('fault: the joining learner', () => {
+  it('is behind a broken load balancer: the join fails at the catch-up deadline, is undone, and completes after the LB is fixed', async () => {
+    const target = clusterClient('target');
+    const annotate = (ns: string, value: string | null) =>
+      target.core.patchNamespacedService(
+        {
+          name: memberServiceName(FAULTY),
+          namespace: ns,
+          body: { metadata: { annotations: { [LB_FAULT_ANNOTATION]: value } } },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+    const fault = joinFault(
+      'add-learner',
+      async (ctx) => {
+        await annotate(ctx.namespace, 'drop');
+      },
+      async (ctx) => {
+        await annotate(ctx.namespace, null);
+      },
+    );
+    const r = await runAcceptanceScenario({
+      client: env.client,
+      connection: env.nativeConnection,
+      onStatus: fault.onStatus,
+      expectedAdds: (m) => (m === 'etcd-main-1' || m === 'etcd-main-2' ? 2 : 1),
+      specOverrides: { deadlines: { catchUp: '40s', loadBalancers: '2m', step: '3m' } },
+    });
+    recordFaultRun('broken-load-balancer', '6. new member load balancer drops packets during its join', r, {
+      recoveryMs: fault.seen.recoveredAt ? fault.seen.recoveredAt - fault.seen.injectedAt : null,
+      notes: [fault.seen.pauseReason],
+    });
+    // etcd's raft stream to a learner is dialled by the learner, so a learner whose inbound
+    // path is broken can still catch up; the leader then counts it as not connected, and etcd
+    // refuses the next membership change ("unhealthy cluster"). Either way the failing join is
+    // undone and the run waits for the operator.
+    expect(fault.seen.pauseReason).toMatch(/join of etcd-main-[12] failed at /);
+    expect(r.failure).toBeUndefined();
+    expect(r.outcome).toBe('completed');
+    expect(r.finalMembers.map((m) => m.name).sort()).toEqual(['etcd-main-0', 'etcd-main-1', 'etcd-main-2']);
+    expect(r.quorum.duplicateChanges).toEqual([]);
+    expect(r.quorum.quorumLost).toBe(false);
+    expect(r.failedOps, r.firstFailures.join('\n')).toBe(0);
+    expect(r.lostWrites).toBe(0);
+    expect(r.check.violations).toEqual([]);
+    expect(r.hashKvConsistent).toBe(true);
+  });
+});
