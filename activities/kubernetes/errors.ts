@@ -221,12 +221,26 @@ export function classifyKubeError(err: unknown, op: KubeOperation): TypedError {
   return new KubernetesRequestFailed(`${what}: ${msg}`, { details: baseDetails, cause: err });
 }
 
-/** Runs one API call, converting what it throws with `classifyKubeError`. */
+const READ_VERBS = new Set(['get', 'list']);
+const READ_RETRY_DELAYS_MS = [200, 500, 1000];
+
+/**
+ * Runs one API call, converting what it throws with `classifyKubeError`. Reads are retried in
+ * place a few times on a transient answer (5xx, connection reset): one bad answer among the
+ * dozens of reads of a preflight must not fail the whole activity. Writes are not: whether one
+ * was applied is for the activity's idempotent retry to find out.
+ */
 export async function kubeCall<T>(op: KubeOperation, fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw classifyKubeError(err, op);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const typed = classifyKubeError(err, op);
+      const delay = READ_RETRY_DELAYS_MS[attempt];
+      if (!READ_VERBS.has(op.verb) || delay === undefined || !(typed instanceof KubernetesUnavailable))
+        throw typed;
+      await new Promise((r) => setTimeout(r, delay));
+    }
   }
 }
 

@@ -64,7 +64,8 @@ export class FaultyApiServer {
     const file = path.join(dir, 'kubeconfig');
     const patched = structuredClone(config);
     const c = patched.clusters.find((x) => x.name === ctx.cluster)!;
-    c.cluster = { server: `http://127.0.0.1:${port}` } as never;
+    // Plain HTTP on loopback: the client library wants the TLS check waived explicitly for it.
+    c.cluster = { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } as never;
     fs.writeFileSync(file, YAML.stringify(patched), { mode: 0o600 });
     holder.self = new FaultyApiServer(server, file);
     return holder.self;
