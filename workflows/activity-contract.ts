@@ -91,7 +91,11 @@ export type MigrationActivities = {
 
   addLearner(input: MembershipInput & { peerURLs: string[] }): Promise<MembershipResult>;
   /** Undo of addLearner: removes the member if present (learner or not yet promoted). */
-  removeLearner(input: MembershipInput & { memberId?: string }): Promise<void>;
+  /**
+   * Removes the member by ID, else by name, else by peer URL (an added learner that never
+   * started has no name yet); absent: nothing to do.
+   */
+  removeLearner(input: MembershipInput & { memberId?: string; peerURLs?: string[] }): Promise<void>;
   scaleTarget(
     input: SpecInput & {
       member: string;

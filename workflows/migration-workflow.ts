@@ -61,6 +61,12 @@ class AbortRequested extends Error {}
  */
 export const RETRY_FAILED_JOIN_PATCH = 'retry-failed-join';
 
+/**
+ * Patch: a join's undo is registered before the learner is added, so an abort or a failure
+ * while the add is in flight (it may land in etcd all the same) still removes the learner.
+ */
+export const REGISTER_JOIN_UNDO_FIRST_PATCH = 'register-join-undo-first';
+
 const JOIN_STEP_KINDS: ReadonlySet<PlanStep['kind']> = new Set([
   'add-learner',
   'scale-target',
@@ -243,6 +249,10 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     });
   };
 
+  const peerURLsOf = (member: string): string[] | undefined =>
+    plan.steps.find((s): s is StepOfKind<'add-learner'> => s.kind === 'add-learner' && s.member === member)
+      ?.peerURLs;
+
   async function runStep(step: PlanStep, a: WorkflowActivities): Promise<string | undefined> {
     switch (step.kind) {
       case 'preflight-checks':
@@ -324,6 +334,19 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
         return `${entries.length} entries via ${step.strategy.strategy}`;
       }
       case 'add-learner': {
+        const undoJoin = (memberId?: string) => ({
+          key: `join/${step.member}`,
+          title: `remove member ${step.member}`,
+          run: () =>
+            a.removeLearner({
+              spec,
+              member: step.member,
+              memberId,
+              peerURLs: step.peerURLs,
+              requiredFaultTolerance: required,
+            }),
+        });
+        if (!status.clientsSwitched && patched(REGISTER_JOIN_UNDO_FIRST_PATCH)) saga.register(undoJoin());
         const r = await a.addLearner({
           spec,
           member: step.member,
@@ -331,19 +354,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
           requiredFaultTolerance: required,
         });
         recordMembership(r);
-        if (!status.clientsSwitched) {
-          saga.register({
-            key: `join/${step.member}`,
-            title: `remove member ${step.member}`,
-            run: () =>
-              a.removeLearner({
-                spec,
-                member: step.member,
-                memberId: r.memberId,
-                requiredFaultTolerance: required,
-              }),
-          });
-        }
+        if (!status.clientsSwitched) saga.register(undoJoin(r.memberId));
         return `${r.alreadyDone ? 'already a member' : 'added as learner'}: ${r.memberId}`;
       }
       case 'scale-target': {
@@ -364,6 +375,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
                 spec,
                 member: step.member,
                 memberId: memberIds[step.member],
+                peerURLs: peerURLsOf(step.member),
                 requiredFaultTolerance: required,
               });
               await a.shrinkTarget({ spec, replicas: step.replicas - 1, removedMembers: [step.member] });
@@ -559,6 +571,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
         spec,
         member,
         memberId: memberIds[member],
+        peerURLs: peerURLsOf(member),
         requiredFaultTolerance: required,
       });
       if (scale) {

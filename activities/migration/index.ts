@@ -156,13 +156,18 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await etcd.etcdAddLearner({ access, name: member, peerURLs, requiredFaultTolerance });
       return membership(spec, member, r.member.id, r.alreadyPresent, r.verdict);
     },
-    async removeLearner({ spec, member, memberId, requiredFaultTolerance }) {
+    async removeLearner({ spec, member, memberId, peerURLs, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);
-      await etcd.etcdRemoveMember({
-        access,
-        member: memberId ? { memberId } : { name: member },
-        requiredFaultTolerance,
-      });
+      let id = memberId;
+      if (!id) {
+        const { members } = await etcd.etcdListMembers({ access });
+        const found =
+          members.find((m) => m.name === member) ??
+          members.find((m) => !m.name && m.peerURLs.some((u) => peerURLs?.includes(u)));
+        if (!found) return; // never added, or already removed
+        id = found.id;
+      }
+      await etcd.etcdRemoveMember({ access, member: { memberId: id }, requiredFaultTolerance });
     },
     async scaleTarget({ spec, replicas, initialCluster, hostAliases }) {
       const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases });

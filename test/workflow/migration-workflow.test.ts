@@ -373,6 +373,28 @@ describe('migration workflow (fake activities)', () => {
     expect(fake.world.targetExists).toBe(false);
   });
 
+  it('an abort while a learner is being added still removes that learner', async () => {
+    let handle: WorkflowHandle<typeof etcdMigration> | undefined;
+    const { result, fake } = await run(
+      { gates: allGates('auto') },
+      {
+        onCall: (c) => {
+          // The add goes through in etcd while the abort arrives.
+          if (c.name === 'addLearner' && c.detail === 'etcd-main-1')
+            void handle?.signal(abortSignal, { by: 'operator', reason: 'during the add' });
+        },
+      },
+      async (h) => {
+        handle = h;
+        return h.result();
+      },
+    );
+    expect(result.outcome).toBe('aborted');
+    const calls = names(fake.calls);
+    expect(calls).toContain('removeLearner etcd-main-1');
+    expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+  });
+
   it('retries an activity that fails with a retryable error and goes on', async () => {
     const { result, fake } = await run(
       { gates: allGates('auto') },
