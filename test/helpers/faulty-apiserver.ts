@@ -34,6 +34,7 @@ export class FaultyApiServer {
   readonly injected: InjectedFault[] = [];
   readonly kubeconfig: string;
   private counters = new Map<string, number>();
+  private readonly seen = new Set<string>();
   private enabled = true;
 
   private constructor(
@@ -83,21 +84,26 @@ export class FaultyApiServer {
   }
 
   /**
-   * Which fault, if any, the nth request of its kind gets: mutations alternate between 409
-   * (update conflict, for PUT/PATCH), 503 before applying and 504 after applying; reads get 503
-   * now and then. Watches are left alone.
+   * Which fault, if any, a request gets: the first time each request (method and path) is seen
+   * it fails, the kinds taking turns: mutations 409 (update conflict, for PUT/PATCH) or 503
+   * before applying, or 504 after applying (the answer is lost); reads 503. Asked again, it
+   * goes through: a fault rate no real API server comes near, yet every call retried gets done.
    */
-  private faultFor(method: string, n: number): { answer: number; afterApply: boolean } | undefined {
-    if (method === 'GET') return n % 7 === 3 ? { answer: 503, afterApply: false } : undefined;
-    switch (n % 4) {
+  private faultFor(method: string, key: string): { answer: number; afterApply: boolean } | undefined {
+    if (this.seen.has(key)) return undefined;
+    this.seen.add(key);
+    const n = (this.counters.get(method) ?? 0) + 1;
+    this.counters.set(method, n);
+    if (method === 'GET') return { answer: 503, afterApply: false };
+    switch (n % 3) {
       case 1:
         return method === 'PUT' || method === 'PATCH'
           ? { answer: 409, afterApply: false }
           : { answer: 503, afterApply: false };
-      case 3:
-        return { answer: 504, afterApply: true };
+      case 2:
+        return { answer: 503, afterApply: false };
       default:
-        return undefined;
+        return { answer: 504, afterApply: true };
     }
   }
 
@@ -112,11 +118,8 @@ export class FaultyApiServer {
     const url = req.url ?? '/';
     const watch = /[?&]watch=(1|true)/.test(url);
     let fault: ReturnType<FaultyApiServer['faultFor']>;
-    if (this.enabled && !watch && url.includes(`/namespaces/${namespace}/`)) {
-      const n = (this.counters.get(method) ?? 0) + 1;
-      this.counters.set(method, n);
-      fault = this.faultFor(method, n);
-    }
+    if (this.enabled && !watch && url.includes(`/namespaces/${namespace}/`))
+      fault = this.faultFor(method, `${method} ${url.split('?')[0]}`);
     const record = (answer: number, applied: boolean) =>
       this.injected.push({ at: new Date().toISOString(), method, path: url, answer, applied });
     if (fault && !fault.afterApply) {
