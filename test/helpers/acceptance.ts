@@ -384,7 +384,12 @@ async function sourceState(
 
 /** Removes what a scenario left: its namespaces and its entries in the source cluster's CoreDNS. */
 async function cleanUp(ns: string, overrides?: Record<string, unknown>): Promise<void> {
-  const parsed = parseMigrationSpec(scenarioSpec(ns, overrides));
+  await cleanUpScenario(ns, scenarioSpec(ns, overrides));
+}
+
+/** Removes a scenario's namespace in both clusters and its migration's source CoreDNS entries. */
+export async function cleanUpScenario(ns: string, spec: Record<string, unknown>): Promise<void> {
+  const parsed = parseMigrationSpec(spec);
   if (parsed.ok) {
     const env = { clients: kubeClientFactory(kubeconfigPath()) };
     await removeDnsEntries(env, {

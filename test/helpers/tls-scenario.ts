@@ -18,9 +18,6 @@ import { Etcd3, type IOptions } from 'etcd3';
 import YAML from 'yaml';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { patchEtcd3Authentication } from '../../activities/etcd/connection.js';
-import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
-import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
 import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
 import type { MigrationStatus } from '../../workflows/status.js';
@@ -38,6 +35,7 @@ import {
 import { LoadClient, type LoadSummary } from './load-client.js';
 import { TestPki, type KeyPair } from './test-pki.js';
 import { inProcessWorkers } from './worker-hosts.js';
+import { cleanUpScenario } from './acceptance.js';
 
 const run = promisify(execFile);
 
@@ -454,19 +452,8 @@ async function runIn(
   };
 }
 
-async function cleanUp(ns: string): Promise<void> {
-  const parsed = parseMigrationSpec(tlsScenarioSpec(ns));
-  if (parsed.ok) {
-    const env = { clients: kubeClientFactory(kubeconfigPath()) };
-    await removeDnsEntries(env, {
-      spec: parsed.spec,
-      side: 'source',
-      strategy: parsed.spec.dns.sourceCluster,
-      hostnames: 'all',
-    });
-  }
-  for (const c of [clusterClient('source'), clusterClient('target')])
-    await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
+function cleanUp(ns: string): Promise<void> {
+  return cleanUpScenario(ns, tlsScenarioSpec(ns));
 }
 
 export { podNetns };
