@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { etcdMigration } from '../../workflows/migration-workflow.js';
+import { REGISTER_JOIN_UNDO_FIRST_PATCH, type etcdMigration } from '../../workflows/migration-workflow.js';
 import {
   AesGcmPayloadCodec,
   ENCRYPTED_ENCODING,
@@ -83,11 +83,18 @@ describe('payload codec', () => {
     // What the Temporal server stores, read without the key.
     const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
     const payloads: { metadata?: Record<string, Uint8Array> | null }[] = [];
+    const patchMarkers: unknown[] = [];
     const collect = (value: unknown): void => {
       if (Array.isArray(value)) value.forEach(collect);
       else if (value && typeof value === 'object') {
         if ('data' in value && 'metadata' in value && (value as { metadata?: unknown }).metadata) {
           payloads.push(value as { metadata: Record<string, Uint8Array> });
+        }
+        // Patch markers (`patched()`) are written by the SDK's core unencoded and hold only
+        // the patch name: checked below.
+        if ((value as { markerName?: string }).markerName === 'core_patch') {
+          patchMarkers.push(value);
+          return;
         }
         for (const [k, v] of Object.entries(value)) {
           // Search attributes are indexed by the server, never payload-encoded.
@@ -100,6 +107,18 @@ describe('payload codec', () => {
     expect(payloads.length).toBeGreaterThan(50);
     const encodings = new Set(payloads.map((p) => new TextDecoder().decode(p.metadata?.encoding)));
     expect([...encodings]).toEqual([ENCRYPTED_ENCODING]);
+    const decodeAll = (v: unknown): string =>
+      v instanceof Uint8Array
+        ? new TextDecoder().decode(v)
+        : Array.isArray(v)
+          ? v.map(decodeAll).join(' ')
+          : v && typeof v === 'object'
+            ? Object.values(v).map(decodeAll).join(' ')
+            : String(v);
+    const markerText = patchMarkers.map(decodeAll).join('\n');
+    expect(markerText).toContain(REGISTER_JOIN_UNDO_FIRST_PATCH);
+    expect(markerText).not.toContain('etcd-main');
+    expect(markerText).not.toContain('coredns');
     const text = historyText(history);
     // Names from the spec and the fake activities' results appear nowhere in the stored history.
     expect(text).not.toContain('"statefulSet":"etcd-main"');
