@@ -213,6 +213,13 @@ describe('Kubernetes activities: discover the source and check preconditions', (
         message:
           "tls.peer is set, so the new members join with https URLs, but the source pod template advertises --initial-advertise-peer-urls with http: etcd-stretch renders the source's TLS setup as it is (set tls.peer to match the source)",
       },
+      // The certificate Secret the spec names is mounted into the new members: it must exist.
+      {
+        code: 'TargetReferenceMissing',
+        message: expect.stringContaining(
+          'Secret "etcd-main-peer-tls", which does not exist in target/',
+        ) as string,
+      },
     ]);
   });
 
