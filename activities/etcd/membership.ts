@@ -303,7 +303,9 @@ export async function promoteLearner(
     }
     throw err;
   }
-  const after = await listMembers(conn, voters);
+  const after = await listMembersOnceApplied(conn, voters, (members) =>
+    members.some((m) => m.id === target.id && !m.isLearner),
+  );
   const now = requireMember(after.members, { memberId: target.id });
   if (!promoted || now.isLearner) {
     throw new MembershipChangeRejected(
@@ -311,6 +313,25 @@ export async function promoteLearner(
     );
   }
   return { member: now, alreadyVoter: false, attempts, members: after.members, verdict };
+}
+
+/**
+ * The member list once it shows `applied`, asking again for up to `waitMs`: the member that
+ * answers may not have applied an accepted change yet (etcd 3.4 serves member lists from its
+ * own state, even when asked for a linearizable one).
+ */
+async function listMembersOnceApplied(
+  conn: EtcdConnection,
+  voters: string[],
+  applied: (members: MemberInfo[]) => boolean,
+  waitMs = 5000,
+): Promise<Awaited<ReturnType<typeof listMembers>>> {
+  const started = Date.now();
+  for (;;) {
+    const list = await listMembers(conn, voters);
+    if (applied(list.members) || Date.now() - started > waitMs) return list;
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 function refersToUnnamed(members: MemberInfo[], ref: MemberRef): boolean {
@@ -367,7 +388,11 @@ export async function removeMember(
       }
     },
   );
-  const after = await listMembers(conn, voters);
+  const after = await listMembersOnceApplied(
+    conn,
+    voters,
+    (members) => !findMember(members, { memberId: target.id }),
+  );
   if (findMember(after.members, { memberId: target.id })) {
     throw new MembershipChangeRejected(
       `member remove ${target.id} was accepted but the member is still listed`,
