@@ -67,6 +67,15 @@ export const RETRY_FAILED_JOIN_PATCH = 'retry-failed-join';
  */
 export const REGISTER_JOIN_UNDO_FIRST_PATCH = 'register-join-undo-first';
 
+/** Refusals about someone else's member in the cluster: not a failed join of ours, so no retry. */
+const FOREIGN_CONFLICTS = new Set(['LearnerAlreadyPresent', 'MemberConflict']);
+
+function isForeignConflict(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause)
+    if (e instanceof ApplicationFailure && e.type && FOREIGN_CONFLICTS.has(e.type)) return true;
+  return false;
+}
+
 const JOIN_STEP_KINDS: ReadonlySet<PlanStep['kind']> = new Set([
   'add-learner',
   'scale-target',
@@ -640,6 +649,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
             !status.clientsSwitched &&
             status.abort === null &&
             !isCancellation(err) &&
+            !isForeignConflict(err) &&
             patched(RETRY_FAILED_JOIN_PATCH);
           if (!retryable) throw err;
           index = await undoFailedJoin(step.member, index, err);
