@@ -45,7 +45,7 @@ const MEMBERSHIP_CHANGE: Record<string, string> = {
 };
 
 function changedSomething(result: unknown): boolean {
-  // MembershipResult says alreadyDone when a re-run found the change made; removeLearner returns nothing.
+  // alreadyDone: a re-run found the change made, or an undo found nothing to remove.
   return !(
     typeof result === 'object' &&
     result !== null &&

@@ -90,12 +90,13 @@ export type MigrationActivities = {
   removeDns(input: SpecInput & { side: Side; strategy: DnsStrategy; hostnames: string[] }): Promise<void>;
 
   addLearner(input: MembershipInput & { peerURLs: string[] }): Promise<MembershipResult>;
-  /** Undo of addLearner: removes the member if present (learner or not yet promoted). */
   /**
-   * Removes the member by ID, else by name, else by peer URL (an added learner that never
-   * started has no name yet); absent: nothing to do.
+   * Undo of addLearner: removes the member by ID, else by name, else by peer URL (an added
+   * learner that never started has no name yet); absent: nothing to do (`alreadyDone`).
    */
-  removeLearner(input: MembershipInput & { memberId?: string; peerURLs?: string[] }): Promise<void>;
+  removeLearner(
+    input: MembershipInput & { memberId?: string; peerURLs?: string[] },
+  ): Promise<{ memberId: string | null; alreadyDone: boolean }>;
   scaleTarget(
     input: SpecInput & {
       member: string;

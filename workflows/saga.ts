@@ -3,7 +3,7 @@ export interface Compensation {
   /** Replaces an earlier compensation with the same key in place (a join's undo grows as it proceeds). */
   key: string;
   title: string;
-  run: () => Promise<void>;
+  run: () => Promise<unknown>;
 }
 
 export class Saga {

@@ -164,10 +164,11 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         const found =
           members.find((m) => m.name === member) ??
           members.find((m) => !m.name && m.peerURLs.some((u) => peerURLs?.includes(u)));
-        if (!found) return; // never added, or already removed
+        if (!found) return { memberId: null, alreadyDone: true }; // never added, or already removed
         id = found.id;
       }
-      await etcd.etcdRemoveMember({ access, member: { memberId: id }, requiredFaultTolerance });
+      const r = await etcd.etcdRemoveMember({ access, member: { memberId: id }, requiredFaultTolerance });
+      return { memberId: id, alreadyDone: r.alreadyRemoved };
     },
     async scaleTarget({ spec, replicas, initialCluster, hostAliases }) {
       const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases });

@@ -182,7 +182,9 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     async removeLearner({ member }) {
       await record('removeLearner', member);
       const at = members.findIndex((m) => m.name === member);
-      if (at >= 0) members.splice(at, 1);
+      if (at < 0) return { memberId: null, alreadyDone: true };
+      const [removed] = members.splice(at, 1);
+      return { memberId: removed!.id, alreadyDone: false };
     },
     async scaleTarget({ member, replicas }) {
       await record('scaleTarget', `${member} ${replicas}`);
