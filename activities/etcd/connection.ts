@@ -18,6 +18,8 @@ import {
   type MaintenanceClient,
 } from 'etcd3';
 import type * as GrpcJs from '@grpc/grpc-js';
+import * as http from 'node:http';
+import * as https from 'node:https';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
@@ -105,6 +107,7 @@ export class EtcdConnection {
   private constructor(
     readonly access: EtcdAccess,
     private readonly options: Omit<IOptions, 'hosts'>,
+    private readonly tlsMaterial?: { ca: Buffer; cert?: Buffer; key?: Buffer },
   ) {
     this.timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
@@ -126,6 +129,7 @@ export class EtcdConnection {
         'grpc.use_local_subchannel_pool': 1,
       },
     };
+    let tlsMaterial: { ca: Buffer; cert?: Buffer; key?: Buffer } | undefined;
     if (valid.tls) {
       const [ca, cert, key] = await Promise.all([
         secrets.read(valid.tls.ca),
@@ -137,6 +141,7 @@ export class EtcdConnection {
         ...(key ? { privateKey: key } : {}),
         ...(cert ? { certChain: cert } : {}),
       };
+      tlsMaterial = { ca, ...(cert ? { cert } : {}), ...(key ? { key } : {}) };
       if (valid.tls.serverName) {
         options.grpcOptions = {
           ...options.grpcOptions,
@@ -153,7 +158,7 @@ export class EtcdConnection {
       const password = await readSecretText(secrets, valid.auth.password);
       options.auth = { username, password, callOptions: () => ({ deadline: Date.now() + timeoutMs }) };
     }
-    return new EtcdConnection(valid, options);
+    return new EtcdConnection(valid, options, tlsMaterial);
   }
 
   /** Names of the endpoint map, in map order. */
@@ -253,6 +258,40 @@ export class EtcdConnection {
       }
     }
     throw last;
+  }
+
+  /**
+   * GET `path` (e.g. `/metrics`) from one member's client URL over HTTP(S), with the same CA,
+   * client certificate and server name as its gRPC calls. Rejects on a non-200 answer.
+   */
+  httpGet(name: string, path: string, timeoutMs?: number): Promise<string> {
+    const base = this.endpointOf(name);
+    const url = new URL(
+      path,
+      /^\w+:\/\//.test(base) ? base : `${this.tlsMaterial ? 'https' : 'http'}://${base}`,
+    );
+    const serverName = this.access.tls?.serverNames?.[name] ?? this.access.tls?.serverName;
+    const options: https.RequestOptions = {
+      timeout: timeoutMs ?? this.timeoutMs,
+      ...(this.tlsMaterial && url.protocol === 'https:'
+        ? { ...this.tlsMaterial, ...(serverName ? { servername: serverName } : {}) }
+        : {}),
+    };
+    const get = url.protocol === 'https:' ? https.get : http.get;
+    return new Promise((resolve, reject) => {
+      const req = get(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', reject);
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode === 200) resolve(body);
+          else reject(new Error(`GET ${url.href} from ${name}: HTTP ${res.statusCode}`));
+        });
+      });
+      req.on('timeout', () => req.destroy(new Error(`GET ${url.href} from ${name}: no answer in time`)));
+      req.on('error', reject);
+    });
   }
 
   close(): void {

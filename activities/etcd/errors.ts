@@ -5,7 +5,7 @@
  *   EtcdUnavailable, MemberUnhealthy, MembershipDisagreement, MembershipChangeRejected, EtcdRequestFailed
  * Not retryable (retrying the same activity cannot help; the workflow or the operator must act):
  *   QuorumAtRisk, TargetIsLeader, LearnerAlreadyPresent, MemberNotFound, MemberConflict,
- *   LearnerNotCaughtUp (the activity already waited until its own deadline), PermissionDenied,
+ *   LearnerNotCaughtUp, LearnerUnreachable (the activity already waited until its own deadline), PermissionDenied,
  *   TlsHandshakeFailed, SecretUnavailable, InvalidRequest
  */
 import { defineErrorType, isTypedError, type ErrorDetails, type TypedError } from '../errors.js';
@@ -22,6 +22,7 @@ export class LearnerAlreadyPresent extends defineErrorType('LearnerAlreadyPresen
 export class MemberNotFound extends defineErrorType('MemberNotFound', false) {}
 export class MemberConflict extends defineErrorType('MemberConflict', false) {}
 export class LearnerNotCaughtUp extends defineErrorType('LearnerNotCaughtUp', false) {}
+export class LearnerUnreachable extends defineErrorType('LearnerUnreachable', false) {}
 export class PermissionDenied extends defineErrorType('PermissionDenied', false) {}
 export class TlsHandshakeFailed extends defineErrorType('TlsHandshakeFailed', false) {}
 export class SecretUnavailable extends defineErrorType('SecretUnavailable', false) {}

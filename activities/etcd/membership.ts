@@ -16,6 +16,7 @@ import {
   messageOf,
 } from './errors.js';
 import { observeAndGuard, retryTransient, voterNames } from './guarded.js';
+import { awaitSteadyPeerLink } from './peer-link.js';
 import { endpointNameOf, findMember, listMembers, memberStatus, requireMember } from './observe.js';
 import { sleep, type RunContext, noopRunContext } from './run-context.js';
 import type {
@@ -264,6 +265,11 @@ export async function promoteLearner(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation, target.id);
+  const leader = observation.endpoints.find((e) => e.status && e.status.id === observation.leaderId)?.name;
+  const peerLink = await awaitSteadyPeerLink(conn, leader ?? voters[0]!, target, {
+    rc,
+    ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
+  });
   let promoted = false;
   let attempts = 0;
   try {
@@ -312,7 +318,7 @@ export async function promoteLearner(
       `promote of ${target.id} was accepted but the member is still a learner`,
     );
   }
-  return { member: now, alreadyVoter: false, attempts, members: after.members, verdict };
+  return { member: now, alreadyVoter: false, attempts, members: after.members, verdict, peerLink };
 }
 
 /**

@@ -5,6 +5,7 @@
  * revisions, raft indexes and sizes are numbers (they stay far below 2^53).
  */
 import type { GuardVerdict } from '../../workflows/safety-guard.js';
+import type { PeerLinkCheck } from './peer-link.js';
 
 /** Where the worker reads a secret from: a file on the worker, or a key of a Kubernetes Secret. */
 export type SecretRef =
@@ -206,6 +207,8 @@ export interface PromoteInput extends GuardParams {
   member: MemberRef;
   /** Keep retrying "not in sync with leader" / "unhealthy cluster" this long (default 60 s). */
   deadlineMs?: number;
+  /** Wait this long for the leader's steady peer connection to the learner (default 30 s). */
+  peerLinkDeadlineMs?: number;
 }
 
 export interface PromoteResult {
@@ -214,6 +217,8 @@ export interface PromoteResult {
   attempts: number;
   members: MemberInfo[];
   verdict: GuardVerdict | null;
+  /** The leader's view of its connection to the learner, checked before the promote. */
+  peerLink?: PeerLinkCheck;
 }
 
 export interface RemoveInput extends GuardParams {

@@ -9,6 +9,7 @@ import type { GuardVerdict } from '../../workflows/safety-guard.js';
 import {
   ETCD_VERSIONS,
   EtcdTestCluster,
+  freePort,
   membershipShape,
   rejectionOf,
   waitFor,
@@ -159,6 +160,70 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     cluster.members.delete(ghost.name);
   });
 
+  it('does not promote a learner the leader cannot reach: it caught up over its own dial, but its advertised peer URL is dead', async () => {
+    const before = await members();
+    const listening = await cluster.allocateMember('etcd-main-unreachable');
+    // Listens on one port and advertises another where nothing listens: the learner dials the
+    // leader (and so catches up), the leader's dials to the learner are refused.
+    const spec = {
+      ...listening,
+      peerUrl: `${listening.peerUrl.split('://')[0]}://127.0.0.1:${await freePort()}`,
+      listenPeerUrl: listening.peerUrl,
+    };
+    const added = await etcd.etcdAddLearner({
+      access: cluster.access(original),
+      name: spec.name,
+      peerURLs: [spec.peerUrl],
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    cluster.startAddedMember(spec, added.initialCluster);
+    const access = cluster.access([...original, spec.name]);
+    const learner = { memberId: added.member.id, name: spec.name };
+    if (version !== '3.6') {
+      const caught = await etcd.etcdWaitForLearnerCatchUp({
+        access,
+        member: learner,
+        timeoutMs: 60_000,
+        pollMs: 100,
+      });
+      expect(caught.caughtUp).toBe(true);
+    }
+    // etcd 3.6 goes further: such a learner cannot even publish its name (its proposals time
+    // out), so it never serves clients; the catch-up wait would refuse it, and so does the
+    // guard before a promote.
+
+    const refused = await rejectionOf(
+      etcd.etcdPromoteLearner({
+        access,
+        member: learner,
+        requiredFaultTolerance: REQUIRED_FT,
+        peerLinkDeadlineMs: 4_000,
+      }),
+    );
+    if (version === '3.6') {
+      // The guard refuses first: a member of the list does not answer.
+      expect(refused.type).toBe('MemberUnhealthy');
+    } else {
+      expect(refused.type).toBe('LearnerUnreachable');
+      expect(refused.nonRetryable).toBe(true);
+      expect(refused.message).toContain(spec.peerUrl);
+      expect(refused.message).toMatch(
+        /the leader etcd-\d has no steady peer connection to learner etcd-main-unreachable \(not connected/,
+      );
+    }
+    const list = await etcd.etcdListMembers({ access });
+    expect(list.members.find((m) => m.id === added.member.id)?.isLearner).toBe(true);
+
+    await etcd.etcdUndoAddLearner({
+      access,
+      member: { memberId: added.member.id },
+      requiredFaultTolerance: REQUIRED_FT,
+    });
+    await cluster.stopMember(spec.name);
+    cluster.members.delete(spec.name);
+    expect(await members()).toEqual(before);
+  });
+
   it('adds a learner, reports catch-up progress, promotes it, moves the leader to it and removes an old member', async () => {
     const spec = await cluster.allocateMember('etcd-main-0');
     const added = await etcd.etcdAddLearner({
@@ -199,6 +264,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     expect(promoted.alreadyVoter).toBe(false);
     expect(promoted.member.isLearner).toBe(false);
     expect(promoted.verdict).toMatchObject({ votersBefore: 3, votersAfter: 4 });
+    expect(promoted.peerLink).toMatchObject({ checked: true });
     const promotedAgain = await etcd.etcdPromoteLearner({
       access,
       member: { name: spec.name },

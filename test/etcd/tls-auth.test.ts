@@ -8,6 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEtcdActivities, createSecretResolver, type EtcdAccess } from '../../activities/etcd/index.js';
+import { withConnection } from '../../activities/etcd/connection.js';
+import { awaitSteadyPeerLink } from '../../activities/etcd/peer-link.js';
+import { noopRunContext } from '../../activities/etcd/run-context.js';
 import { ETCD_VERSIONS, EtcdTestCluster, membershipShape, rejectionOf } from '../helpers/etcd-cluster.js';
 
 describe.each(ETCD_VERSIONS)('etcd %s: TLS and auth', (version) => {
@@ -67,6 +70,28 @@ describe.each(ETCD_VERSIONS)('etcd %s: TLS and auth', (version) => {
     });
     expect(undo.alreadyRemoved).toBe(false);
     expect(membershipShape((await etcd.etcdListMembers({ access })).members)).toEqual(before);
+  });
+
+  it("reads the leader's view of its peers from /metrics over TLS with the client certificate", async () => {
+    const access = cluster.access(names);
+    const obs = await etcd.etcdObserveCluster({ access });
+    const leader = obs.endpoints.find((e) => e.status?.isLeader)!;
+    const follower = obs.members.find((m) => m.id !== leader.status!.id)!;
+    const check = await withConnection(access, createSecretResolver(), (conn) =>
+      awaitSteadyPeerLink(conn, leader.name, follower, { rc: noopRunContext }),
+    );
+    expect(check).toEqual({ checked: true, voter: leader.name });
+    // The same read with a CA that did not sign the server certificate fails the TLS handshake.
+    const wrongCa = cluster.access(names, {
+      tls: {
+        ca: { file: cluster.tlsFiles!.otherCa },
+        cert: { file: cluster.tlsFiles!.cert },
+        key: { file: cluster.tlsFiles!.key },
+      },
+    });
+    await expect(
+      withConnection(wrongCa, createSecretResolver(), (conn) => conn.httpGet(leader.name, '/metrics')),
+    ).rejects.toThrow(/certificate/);
   });
 
   it('refuses a server certificate not signed by the configured CA, with a clear message', async () => {

@@ -117,6 +117,8 @@ export interface MemberSpec {
   peerPort: number;
   clientUrl: string;
   peerUrl: string;
+  /** Where it listens for peers when that is not where it is reached (default: peerUrl). */
+  listenPeerUrl?: string;
   dataDir: string;
 }
 
@@ -239,7 +241,7 @@ export class EtcdTestCluster {
       '--advertise-client-urls',
       s.clientUrl,
       '--listen-peer-urls',
-      s.peerUrl,
+      s.listenPeerUrl ?? s.peerUrl,
       '--initial-advertise-peer-urls',
       s.peerUrl,
       '--initial-cluster',
