@@ -10,6 +10,7 @@ import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messa
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
 import type { MigrationStatus, StepProgress } from '../../workflows/status.js';
 import { clusterClient, podNetns, waitFor } from '../../test/helpers/kube.js';
+import { scenarioSpec } from '../../test/helpers/acceptance.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
 import {
@@ -69,38 +70,14 @@ const ms = (s: StepProgress): number =>
   s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : 0;
 
 export function stretchSpec(namespace: string, opts: StretchOptions): Record<string, unknown> {
-  return {
-    version: 1,
-    kind: 'EtcdMigration',
-    source: {
-      context: 'source',
-      namespace,
-      statefulSet: 'etcd',
-      service: 'etcd',
-      loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
-    },
-    target: {
-      context: 'target',
-      namespace,
-      // Unique: the source cluster's CoreDNS maps the new member names cluster-wide, and other
-      // migrations (other benchmark runs, other people's tests) share the sandbox.
-      statefulSet: `etcd-${namespace.split('-').at(-1)}`,
-      loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
-    },
-    gates: {
-      shrink: 'auto',
-      expose: 'auto',
-      dns: 'auto',
-      join: 'auto',
-      leader: 'auto',
-      'switch-clients': 'manual',
-      finalize: 'auto',
-      cleanup: 'auto',
-    },
+  return scenarioSpec(namespace, {
+    // Unique: the source cluster's CoreDNS maps the new member names cluster-wide, and other
+    // migrations (other benchmark runs, other people's tests) share the sandbox.
+    target: { statefulSet: `etcd-${namespace.split('-').at(-1)}` },
     shrink: { enabled: opts.shrink ?? true, keepRevisions: 1000 },
     soak: opts.soak ?? '5s',
-    deadlines: { catchUp: '15m', loadBalancers: '2m', step: '15m' },
-  };
+    deadlines: { catchUp: '15m', step: '15m' },
+  });
 }
 
 /** Bytes the pod's network interface received so far (every peer, client and probe). */

@@ -32,6 +32,7 @@ import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
 import type { MigrationStatus } from '../../workflows/status.js';
 import { workflowBundle } from '../workflow/harness.js';
 import { apply, clusterClient, createNamespace, loadManifests, readyPods, waitFor } from '../helpers/kube.js';
+import { scenarioSpec } from '../helpers/acceptance.js';
 
 const run = promisify(execFile);
 const SCREENSHOTS = path.join(REPO_ROOT, 'reports', 'screenshots');
@@ -74,27 +75,11 @@ async function untilStatus(
 
 function specFor(namespace: string, manual: string[]): Record<string, unknown> {
   const gates = ['shrink', 'expose', 'dns', 'join', 'leader', 'switch-clients', 'finalize', 'cleanup'];
-  return {
-    version: 1,
-    kind: 'EtcdMigration',
-    source: {
-      context: 'source',
-      namespace,
-      statefulSet: 'etcd',
-      service: 'etcd',
-      loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
-    },
-    target: {
-      context: 'target',
-      namespace,
-      // Unique: the source cluster's DNS is shared with other runs in the sandbox, keyed by member name.
-      statefulSet: targetName(namespace),
-      loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
-    },
+  return scenarioSpec(namespace, {
+    // Unique: the source cluster's DNS is shared with other runs in the sandbox, keyed by member name.
+    target: { statefulSet: targetName(namespace) },
     gates: Object.fromEntries(gates.map((g) => [g, manual.includes(g) ? 'manual' : 'auto'])),
-    soak: '5s',
-    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
-  };
+  });
 }
 
 let env: TestWorkflowEnvironment;

@@ -50,7 +50,7 @@ describe('fault: the joining learner', () => {
       connection: env.nativeConnection,
       onStatus: fault.onStatus,
       expectedAdds: (m) => (m === FAULTY ? 2 : 1),
-      specOverrides: { deadlines: { catchUp: '40s', loadBalancers: '2m', step: '3m' } },
+      specOverrides: { deadlines: { catchUp: '40s' } },
     });
     recordFaultRun('broken-load-balancer', '6. new member load balancer drops packets during its join', r, {
       recoveryMs: fault.seen.recoveredAt ? fault.seen.recoveredAt - fault.seen.injectedAt : null,

@@ -54,7 +54,7 @@ export interface ScenarioOptions {
   /** Where the worker runs (default: in this process). */
   workers?: WorkerHost;
   /** Extra spec fields (gates, soak, ...). */
-  specOverrides?: Record<string, unknown>;
+  specOverrides?: ScenarioSpecOverrides;
   /** Delete the namespaces and this migration's DNS entries afterwards (default true; the demo keeps them). */
   cleanup?: boolean;
 }
@@ -100,11 +100,21 @@ export interface SourceState {
   targetObjects: string[];
 }
 
+/** What a scenario changes in the acceptance spec: sections are merged one level deep. */
+export interface ScenarioSpecOverrides {
+  source?: Record<string, unknown>;
+  target?: Record<string, unknown>;
+  gates?: Record<string, string>;
+  deadlines?: Record<string, string>;
+  [field: string]: unknown;
+}
+
+/** The acceptance scenario's migration spec (source `etcd` -> target `etcd-main`); every test and benchmark builds its spec here. */
 export function scenarioSpec(
   namespace: string,
-  overrides: Record<string, unknown> = {},
+  overrides: ScenarioSpecOverrides = {},
 ): Record<string, unknown> {
-  const { gates, ...rest } = overrides;
+  const { source, target, gates, deadlines, ...rest } = overrides;
   return {
     version: 1,
     kind: 'EtcdMigration',
@@ -114,12 +124,14 @@ export function scenarioSpec(
       statefulSet: 'etcd',
       service: 'etcd',
       loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
+      ...source,
     },
     target: {
       context: 'target',
       namespace,
       statefulSet: 'etcd-main',
       loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
+      ...target,
     },
     gates: {
       shrink: 'auto',
@@ -130,10 +142,10 @@ export function scenarioSpec(
       'switch-clients': 'manual',
       finalize: 'auto',
       cleanup: 'auto',
-      ...(gates as Record<string, string> | undefined),
+      ...gates,
     },
     soak: '5s',
-    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
+    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m', ...deadlines },
     ...rest,
   };
 }
@@ -186,7 +198,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const specOverrides = abortGate
     ? {
         ...opts.specOverrides,
-        gates: { ...(opts.specOverrides?.gates as object | undefined), [abortGate]: 'manual' },
+        gates: { ...opts.specOverrides?.gates, [abortGate]: 'manual' },
       }
     : opts.specOverrides;
   const taskQueue = `accept-${randomUUID()}`;
@@ -383,7 +395,7 @@ async function sourceState(
 }
 
 /** Removes what a scenario left: its namespaces and its entries in the source cluster's CoreDNS. */
-async function cleanUp(ns: string, overrides?: Record<string, unknown>): Promise<void> {
+async function cleanUp(ns: string, overrides?: ScenarioSpecOverrides): Promise<void> {
   await cleanUpScenario(ns, scenarioSpec(ns, overrides));
 }
 

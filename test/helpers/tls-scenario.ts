@@ -35,7 +35,7 @@ import {
 import { LoadClient, type LoadSummary } from './load-client.js';
 import { TestPki, type KeyPair } from './test-pki.js';
 import { inProcessWorkers } from './worker-hosts.js';
-import { cleanUpScenario } from './acceptance.js';
+import { cleanUpScenario, scenarioSpec } from './acceptance.js';
 
 const run = promisify(execFile);
 
@@ -99,22 +99,9 @@ function tlsPair(pair: KeyPair, ca: KeyPair): Record<string, string> {
 }
 
 export function tlsScenarioSpec(namespace: string): Record<string, unknown> {
-  return {
-    version: 1,
-    kind: 'EtcdMigration',
-    source: {
-      context: 'source',
-      namespace,
-      statefulSet: 'etcd',
-      service: 'etcd',
-      loadBalancer: { sourceRanges: [TARGET_RANGE] },
-    },
-    target: {
-      context: 'target',
-      namespace,
-      statefulSet: 'etcd-secure',
-      loadBalancer: { sourceRanges: [SOURCE_RANGE] },
-    },
+  return scenarioSpec(namespace, {
+    source: { loadBalancer: { sourceRanges: [TARGET_RANGE] } },
+    target: { statefulSet: 'etcd-secure', loadBalancer: { sourceRanges: [SOURCE_RANGE] } },
     tls: {
       peer: { issueFrom: { caSecret: 'etcd-ca', validity: '720h' } },
       client: { issueFrom: { caSecret: 'etcd-ca', validity: '720h' } },
@@ -122,19 +109,7 @@ export function tlsScenarioSpec(namespace: string): Record<string, unknown> {
       peerSkipClientSanVerification: true,
     },
     auth: { secret: { cluster: 'source', name: 'etcd-root' } },
-    gates: {
-      shrink: 'auto',
-      expose: 'auto',
-      dns: 'auto',
-      join: 'auto',
-      leader: 'auto',
-      'switch-clients': 'manual',
-      finalize: 'auto',
-      cleanup: 'auto',
-    },
-    soak: '5s',
-    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
-  };
+  });
 }
 
 /** A client of one member endpoint (pod IP), checking its certificate against `serverName`. */
