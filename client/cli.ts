@@ -195,13 +195,15 @@ program
   .option('--out <dir>', 'where to write the reports', 'reports')
   .action(async (id: string | undefined, opts: { history?: string; runId?: string; out: string }) => {
     const { runAudit } = await import('./audit/index.js');
-    const { report, files } = await runAudit({
-      workflowId: id,
-      runId: opts.runId,
-      historyFile: opts.history,
-      outDir: opts.out,
-      connect,
-    }).catch(fail);
+    const { report, files } = await (async () =>
+      runAudit({
+        workflowId: id,
+        runId: opts.runId,
+        historyFile: opts.history,
+        outDir: opts.out,
+        connect,
+        codec: payloadCodecFromEnvironment(),
+      }))().catch(fail);
     process.stdout.write(
       `audit of ${report.workflowId}: ${report.outcome.status}\n  ${files.markdown}\n  ${files.html}\n`,
     );

@@ -7,6 +7,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { historyFromJSON, type History } from '@temporalio/common/lib/proto-utils.js';
+import type { PayloadCodec } from '@temporalio/common';
+import { decodeHistoryPayloads } from './decode-payloads.js';
 import { buildAudit } from './history.js';
 import type { AuditReport } from './model.js';
 import { auditHtml } from './render-html.js';
@@ -71,6 +73,8 @@ export interface AuditOptions {
   outDir: string;
   /** How to reach the server (only without `historyFile`). */
   connect?: () => Promise<{ client: HistorySource; close: () => Promise<void> }>;
+  /** The worker's payload codec, when its payloads are encrypted. */
+  codec?: PayloadCodec;
 }
 
 export async function runAudit(opts: AuditOptions): Promise<{ report: AuditReport; files: AuditFiles }> {
@@ -87,6 +91,7 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: AuditRepor
       await close();
     }
   }
+  await decodeHistoryPayloads(history, opts.codec);
   // Older servers' exports do not name the workflow: then the file name does.
   const fallbackId =
     opts.workflowId ?? (opts.historyFile ? path.basename(opts.historyFile, '.json') : undefined);

@@ -9,7 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { auditFileBase, readHistoryFile, runAudit, type HistorySource } from '../../client/audit/index.js';
+import { payloadsOf } from '../../client/audit/decode-payloads.js';
+import { auditMarkdown } from '../../client/audit/render-markdown.js';
+import { AesGcmPayloadCodec } from '../../worker/payload-codec.js';
 
 const execFileAsync = promisify(execFile);
 const ABORTED = path.join('test', 'fixtures', 'histories', 'fake-activities-aborted-at-join.json');
@@ -77,6 +81,30 @@ describe('audit I/O', () => {
     const { report, files } = await runAudit({ historyFile: file, outDir: path.join(tmp, 'old') });
     expect(report.workflowId).toBe('old-server-export');
     expect(files.markdown).toBe(path.join(tmp, 'old', 'audit-old-server-export.md'));
+  });
+
+  it("reads a history whose payloads the worker encrypted, with the worker's key; refuses without it", async () => {
+    const plain = await runAudit({ historyFile: ABORTED, outDir: path.join(tmp, 'plain') });
+    // The same history as a worker with a payload key writes it: every payload sealed.
+    const codec = new AesGcmPayloadCodec(Buffer.alloc(32, 7), 'audit-test');
+    const history = await readHistoryFile(ABORTED);
+    const payloads = payloadsOf(history);
+    expect(payloads.length).toBeGreaterThan(20);
+    const sealed = await codec.encode(payloads);
+    payloads.forEach((p, i) => Object.assign(p, sealed[i]));
+    const file = path.join(tmp, 'encrypted.json');
+    fs.writeFileSync(file, historyToJSON(history));
+    expect(fs.readFileSync(file, 'utf8')).not.toContain('dave');
+
+    const decoded = await runAudit({ historyFile: file, outDir: path.join(tmp, 'decoded'), codec });
+    expect(auditMarkdown(decoded.report)).toBe(auditMarkdown(plain.report));
+    await expect(runAudit({ historyFile: file, outDir: tmp })).rejects.toThrow(
+      /encrypted payloads: set ETCD_STRETCH_PAYLOAD_KEY or ETCD_STRETCH_PAYLOAD_KEY_FILE/,
+    );
+    const otherKey = new AesGcmPayloadCodec(Buffer.alloc(32, 8), 'audit-test');
+    await expect(runAudit({ historyFile: file, outDir: tmp, codec: otherKey })).rejects.toThrow(
+      /does not decrypt with key "audit-test"/,
+    );
   });
 
   it('makes a safe file name of any workflow ID', () => {
