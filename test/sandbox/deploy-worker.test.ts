@@ -118,6 +118,8 @@ describe('deploy/worker on the target API server', () => {
     expect(worker.env?.find((e) => e.name === 'KUBECONFIG')?.value).toBe('/etc/etcd-stretch/kubeconfig');
     expect(worker.volumeMounts?.find((m) => m.mountPath === '/etc/etcd-stretch')?.readOnly).toBe(true);
     expect(worker.livenessProbe?.exec?.command).toContain('deploy/worker/healthcheck.mjs');
+    expect(worker.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+    expect(d.spec!.template.metadata?.annotations?.['prometheus.io/port']).toBe('9464');
     expect(pod.initContainers?.[0]?.command?.slice(0, 2)).toEqual([
       'node',
       'deploy/worker/merge-kubeconfig.mjs',
@@ -139,6 +141,7 @@ describe('deploy/worker on the target API server', () => {
       namespace: ns,
     });
     expect(cm.data?.ETCD_STRETCH_TASK_QUEUE).toBe('etcd-stretch');
+    expect(cm.data?.ETCD_STRETCH_METRICS_ADDRESS).toBe('0.0.0.0:9464');
     expect(YAML.parse(cm.data!.kubeconfig!)).toMatchObject({ contexts: [{ name: 'target' }] });
   });
 

@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { metricsAddress } from '../../worker/metrics.js';
 import { temporalSettings } from '../../worker/temporal-connection.js';
 import { TASK_QUEUE } from '../../workflows/messages.js';
 
@@ -118,10 +119,16 @@ describe('docker-compose.yml', () => {
 
   it("gives the worker the environment worker/temporal-connection.ts reads, pointing at compose's Temporal", () => {
     const env = service('worker').environment!;
-    const source = fs.readFileSync('worker/temporal-connection.ts', 'utf8');
-    const read = new Set([...source.matchAll(/env\.([A-Z_]+)/g)].map((m) => m[1]));
+    const sources = ['worker/temporal-connection.ts', 'worker/metrics.ts'].map((f) =>
+      fs.readFileSync(f, 'utf8'),
+    );
+    const read = new Set(
+      sources.flatMap((source) => [...source.matchAll(/env\.([A-Z_]+)/g)].map((m) => m[1])),
+    );
     for (const key of Object.keys(env).filter((k) => /^(TEMPORAL|ETCD_STRETCH)_/.test(k))) {
-      expect(read.has(key), `${key} is read by worker/temporal-connection.ts`).toBe(true);
+      expect(read.has(key), `${key} is read by worker/temporal-connection.ts or worker/metrics.ts`).toBe(
+        true,
+      );
     }
     const settings = temporalSettings(env);
     expect(settings.tls).toBeUndefined();
@@ -131,6 +138,12 @@ describe('docker-compose.yml', () => {
     expect(settings.taskQueue).toBe(TASK_QUEUE);
     expect(service('temporal-namespace').command?.join('\n')).toContain(`-n ${settings.namespace}`);
     expect(service('temporal-ui').environment?.TEMPORAL_ADDRESS).toBe(settings.address);
+  });
+
+  it("serves the worker's Prometheus metrics on all of the container's interfaces, published on loopback", () => {
+    const address = metricsAddress(service('worker').environment);
+    expect(address).toBe('0.0.0.0:9464');
+    expect(service('worker').ports).toEqual([`127.0.0.1:9464:${address!.split(':')[1]}`]);
   });
 
   it('runs the worker unprivileged on a read-only root, and publishes ports on loopback only', () => {
