@@ -367,6 +367,41 @@ describe('operator experience', () => {
     );
     expect(atJoin.waitingFor).toMatchObject({ kind: 'approval', gate: 'join' });
 
+    // The update refuses an approval for a gate that is not waiting (a signal would be ignored).
+    const refusedUpdate = await temporal(
+      'workflow',
+      'update',
+      'execute',
+      '--workflow-id',
+      runB,
+      '--name',
+      'approveGate',
+      '--input',
+      JSON.stringify({ gate: 'cleanup', by: 'cli-operator' }),
+    ).then(
+      (out) => `accepted: ${out}`,
+      (err: Error & { stderr?: string }) => `${err.message}\n${err.stderr ?? ''}`,
+    );
+    expect(refusedUpdate).toContain('gate cleanup is not waiting for approval (waiting at join)');
+    // Runs by phase, through the search attribute the workflow keeps (visibility lags a little).
+    const listed = await waitFor(
+      'run B listed by phase',
+      async () => {
+        const out = await temporal(
+          'workflow',
+          'list',
+          '--query',
+          `EtcdMigrationPhase='join' AND WorkflowId='${runB}'`,
+          '--output',
+          'json',
+        );
+        const runs = out.trim() ? (JSON.parse(out) as { execution?: { workflowId?: string } }[]) : [];
+        return runs.length > 0 ? runs : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 500 },
+    );
+    expect(listed.map((r) => r.execution?.workflowId)).toEqual([runB]);
+
     // Someone else adds a learner behind the workflow's back (after preflight, which refuses one).
     const etcd = new Etcd3({ hosts: sourceEndpoints });
     let foreign: string;
