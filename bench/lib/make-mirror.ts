@@ -6,12 +6,10 @@
  */
 import { spawn } from 'node:child_process';
 import { Etcd3 } from 'etcd3';
-import { clusterClient, etcdctl, waitFor } from '../../test/helpers/kube.js';
-import { finishLoad, startLoad } from './client-load.js';
+import { etcdctl, waitFor } from '../../test/helpers/kube.js';
+import { finishBaseline, startBaseline, type BaselineOptions } from './baseline-run.js';
 import { cleanUpRun } from './cleanup.js';
-import { failedFidelity, STEADY_MS, type MethodRun } from './method-run.js';
-import type { BaselineOptions } from './snapshot-restore.js';
-import { checkFidelity, deploySourceEtcd, writeFidelityFixture } from './source-etcd.js';
+import type { MethodRun } from './method-run.js';
 import { deployTargetEtcd } from './target-etcd.js';
 
 async function mirrored(sourceEndpoints: string[], targetEndpoints: string[], marker: string): Promise<void> {
@@ -33,21 +31,9 @@ async function mirrored(sourceEndpoints: string[], targetEndpoints: string[], ma
 
 export async function runMakeMirror(opts: BaselineOptions = {}): Promise<MethodRun & { cutoverMs: number }> {
   const say = opts.say ?? (() => undefined);
-  const replicas = opts.replicas ?? 3;
-  const target = clusterClient('target');
-  const src = await deploySourceEtcd(clusterClient('source'), {
-    replicas,
-    keys: opts.keys ?? 500,
-    prefix: 'bench-mm',
-  });
-  const ns = src.namespace;
+  const start = await startBaseline('bench-mm', opts);
+  const { replicas, src, ns, load } = start;
   try {
-    await target.core.createNamespace({ body: { metadata: { name: ns } } });
-    const fixture = await writeFidelityFixture(src.endpoints);
-    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
-    await waitFor('the load client running', () => Promise.resolve(load.history.length > 100), {
-      timeoutMs: 30_000,
-    });
     const started = Date.now();
     const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: false });
     const mirror = spawn(
@@ -75,9 +61,7 @@ export async function runMakeMirror(opts: BaselineOptions = {}): Promise<MethodR
     const durationMs = Date.now() - started;
     const cutoverMs = durationMs;
     say(`${ns}: make-mirror done after ${(durationMs / 1000).toFixed(1)} s`);
-    await new Promise((r) => setTimeout(r, STEADY_MS));
-    const clients = await finishLoad(load);
-    const fidelity = await checkFidelity(tgt.endpoints, fixture).catch(failedFidelity);
+    const { clients, fidelity } = await finishBaseline(start, tgt.endpoints);
     return {
       method: 'make-mirror',
       namespace: ns,

@@ -11,21 +11,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
-import { clusterClient, etcdctl, waitFor } from '../../test/helpers/kube.js';
-import { finishLoad, startLoad } from './client-load.js';
+import { etcdctl, waitFor } from '../../test/helpers/kube.js';
+import { finishBaseline, startBaseline, type BaselineOptions } from './baseline-run.js';
 import { cleanUpRun } from './cleanup.js';
-import { failedFidelity, STEADY_MS, type MethodRun } from './method-run.js';
-import { checkFidelity, deploySourceEtcd, writeFidelityFixture } from './source-etcd.js';
+import type { MethodRun } from './method-run.js';
 import { dataDirOf, deployTargetEtcd, initialCluster, TARGET_STS } from './target-etcd.js';
 
 const execFileAsync = promisify(execFile);
-
-export interface BaselineOptions {
-  replicas?: number;
-  opsPerSecond?: number;
-  keys?: number;
-  say?: (line: string) => void;
-}
 
 export interface SnapshotRestoreRun extends MethodRun {
   /** From pointing the clients at the new members to the restored cluster accepting a write. */
@@ -39,22 +31,10 @@ export interface SnapshotRestoreRun extends MethodRun {
 
 export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<SnapshotRestoreRun> {
   const say = opts.say ?? (() => undefined);
-  const replicas = opts.replicas ?? 3;
-  const target = clusterClient('target');
-  const src = await deploySourceEtcd(clusterClient('source'), {
-    replicas,
-    keys: opts.keys ?? 500,
-    prefix: 'bench-sr',
-  });
-  const ns = src.namespace;
+  const start = await startBaseline('bench-sr', opts);
+  const { replicas, target, src, ns, load } = start;
   const snapshotFile = path.join(os.tmpdir(), `bench-${ns}.db`);
   try {
-    await target.core.createNamespace({ body: { metadata: { name: ns } } });
-    const fixture = await writeFidelityFixture(src.endpoints);
-    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
-    await waitFor('the load client running', () => Promise.resolve(load.history.length > 100), {
-      timeoutMs: 30_000,
-    });
     const started = Date.now();
     const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: true });
     const dataDirs = await Promise.all(tgt.pods.map((p) => dataDirOf(target, ns, p.metadata!.name!)));
@@ -120,9 +100,7 @@ export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<Sn
     say(
       `${ns}: snapshot-restore serving after ${(durationMs / 1000).toFixed(1)} s (clients waited ${(downtimeMs / 1000).toFixed(1)} s: snapshot ${snapshotMs} ms, restore ${restoreMs} ms, start ${startMs} ms)`,
     );
-    await new Promise((r) => setTimeout(r, STEADY_MS));
-    const clients = await finishLoad(load);
-    const fidelity = await checkFidelity(tgt.endpoints, fixture).catch(failedFidelity);
+    const { clients, fidelity } = await finishBaseline(start, tgt.endpoints);
     return {
       method: 'snapshot-restore',
       namespace: ns,

@@ -1,0 +1,65 @@
+/**
+ * What the two baseline methods share: the source etcd with its fidelity fixture under the load
+ * client, an empty target namespace of the same name, and at the end the clients' outcome and the
+ * fidelity check on the new cluster after a steady period.
+ */
+import type { LoadClient } from '../../test/helpers/load-client.js';
+import { clusterClient, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
+import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
+import { cleanUpRun } from './cleanup.js';
+import { failedFidelity, STEADY_MS } from './method-run.js';
+import {
+  checkFidelity,
+  deploySourceEtcd,
+  writeFidelityFixture,
+  type FidelityCheck,
+  type FidelityFixture,
+  type SourceEtcd,
+} from './source-etcd.js';
+
+export interface BaselineOptions {
+  replicas?: number;
+  opsPerSecond?: number;
+  keys?: number;
+  say?: (line: string) => void;
+}
+
+export interface BaselineStart {
+  replicas: number;
+  target: ClusterClient;
+  src: SourceEtcd;
+  ns: string;
+  fixture: FidelityFixture;
+  load: LoadClient;
+}
+
+/** Source etcd (pods named `prefix`-...) with the fixture, target namespace, load client running. */
+export async function startBaseline(prefix: string, opts: BaselineOptions): Promise<BaselineStart> {
+  const replicas = opts.replicas ?? 3;
+  const target = clusterClient('target');
+  const src = await deploySourceEtcd(clusterClient('source'), { replicas, keys: opts.keys ?? 500, prefix });
+  const ns = src.namespace;
+  try {
+    await target.core.createNamespace({ body: { metadata: { name: ns } } });
+    const fixture = await writeFidelityFixture(src.endpoints);
+    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
+    await waitFor('the load client running', () => Promise.resolve(load.history.length > 100), {
+      timeoutMs: 30_000,
+    });
+    return { replicas, target, src, ns, fixture, load };
+  } catch (err) {
+    await cleanUpRun(ns);
+    throw err;
+  }
+}
+
+/** The clients stay on the new cluster for STEADY_MS, then: their outcome and the data's fidelity. */
+export async function finishBaseline(
+  start: BaselineStart,
+  newEndpoints: string[],
+): Promise<{ clients: ClientOutcome; fidelity: FidelityCheck }> {
+  await new Promise((r) => setTimeout(r, STEADY_MS));
+  const clients = await finishLoad(start.load);
+  const fidelity = await checkFidelity(newEndpoints, start.fixture).catch(failedFidelity);
+  return { clients, fidelity };
+}
