@@ -1,12 +1,16 @@
 /**
- * Whether a voter has a steady raft connection to a learner, read from the voter's own
- * /metrics (`etcd_network_active_peers`, `etcd_network_disconnected_peers_total`).
+ * Whether a voter reaches a learner's peer URL, read from the voter's own /metrics
+ * (`etcd_network_active_peers`, `etcd_network_disconnected_peers_total`,
+ * `etcd_network_peer_round_trip_time_seconds`).
  *
- * Why before a promote: etcd's raft stream to a learner is dialled by the learner, so a learner
- * whose own peer URL (its load balancer) is unreachable still catches up and etcd lets it be
- * promoted. The leader then counts the new voter as not connected and refuses every later
- * membership change ("unhealthy cluster"); the fault run with a broken load balancer found it
- * one join late. The leader's dials to the learner fail, and its metrics say so.
+ * Why before a promote: etcd's raft streams to a learner can all run over connections the
+ * learner dialled, so a learner whose own peer URL (its load balancer) is unreachable still
+ * catches up and etcd lets it be promoted. etcd 3.4 then counts the new voter as not connected
+ * and refuses every later membership change ("unhealthy cluster"); 3.5+ keeps it, but can never
+ * send it a snapshot. The fault run with a broken load balancer found it one join late.
+ * Measured with a peer URL that accepts and never answers: etcd 3.4 marks the learner not
+ * connected ~5 s after it starts (its hung dial times out); 3.5 keeps it "connected", but the
+ * prober's RTT records stay 0 (it never got an answer).
  */
 import type { EtcdConnection } from './connection.js';
 import { LearnerUnreachable, messageOf } from './errors.js';
@@ -17,6 +21,12 @@ export interface PeerLinkSample {
   active: boolean | null;
   /** `etcd_network_disconnected_peers_total` for the remote (0 when absent). */
   disconnects: number;
+  /**
+   * `etcd_network_peer_round_trip_time_seconds` for the remote: the voter's prober (GET
+   * /raft/probing on the remote's peer URL every 4 s) records its smoothed RTT every 5 s while
+   * unhealthy, every 30 s once healthy, 0 until a probe has ever answered. Null: no series yet.
+   */
+  probes: { count: number; sum: number } | null;
 }
 
 /** etcd labels peers with the member ID in hex (types.ID.String()). */
@@ -26,18 +36,38 @@ export function peerLabel(memberId: string): string {
 
 /** The voter's view of one remote peer, from its Prometheus text exposition. */
 export function parsePeerLink(metricsText: string, remoteId: string): PeerLinkSample {
-  const remote = `Remote="${peerLabel(remoteId)}"`;
-  const value = (metric: string): number | null => {
-    const line = metricsText
-      .split('\n')
-      .find((l) => l.startsWith(`${metric}{`) && l.slice(0, l.indexOf('}')).includes(remote));
+  const label = peerLabel(remoteId);
+  const lines = metricsText.split('\n');
+  const value = (metric: string, labelPair: string): number | null => {
+    const line = lines.find(
+      (l) => l.startsWith(`${metric}{`) && l.slice(0, l.indexOf('}')).includes(labelPair),
+    );
     return line === undefined ? null : Number(line.slice(line.lastIndexOf(' ') + 1));
   };
-  const active = value('etcd_network_active_peers');
+  const remote = `Remote="${label}"`;
+  const to = `To="${label}"`;
+  const active = value('etcd_network_active_peers', remote);
+  const count = value('etcd_network_peer_round_trip_time_seconds_count', to);
+  const sum = value('etcd_network_peer_round_trip_time_seconds_sum', to);
   return {
     active: active === null ? null : active > 0,
-    disconnects: value('etcd_network_disconnected_peers_total') ?? 0,
+    disconnects: value('etcd_network_disconnected_peers_total', remote) ?? 0,
+    probes: count === null || sum === null ? null : { count, sum },
   };
+}
+
+/** Why the voter's view does not (yet) show a working link, or null when it does. */
+function linkTrouble(first: PeerLinkSample | undefined, next: PeerLinkSample): string | null {
+  if (next.active === null) return 'never connected';
+  if (!next.active) return 'not connected';
+  if (!first?.active) return 'connected only just now';
+  if (next.disconnects !== first.disconnects) return `${next.disconnects - first.disconnects} disconnect(s)`;
+  // etcd 3.5+ keeps counting a peer as connected while its own dials hang (no read timeout on
+  // them); its prober, which dials the peer URL too, tells.
+  if (next.probes && next.probes.count > 0 && next.probes.sum === 0)
+    return `its prober never got an answer from the peer URL (${next.probes.count} probe records)`;
+  if (!next.probes) return 'no prober record yet';
+  return null;
 }
 
 export interface PeerLinkCheck {
@@ -47,8 +77,15 @@ export interface PeerLinkCheck {
   note?: string;
 }
 
+/**
+ * Longer than etcd 3.4's peer read timeout (rafthttp ConnReadTimeout, 5 s): a leader whose dials
+ * to the learner hang still counts the learner as connected, through the learner's own dial,
+ * until its hung dial times out.
+ */
+export const PEER_LINK_WINDOW_MS = 6_000;
+
 export interface PeerLinkOptions {
-  /** The two samples of one check are this far apart (default 1 s). */
+  /** The two samples of one check are this far apart (default PEER_LINK_WINDOW_MS). */
   windowMs?: number;
   /** Keep checking this long before refusing (default 30 s). */
   deadlineMs?: number;
@@ -56,9 +93,10 @@ export interface PeerLinkOptions {
 }
 
 /**
- * Waits until `voter` (an endpoint-map name) holds an active connection to the learner that
- * did not drop within one window; throws LearnerUnreachable at the deadline. When the voter's
- * /metrics cannot be read the check is skipped (returned as not checked), not failed.
+ * Waits until `voter` (an endpoint-map name) holds an active connection to the learner that did
+ * not drop within one window, and its prober has reached the learner's peer URL; throws
+ * LearnerUnreachable at the deadline. When the voter's /metrics cannot be read the check is
+ * skipped (returned as not checked), not failed.
  */
 export async function awaitSteadyPeerLink(
   conn: EtcdConnection,
@@ -66,41 +104,40 @@ export async function awaitSteadyPeerLink(
   learner: { id: string; name: string; peerURLs: string[] },
   opts: PeerLinkOptions,
 ): Promise<PeerLinkCheck> {
-  const windowMs = opts.windowMs ?? 1_000;
+  const windowMs = opts.windowMs ?? PEER_LINK_WINDOW_MS;
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const deadline = Date.now() + deadlineMs;
   const who = learner.name || learner.id;
   const sample = async () => parsePeerLink(await conn.httpGet(voter, '/metrics'), learner.id);
   let unreadable: string | undefined;
   let first: PeerLinkSample | undefined;
-  let since: number | undefined;
+  let read = false;
   for (;;) {
     let next: PeerLinkSample | undefined;
     try {
       next = await sample();
       unreadable = undefined;
+      read = true;
     } catch (err) {
       unreadable = `could not read ${voter}'s /metrics: ${messageOf(err)}`;
       // Never readable (metrics served elsewhere, or not to us): skip rather than wait.
-      if (since === undefined) return { checked: false, voter, note: unreadable };
+      if (!read) return { checked: false, voter, note: unreadable };
     }
-    if (next) {
-      since ??= next.disconnects;
-      if (first?.active && next.active && next.disconnects === first.disconnects)
-        return { checked: true, voter };
-    }
+    const trouble = next ? linkTrouble(first, next) : unreadable;
+    if (next && trouble === null) return { checked: true, voter };
     if (Date.now() > deadline) {
       if (!next) return { checked: false, voter, note: unreadable };
+      // An etcd without the prober metric: the connection checks passed, say what was not seen.
+      if (trouble === 'no prober record yet' && next.active && first?.active)
+        return { checked: true, voter, note: 'no prober metric for the learner' };
       throw new LearnerUnreachable(
-        `the leader ${voter} has no steady peer connection to learner ${who} ` +
-          `(${next.active === null ? 'never connected' : next.active ? 'connected' : 'not connected'}, ` +
-          `${next.disconnects - (since ?? next.disconnects)} disconnect(s) in ${deadlineMs} ms): its peer URL ` +
+        `the leader ${voter} cannot reach learner ${who} (${trouble}, within ${deadlineMs} ms): its peer URL ` +
           `${learner.peerURLs.join(', ')} is not reachable from the leader; check the member's ` +
           `load balancer (peer port) and the firewall between the clusters`,
-        { details: { voter, memberId: learner.id, active: next.active } },
+        { details: { voter, memberId: learner.id, trouble } },
       );
     }
-    opts.rc.heartbeat({ waitingFor: `peer link ${voter} -> ${who}`, ...(next ?? { unreadable }) });
+    opts.rc.heartbeat({ waitingFor: `peer link ${voter} -> ${who}`, trouble });
     first = next;
     await sleep(windowMs, opts.rc.signal);
   }

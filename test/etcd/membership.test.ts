@@ -3,13 +3,13 @@
  * refusals, learner add / catch-up / promote, move-leader, remove, the undo of
  * a learner that never starts, and idempotency of every change.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createEtcdActivities } from '../../activities/etcd/index.js';
 import type { GuardVerdict } from '../../workflows/safety-guard.js';
 import {
   ETCD_VERSIONS,
   EtcdTestCluster,
-  freePort,
   membershipShape,
   rejectionOf,
   waitFor,
@@ -160,14 +160,25 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     cluster.members.delete(ghost.name);
   });
 
-  it('does not promote a learner the leader cannot reach: it caught up over its own dial, but its advertised peer URL is dead', async () => {
+  it('does not promote a learner the leader cannot reach: it caught up over its own dial, but its advertised peer URL is a black hole', async () => {
     const before = await members();
     const listening = await cluster.allocateMember('etcd-main-unreachable');
-    // Listens on one port and advertises another where nothing listens: the learner dials the
-    // leader (and so catches up), the leader's dials to the learner are refused.
+    // Listens on one port and advertises another, where a black hole accepts connections and
+    // never answers (as a broken load balancer can): the learner dials the leader (and so
+    // catches up), the leader's dials to the learner hang until etcd's read timeout.
+    const held = new Set<net.Socket>();
+    const blackHole = net.createServer((socket) => {
+      held.add(socket.on('error', () => undefined));
+    });
+    await new Promise<void>((resolve) => blackHole.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => {
+      for (const socket of held) socket.destroy();
+      blackHole.close();
+    });
+    const blackHolePort = (blackHole.address() as net.AddressInfo).port;
     const spec = {
       ...listening,
-      peerUrl: `${listening.peerUrl.split('://')[0]}://127.0.0.1:${await freePort()}`,
+      peerUrl: `${listening.peerUrl.split('://')[0]}://127.0.0.1:${blackHolePort}`,
       listenPeerUrl: listening.peerUrl,
     };
     const added = await etcd.etcdAddLearner({
@@ -197,7 +208,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
         access,
         member: learner,
         requiredFaultTolerance: REQUIRED_FT,
-        peerLinkDeadlineMs: 4_000,
+        peerLinkDeadlineMs: 8_000,
       }),
     );
     if (version === '3.6') {
@@ -208,7 +219,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
       expect(refused.nonRetryable).toBe(true);
       expect(refused.message).toContain(spec.peerUrl);
       expect(refused.message).toMatch(
-        /the leader etcd-\d has no steady peer connection to learner etcd-main-unreachable \(not connected/,
+        /the leader etcd-\d cannot reach learner etcd-main-unreachable \((not connected|its prober never got an answer)/,
       );
     }
     const list = await etcd.etcdListMembers({ access });

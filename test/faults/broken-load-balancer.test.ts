@@ -59,9 +59,7 @@ describe('fault: the joining learner', () => {
     // etcd's raft stream to a learner is dialled by the learner, so this learner catches up;
     // the leader's dials to it fail, and the check before the promote sees that.
     expect(fault.seen.pauseReason).toMatch(
-      new RegExp(
-        `join of ${FAULTY} failed at join/${FAULTY}/promote: .*no steady peer connection to learner ${FAULTY}`,
-      ),
+      new RegExp(`join of ${FAULTY} failed at join/${FAULTY}/promote: .*cannot reach learner ${FAULTY}`),
     );
     expectCompletedSafely(r);
   });

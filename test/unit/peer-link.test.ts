@@ -9,6 +9,11 @@ const METRICS = [
   'etcd_network_active_peers{Local="8e9e05c52164694d",Remote="fd422379fda50e48"} 0',
   '# TYPE etcd_network_disconnected_peers_total counter',
   'etcd_network_disconnected_peers_total{Local="8e9e05c52164694d",Remote="fd422379fda50e48"} 7',
+  'etcd_network_peer_round_trip_time_seconds_bucket{To="91bc3c398fb3c146",le="0.0001"} 0',
+  'etcd_network_peer_round_trip_time_seconds_sum{To="91bc3c398fb3c146"} 0.000151454',
+  'etcd_network_peer_round_trip_time_seconds_count{To="91bc3c398fb3c146"} 2',
+  'etcd_network_peer_round_trip_time_seconds_sum{To="fd422379fda50e48"} 0',
+  'etcd_network_peer_round_trip_time_seconds_count{To="fd422379fda50e48"} 20',
 ].join('\n');
 
 describe('peer link from a voter /metrics', () => {
@@ -21,15 +26,17 @@ describe('peer link from a voter /metrics', () => {
     expect(parsePeerLink(METRICS, BigInt('0x91bc3c398fb3c146').toString())).toEqual({
       active: true,
       disconnects: 0,
+      probes: { count: 2, sum: 0.000151454 },
     });
     expect(parsePeerLink(METRICS, BigInt('0xfd422379fda50e48').toString())).toEqual({
       active: false,
       disconnects: 7,
+      probes: { count: 20, sum: 0 },
     });
   });
 
   it('tells a peer the voter never connected to (no series) from a disconnected one', () => {
-    expect(parsePeerLink(METRICS, '12345')).toEqual({ active: null, disconnects: 0 });
+    expect(parsePeerLink(METRICS, '12345')).toEqual({ active: null, disconnects: 0, probes: null });
   });
 
   it('does not take the Local label for the Remote one', () => {
