@@ -8,12 +8,15 @@ import type { MigrationStatus } from '../../workflows/status.js';
 
 export const FAULTY = 'etcd-main-1';
 
+const JOIN_STEPS_BEFORE_PROMOTE: string[] = ['add-learner', 'scale-target', 'await-catch-up'];
+
 function currentStep(s: MigrationStatus) {
   return s.step ? s.plan?.steps[s.step.index] : undefined;
 }
 
 /**
- * Injects a fault when the join of FAULTY reaches `at`, and when the workflow pauses after
+ * Injects a fault when the join of FAULTY reaches `at` (or the first step after it that the
+ * status shows, before the promote), and when the workflow pauses after
  * undoing that join, heals it and resumes. Returns the hook and what it saw.
  */
 export function joinFault(
@@ -31,9 +34,17 @@ export function joinFault(
   const onStatus = async (ctx: ScenarioContext) => {
     const s = ctx.status;
     const step = currentStep(s);
-    if (!seen.injectedAt && step?.kind === at && step.title.includes(FAULTY) && step.state === 'running') {
+    // On a quiet machine add-learner can pass between two status polls: the steps after it (up
+    // to the catch-up, before the promote) are as good a moment, the learner is not a voter yet.
+    if (
+      !seen.injectedAt &&
+      step &&
+      JOIN_STEPS_BEFORE_PROMOTE.includes(step.kind) &&
+      step.title.includes(FAULTY) &&
+      step.state === 'running'
+    ) {
       seen.injectedAt = Date.now();
-      seen.stepIndex = s.step!.index;
+      seen.stepIndex = s.plan!.steps.findIndex((p) => p.kind === at && p.title.includes(FAULTY));
       await inject(ctx);
       ctx.say(`fault injected at ${step.id}`);
     }
