@@ -43,6 +43,16 @@ interface Member {
   id: string;
   name: string;
   isLearner: boolean;
+  peerURLs: string[];
+}
+
+/** A member's pod name from its peer URL (`http://etcd-main-1.etcd-main:2380`), if it holds one. */
+function nameFromPeerURLs(peerURLs: string[]): string {
+  for (const u of peerURLs) {
+    const host = URL.canParse(u) ? new URL(u).hostname : '';
+    if (host && !/^[\d.]+$/.test(host) && !host.includes(':')) return host.split('.')[0]!;
+  }
+  return '';
 }
 
 export class QuorumMonitor {
@@ -154,7 +164,12 @@ export class QuorumMonitor {
       const url = this.endpoints.find((e) => e.name === s.name)!.url;
       try {
         const r = await this.client(url).cluster.memberList({ linearizable: false }, deadline());
-        list = r.members.map((m) => ({ id: m.ID, name: m.name, isLearner: Boolean(m.isLearner) }));
+        list = r.members.map((m) => ({
+          id: m.ID,
+          name: m.name,
+          isLearner: Boolean(m.isLearner),
+          peerURLs: m.peerURLs,
+        }));
         break;
       } catch {
         // try the next member
@@ -186,8 +201,9 @@ export class QuorumMonitor {
     for (const m of list) {
       seen.add(m.id);
       const before = this.members.get(m.id);
-      // A learner that has not started yet has no name: its events get it once it is known.
-      const name = m.name || before?.name || '';
+      // A learner that has not started yet has no name: its peer URL names it (a learner killed
+      // before it published its name keeps none), else its events get it once it is known.
+      const name = m.name || before?.name || nameFromPeerURLs(m.peerURLs);
       if (!before && !first) this.events.push({ at, kind: 'added', id: m.id, name: name || m.id });
       else if (before?.isLearner && !m.isLearner)
         this.events.push({ at, kind: 'promoted', id: m.id, name: name || m.id });
