@@ -56,6 +56,8 @@ export function parsePeerLink(metricsText: string, remoteId: string): PeerLinkSa
   };
 }
 
+const NO_PROBE_RECORD = 'no prober record yet';
+
 /** Why the voter's view does not (yet) show a working link, or null when it does. */
 function linkTrouble(first: PeerLinkSample | undefined, next: PeerLinkSample): string | null {
   if (next.active === null) return 'never connected';
@@ -66,7 +68,7 @@ function linkTrouble(first: PeerLinkSample | undefined, next: PeerLinkSample): s
   // them); its prober, which dials the peer URL too, tells.
   if (next.probes && next.probes.count > 0 && next.probes.sum === 0)
     return `its prober never got an answer from the peer URL (${next.probes.count} probe records)`;
-  if (!next.probes) return 'no prober record yet';
+  if (!next.probes) return NO_PROBE_RECORD;
   return null;
 }
 
@@ -128,7 +130,7 @@ export async function awaitSteadyPeerLink(
     if (Date.now() > deadline) {
       if (!next) return { checked: false, voter, note: unreadable };
       // An etcd without the prober metric: the connection checks passed, say what was not seen.
-      if (trouble === 'no prober record yet' && next.active && first?.active)
+      if (trouble === NO_PROBE_RECORD && next.active && first?.active)
         return { checked: true, voter, note: 'no prober metric for the learner' };
       throw new LearnerUnreachable(
         `the leader ${voter} cannot reach learner ${who} (${trouble}, within ${deadlineMs} ms): its peer URL ` +
