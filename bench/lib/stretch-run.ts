@@ -53,6 +53,11 @@ export interface StretchRun {
   shrink: boolean;
   dbSizeBefore: number;
   dbSizeInUseBefore: number;
+  /**
+   * Backend sizes when the switch-clients gate is reached (after the shrink, if any, and every
+   * join): one source member's, and each new member's (which replayed the log, not the source's file).
+   */
+  dbSizeAtSwitch?: { source: number; newMembers: number[] };
   /** From the workflow's start to its result. */
   durationMs: number;
   /** From reaching the switch-clients gate to its approval (moving the load client). */
@@ -88,6 +93,17 @@ export async function podRxBytes(pod: V1Pod, cluster: 'source' | 'target'): Prom
   return eth ? Number(eth.split(':')[1]!.trim().split(/\s+/)[0]) : 0;
 }
 
+async function backendSizesAtSwitch(
+  sourceEndpoints: string[],
+  targetPods: V1Pod[],
+): Promise<NonNullable<StretchRun['dbSizeAtSwitch']>> {
+  const source = (await backendSize(sourceEndpoints)).dbSize;
+  const newMembers: number[] = [];
+  for (const p of targetPods)
+    if (p.status?.podIP) newMembers.push((await backendSize([`http://${p.status.podIP}:2379`])).dbSize);
+  return { source, newMembers };
+}
+
 export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): Promise<StretchRun> {
   const say = opts.say ?? (() => undefined);
   const replicas = opts.replicas ?? 3;
@@ -115,6 +131,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     let error: string | undefined;
     let switchGateMs = 0;
     const rxAtSwitch = new Map<string, number>();
+    let dbSizeAtSwitch: StretchRun['dbSizeAtSwitch'];
     const atGate = await waitFor(
       'the switch-clients gate',
       async () => {
@@ -136,6 +153,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       );
       const pods = (await target.core.listNamespacedPod({ namespace: ns })).items;
       for (const p of pods) rxAtSwitch.set(p.metadata!.name!, await podRxBytes(p, 'target').catch(() => -1));
+      dbSizeAtSwitch = await backendSizesAtSwitch(src.endpoints, pods).catch(() => undefined);
       load.setEndpoints(
         pods
           .filter((p) => voters.has(p.metadata!.name!) && p.status?.podIP)
@@ -182,6 +200,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       shrink: opts.shrink ?? true,
       dbSizeBefore: before.dbSize,
       dbSizeInUseBefore: before.dbSizeInUse,
+      ...(dbSizeAtSwitch ? { dbSizeAtSwitch } : {}),
       durationMs,
       switchGateMs,
       clients,

@@ -31,6 +31,11 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         shrink ? 'yes' : 'no',
         formatSpread(spread(mine.map((r) => mebibytes(r.dbSizeBefore))), 0),
         formatSpread(spread(mine.map((r) => mebibytes(r.dbSizeInUseBefore))), 1),
+        formatSpread(
+          spread(mine.flatMap((r) => (r.dbSizeAtSwitch ? [mebibytes(r.dbSizeAtSwitch.source)] : []))),
+          0,
+        ),
+        formatSpread(spread(mine.flatMap((r) => (r.dbSizeAtSwitch?.newMembers ?? []).map(mebibytes))), 0),
         formatSpread(spread(joins.map((j) => seconds(j.ms))), 1),
         formatSpread(spread(joins.map((j) => mebibytes(j.rxBytesAtSwitch))), 1),
         formatSpread(spread(mine.map((r) => seconds(shrinkMs(r)))), 1),
@@ -49,6 +54,8 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         'shrink',
         'backend before (MiB)',
         'in use before (MiB)',
+        'source backend at switch (MiB)',
+        'new member backend at switch (MiB)',
         'join per member (s)',
         'MiB received per new member',
         'shrink phase (s)',
@@ -61,6 +68,7 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     ),
     notes: [
       `Backend grown by overwriting 100 keys with ${ctx.valueKiB ?? 64} KiB values (many revisions of the same keys), then 500 seed keys and the fidelity keys; the article's \`--auto-compaction-retention=1000\` (revision mode) stays on.`,
+      "Backend at switch: when the switch-clients gate is reached (after the shrink phase, if any, and the joins), one source member's backend and each new member's (pooled).",
       'Join per member: add-learner start to promote end, all new members pooled (the last one is promoted in retire, after the client switch).',
       "MiB received per new member: bytes received on the pod's network interface (peers, probes) from its start until the client switch, all new members pooled.",
     ],
