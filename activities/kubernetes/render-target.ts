@@ -38,6 +38,7 @@ import {
   urlsUnderService,
   type HostRename,
 } from './etcd-flags.js';
+import { RenderError } from './render-error.js';
 import { renderTargetTls } from './render-tls.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, SOURCE_ANNOTATION, STATEFULSET_LABEL, ordinalOf } from './labels.js';
 
@@ -47,13 +48,7 @@ export interface HostEntry {
   hostnames: string[];
 }
 
-/** The source cannot be rendered into a target (a refusal: nothing was changed). */
-export class RenderError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RenderError';
-  }
-}
+export { RenderError };
 
 export interface RenderTargetOptions {
   /** Absolute replica count. */

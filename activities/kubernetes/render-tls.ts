@@ -12,11 +12,17 @@
  * that Kubernetes expands it in later variables, command and args).
  * `client-cert-auth` / `peer-client-cert-auth` stay as the source sets them.
  *
+ * Other references to the moved files (exec probes such as `etcdctl --cacert=...`, variables such
+ * as `ETCDCTL_CACERT`, other commands of a script) are moved along, exact path by exact path. A
+ * reference left pointing into a removed source certificate volume is refused: the pod would never
+ * become ready.
+ *
  * Pure: no I/O.
  */
 import type { V1Container, V1EnvVar, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../workflows/spec/schema.js';
 import { flagValue, setFlag } from './etcd-flags.js';
+import { RenderError } from './render-error.js';
 
 export const TLS_MOUNT_ROOT = '/etc/etcd-stretch';
 export const MEMBER_ENV = 'STRETCH_POD_NAME';
@@ -63,7 +69,7 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
   const notes: string[] = [];
   const volumes: V1Volume[] = [...(podSpec.volumes ?? [])];
   let mounts = [...(container.volumeMounts ?? [])];
-  const replacedPaths: string[] = [];
+  const moves: PathMove[] = [];
   let perMember = false;
   for (const kind of ['peer', 'client'] as const) {
     const source = spec.tls[kind];
@@ -76,7 +82,8 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
     for (const what of ['cert', 'key', 'ca'] as const) {
       const flag = FILE_FLAGS[kind][what];
       const before = flagValue(container, flag);
-      if (before) replacedPaths.push(before);
+      if (before && before !== `${dir}/${files[what]}`)
+        moves.push({ from: before, to: `${dir}/${files[what]}` });
       const set = setFlag(container, flag, `${dir}/${files[what]}`);
       container = set.container;
       notes.push(`${flag}: ${set.where.join('+')}`);
@@ -96,7 +103,7 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
   // The source's certificate volumes: their Secrets live in the source cluster only.
   const dropped = new Set(
     mounts
-      .filter((m) => replacedPaths.some((p) => withinMount(p, m.mountPath)))
+      .filter((m) => moves.some((p) => withinMount(p.from, m.mountPath)))
       .map((m) => m.name)
       .filter((name) => {
         const v = volumes.find((x) => x.name === name);
@@ -107,6 +114,7 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
         );
       }),
   );
+  const droppedMounts = mounts.filter((m) => dropped.has(m.name));
   mounts = mounts.filter((m) => !dropped.has(m.name));
   const otherUsers = new Set(
     podSpec.containers
@@ -115,7 +123,7 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
   );
   const keptVolumes = volumes.filter((v) => !dropped.has(v.name) || otherUsers.has(v.name));
   if (dropped.size > 0) notes.push(`source certificate volumes removed: ${[...dropped].join(', ')}`);
-  container = { ...container, volumeMounts: mounts };
+  container = { ...moveFileReferences(container, moves, droppedMounts, notes), volumeMounts: mounts };
   if (perMember) {
     const env: V1EnvVar[] = (container.env ?? []).filter((e) => e.name !== MEMBER_ENV);
     env.unshift({ name: MEMBER_ENV, valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } });
@@ -124,4 +132,87 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
   const containers = [...podSpec.containers];
   containers[index] = container;
   return { container, podSpec: { ...podSpec, containers, volumes: keptVolumes }, notes };
+}
+
+interface PathMove {
+  from: string;
+  to: string;
+}
+
+const PROBES = ['readinessProbe', 'livenessProbe', 'startupProbe'] as const;
+const MEMBER_REFERENCE = `$(${MEMBER_ENV})`;
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The whole path, not a longer one it starts or ends (`/a/ca.crt`, not `/a/ca.crt.old`). */
+const wholePath = (path: string, flags = ''): RegExp =>
+  new RegExp(`(?<![\\w./-])${escapeRegExp(path)}(?![\\w.-])`, flags);
+
+/** A path inside `dir` (or `dir` itself). */
+const insideDir = (dir: string): RegExp =>
+  new RegExp(`(?<![\\w./-])${escapeRegExp(dir.replace(/\/$/, ''))}(?=/|(?![\\w.-]))`);
+
+function movePaths(text: string, moves: PathMove[], memberReference: string): string {
+  return moves.reduce(
+    (t, m) => t.replace(wholePath(m.from, 'g'), () => m.to.split(MEMBER_REFERENCE).join(memberReference)),
+    text,
+  );
+}
+
+/**
+ * Kubernetes expands `$(VAR)` in command, args and variables, but in an exec probe only for
+ * variables with a literal value: a probe reaches the pod's own file through the shell instead.
+ */
+function isShellScript(command: string[]): boolean {
+  return (
+    /(^|\/)(ba|da|a|z)?sh$/.test(command[0] ?? '') && command.slice(1).some((a) => /^-[a-z]*c[a-z]*$/.test(a))
+  );
+}
+
+function moveFileReferences(
+  container: V1Container,
+  moves: PathMove[],
+  droppedMounts: { name: string; mountPath: string }[],
+  notes: string[],
+): V1Container {
+  const plain = (text: string): string => movePaths(text, moves, MEMBER_REFERENCE);
+  let c: V1Container = {
+    ...container,
+    ...(container.command ? { command: container.command.map(plain) } : {}),
+    ...(container.args ? { args: container.args.map(plain) } : {}),
+    ...(container.env
+      ? { env: container.env.map((e) => (e.value === undefined ? e : { ...e, value: plain(e.value) })) }
+      : {}),
+  };
+  for (const probe of PROBES) {
+    const command = c[probe]?.exec?.command;
+    if (!command) continue;
+    const shell = isShellScript(command);
+    const moved = command.map((part) =>
+      movePaths(part, moves, shell ? `\${${MEMBER_ENV}}` : MEMBER_REFERENCE),
+    );
+    if (
+      !shell &&
+      moved.some((part, i) => part.includes(MEMBER_REFERENCE) && !command[i]!.includes(MEMBER_REFERENCE))
+    )
+      throw new RenderError(
+        `the ${probe} of container ${c.name} runs ${command[0]} with a certificate file named by path, and each new member has its own certificate file (${MEMBER_REFERENCE}), which Kubernetes does not expand in an exec probe: run the probe through "sh -c" (the migration then points it at \${${MEMBER_ENV}}), name the file through an ETCD_* variable, or give the certificates as tls.<kind>.secret`,
+      );
+    if (moved.some((part, i) => part !== command[i])) notes.push(`${probe}: certificate paths moved`);
+    c = { ...c, [probe]: { ...c[probe], exec: { ...c[probe]!.exec, command: moved } } };
+  }
+  const places: [string, string][] = [
+    ...(c.command ?? []).map((t): [string, string] => ['command', t]),
+    ...(c.args ?? []).map((t): [string, string] => ['args', t]),
+    ...(c.env ?? []).map((e): [string, string] => [`variable ${e.name}`, e.value ?? '']),
+    ...PROBES.flatMap((p) => (c[p]?.exec?.command ?? []).map((t): [string, string] => [p, t])),
+  ];
+  for (const mount of droppedMounts) {
+    const left = places.find(([, text]) => insideDir(mount.mountPath).test(text));
+    if (left)
+      throw new RenderError(
+        `the ${left[0]} of container ${c.name} refers to ${mount.mountPath}, the source's certificate volume ${mount.name}, which the new members do not get (its Secret exists only in the source cluster; only etcd's own certificate settings are moved to the new certificates): name that file through one of etcd's certificate settings, or remove the reference`,
+      );
+  }
+  return c;
 }

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
-import type { V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Container, V1StatefulSet } from '@kubernetes/client-node';
 import {
   CertificateAuthorityError,
   certificateServes,
@@ -171,6 +171,92 @@ describe('target pod template with TLS', () => {
       'my-peer',
       'my-client',
     ]);
+  });
+
+  /** The fixture with its etcd container changed (probe, extra variables). */
+  const withEtcd = (change: (etcd: V1Container) => void): V1StatefulSet => {
+    const sts = structuredClone(tlsFixture);
+    change(sts.spec!.template.spec!.containers[0]!);
+    return sts;
+  };
+  const issued = tlsSpec({ client: { issueFrom: { caSecret: 'etcd-ca' } } });
+  const probeWith = (command: string[]) => ({ exec: { command }, periodSeconds: 10 });
+
+  it('moves certificate paths named outside etcd settings: a shell probe gets the pod name from its environment', () => {
+    const source = withEtcd((etcd) => {
+      etcd.env!.push({ name: 'ETCDCTL_CACERT', value: '/etc/etcd/client-tls/ca.crt' });
+      etcd.readinessProbe = probeWith([
+        '/bin/sh',
+        '-ec',
+        'etcdctl --cert=/etc/etcd/client-tls/tls.crt --key="/etc/etcd/client-tls/tls.key" endpoint health',
+      ]);
+      etcd.livenessProbe = probeWith(['/bin/bash', '-c', 'test -r /etc/etcd/client-tls/tls.crt']);
+    });
+    const { statefulSet, notes } = renderTargetStatefulSet(source, issued, { replicas: 1, initialCluster });
+    const etcd = statefulSet.spec!.template.spec!.containers[0]!;
+    expect(etcd.readinessProbe!.exec!.command).toEqual([
+      '/bin/sh',
+      '-ec',
+      `etcdctl --cert=/etc/etcd-stretch/client/\${${MEMBER_ENV}}.crt --key="/etc/etcd-stretch/client/\${${MEMBER_ENV}}.key" endpoint health`,
+    ]);
+    expect(etcd.livenessProbe!.exec!.command[2]).toBe(
+      `test -r /etc/etcd-stretch/client/\${${MEMBER_ENV}}.crt`,
+    );
+    // Kubernetes expands $(VAR) in variables, after the pod name it sets first.
+    expect(etcd.env!.find((e) => e.name === 'ETCDCTL_CACERT')!.value).toBe('/etc/etcd-stretch/client/ca.crt');
+    expect(notes).toContain('readinessProbe: certificate paths moved');
+    expect(JSON.stringify(etcd)).not.toContain('/etc/etcd/client-tls');
+  });
+
+  it("moves paths in a direct exec probe to an operator-provided Secret's files, and only whole paths", () => {
+    const source = withEtcd((etcd) => {
+      etcd.readinessProbe = probeWith([
+        '/usr/local/bin/etcdctl',
+        '--cacert=/etc/etcd/client-tls/ca.crt',
+        '--cert=/etc/etcd/client-tls/tls.crt',
+        '--key=/etc/etcd/client-tls/tls.key',
+        'endpoint',
+        'health',
+      ]);
+    });
+    const spec = tlsSpec({ client: { secret: { name: 'my-client', certKey: 'c.pem', keyKey: 'k.pem' } } });
+    const etcd = renderTargetStatefulSet(source, spec, { replicas: 1, initialCluster }).statefulSet.spec!
+      .template.spec!.containers[0]!;
+    expect(etcd.readinessProbe!.exec!.command.slice(1, 4)).toEqual([
+      '--cacert=/etc/etcd-stretch/client/ca.crt',
+      '--cert=/etc/etcd-stretch/client/c.pem',
+      '--key=/etc/etcd-stretch/client/k.pem',
+    ]);
+  });
+
+  it('refuses a direct exec probe that would need the pod name to find its certificate', () => {
+    const source = withEtcd((etcd) => {
+      etcd.readinessProbe = probeWith([
+        'etcdctl',
+        '--cert=/etc/etcd/client-tls/tls.crt',
+        'endpoint',
+        'health',
+      ]);
+    });
+    expect(() => renderTargetStatefulSet(source, issued, { replicas: 1, initialCluster })).toThrow(
+      /readinessProbe of container etcd runs etcdctl with a certificate file named by path.*"sh -c"/,
+    );
+  });
+
+  it('refuses a reference into a removed source certificate volume that no etcd certificate setting moves', () => {
+    const source = withEtcd((etcd) => {
+      etcd.env!.push({ name: 'ETCD_CLIENT_CRL_FILE', value: '/etc/etcd/client-tls/revoked.crl' });
+    });
+    expect(() => renderTargetStatefulSet(source, issued, { replicas: 1, initialCluster })).toThrow(
+      /variable ETCD_CLIENT_CRL_FILE of container etcd refers to \/etc\/etcd\/client-tls, the source's certificate volume client-tls/,
+    );
+    // Whole paths only: a file beside a moved one is not taken for it.
+    const beside = withEtcd((etcd) => {
+      etcd.env!.push({ name: 'ETCDCTL_CACERT', value: '/etc/etcd/client-tls/ca.crt.old' });
+    });
+    expect(() => renderTargetStatefulSet(beside, issued, { replicas: 1, initialCluster })).toThrow(
+      /variable ETCDCTL_CACERT .* refers to \/etc\/etcd\/client-tls/,
+    );
   });
 
   it('names the SAN-check setting as the target etcd version knows it', () => {
