@@ -181,6 +181,10 @@ describe('target pod template with TLS', () => {
   };
   const issued = tlsSpec({ client: { issueFrom: { caSecret: 'etcd-ca' } } });
   const probeWith = (command: string[]) => ({ exec: { command }, periodSeconds: 10 });
+  const withReadinessProbe = (command: string[]): V1StatefulSet =>
+    withEtcd((etcd) => {
+      etcd.readinessProbe = probeWith(command);
+    });
 
   it('moves certificate paths named outside etcd settings: a shell probe gets the pod name from its environment', () => {
     const source = withEtcd((etcd) => {
@@ -209,16 +213,14 @@ describe('target pod template with TLS', () => {
   });
 
   it("moves paths in a direct exec probe to an operator-provided Secret's files, and only whole paths", () => {
-    const source = withEtcd((etcd) => {
-      etcd.readinessProbe = probeWith([
-        '/usr/local/bin/etcdctl',
-        '--cacert=/etc/etcd/client-tls/ca.crt',
-        '--cert=/etc/etcd/client-tls/tls.crt',
-        '--key=/etc/etcd/client-tls/tls.key',
-        'endpoint',
-        'health',
-      ]);
-    });
+    const source = withReadinessProbe([
+      '/usr/local/bin/etcdctl',
+      '--cacert=/etc/etcd/client-tls/ca.crt',
+      '--cert=/etc/etcd/client-tls/tls.crt',
+      '--key=/etc/etcd/client-tls/tls.key',
+      'endpoint',
+      'health',
+    ]);
     const spec = tlsSpec({ client: { secret: { name: 'my-client', certKey: 'c.pem', keyKey: 'k.pem' } } });
     const etcd = renderTargetStatefulSet(source, spec, { replicas: 1, initialCluster }).statefulSet.spec!
       .template.spec!.containers[0]!;
@@ -230,14 +232,12 @@ describe('target pod template with TLS', () => {
   });
 
   it('refuses a direct exec probe that would need the pod name to find its certificate', () => {
-    const source = withEtcd((etcd) => {
-      etcd.readinessProbe = probeWith([
-        'etcdctl',
-        '--cert=/etc/etcd/client-tls/tls.crt',
-        'endpoint',
-        'health',
-      ]);
-    });
+    const source = withReadinessProbe([
+      'etcdctl',
+      '--cert=/etc/etcd/client-tls/tls.crt',
+      'endpoint',
+      'health',
+    ]);
     expect(() => renderTargetStatefulSet(source, issued, { replicas: 1, initialCluster })).toThrow(
       /readinessProbe of container etcd runs etcdctl with a certificate file named by path.*"sh -c"/,
     );
