@@ -85,7 +85,7 @@ const program = new Command('bench')
         machine,
         notes: [
           ...(out.notes ?? []),
-          'Shared machine: other agents ran tests at the same time (see the load average); numbers are noisy.',
+          'A shared 2-core VM: other work may run beside a benchmark; the load average at start and end says how much. Read the numbers as relative.',
         ],
         table: out.table,
         runs: out.runs,

@@ -106,6 +106,29 @@ describe('secure by default: migrate an etcd with peer and client TLS and auth',
     expect(atGate.outside?.startsWith('198.18.2.')).toBe(true);
   });
 
+  it("moves the readiness probe's certificate paths to each new member's own files, and every new member is Ready", async () => {
+    const ctx = report!.context;
+    const sts = await ctx.target.apps.readNamespacedStatefulSet({
+      name: 'etcd-secure',
+      namespace: ctx.namespace,
+    });
+    const etcd = sts.spec!.template.spec!.containers[0]!;
+    expect(etcd.readinessProbe!.exec!.command!.join(' ')).toContain(
+      '--cert=/etc/etcd-stretch/client/${STRETCH_POD_NAME}.crt --key=/etc/etcd-stretch/client/${STRETCH_POD_NAME}.key',
+    );
+    expect(etcd.env!.find((e) => e.name === 'ETCDCTL_CACERT')?.value).toBe('/etc/etcd-stretch/client/ca.crt');
+    const pods = (await ctx.target.core.listNamespacedPod({ namespace: ctx.namespace })).items;
+    expect(pods.map((p) => p.metadata!.name).sort()).toEqual([
+      'etcd-secure-0',
+      'etcd-secure-1',
+      'etcd-secure-2',
+    ]);
+    for (const pod of pods)
+      expect(pod.status?.conditions?.find((c) => c.type === 'Ready')?.status, pod.metadata!.name).toBe(
+        'True',
+      );
+  });
+
   it('refuses a client certificate from another CA and a client without one; accepts the CA-signed one', async () => {
     const ctx = report!.context;
     const pod = await ctx.target.core.readNamespacedPod({ name: 'etcd-secure-0', namespace: ctx.namespace });

@@ -203,7 +203,7 @@ describe('target pod template with TLS', () => {
       '-ec',
       `etcdctl --cert=/etc/etcd-stretch/client/\${${MEMBER_ENV}}.crt --key="/etc/etcd-stretch/client/\${${MEMBER_ENV}}.key" endpoint health`,
     ]);
-    expect(etcd.livenessProbe!.exec!.command[2]).toBe(
+    expect(etcd.livenessProbe!.exec!.command![2]).toBe(
       `test -r /etc/etcd-stretch/client/\${${MEMBER_ENV}}.crt`,
     );
     // Kubernetes expands $(VAR) in variables, after the pod name it sets first.
@@ -224,7 +224,7 @@ describe('target pod template with TLS', () => {
     const spec = tlsSpec({ client: { secret: { name: 'my-client', certKey: 'c.pem', keyKey: 'k.pem' } } });
     const etcd = renderTargetStatefulSet(source, spec, { replicas: 1, initialCluster }).statefulSet.spec!
       .template.spec!.containers[0]!;
-    expect(etcd.readinessProbe!.exec!.command.slice(1, 4)).toEqual([
+    expect(etcd.readinessProbe!.exec!.command!.slice(1, 4)).toEqual([
       '--cacert=/etc/etcd-stretch/client/ca.crt',
       '--cert=/etc/etcd-stretch/client/c.pem',
       '--key=/etc/etcd-stretch/client/k.pem',
