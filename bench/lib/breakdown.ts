@@ -6,6 +6,8 @@ export const UNAVOIDABLE_KINDS = new Set(['await-catch-up', 'await-load-balancer
 export interface OverheadBreakdown {
   totalMs: number;
   unavoidableMs: number;
+  /** The peer-link check's observation window of each promote: a deliberate wait, like the soak. */
+  safetyWindowMs: number;
   overheadMs: number;
   /** Time per step kind outside the unavoidable waits, plus the time between steps. */
   byKind: Record<string, number>;
@@ -14,14 +16,23 @@ export interface OverheadBreakdown {
 export function overheadOf(r: StretchRun): OverheadBreakdown {
   const byKind: Record<string, number> = {};
   let unavoidableMs = 0;
+  let safetyWindowMs = 0;
   let inSteps = 0;
   for (const s of r.steps) {
     inSteps += s.ms;
+    const window = s.kind === 'promote' ? Math.min(s.ms, r.peerLinkWindowMs ?? 0) : 0;
+    safetyWindowMs += window;
     if (UNAVOIDABLE_KINDS.has(s.kind)) unavoidableMs += s.ms;
-    else byKind[s.kind] = (byKind[s.kind] ?? 0) + s.ms;
+    else byKind[s.kind] = (byKind[s.kind] ?? 0) + s.ms - window;
   }
   byKind['(between steps: workflow tasks, start, result)'] = Math.max(0, r.durationMs - inSteps);
-  return { totalMs: r.durationMs, unavoidableMs, overheadMs: r.durationMs - unavoidableMs, byKind };
+  return {
+    totalMs: r.durationMs,
+    unavoidableMs,
+    safetyWindowMs,
+    overheadMs: r.durationMs - unavoidableMs - safetyWindowMs,
+    byKind,
+  };
 }
 
 const MEMBERSHIP_PHASES = new Set(['join', 'leader', 'retire']);

@@ -6,6 +6,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { V1Pod } from '@kubernetes/client-node';
+import { PEER_LINK_WINDOW_MS } from '../../activities/etcd/peer-link.js';
 import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
 import type { MigrationStatus, StepProgress } from '../../workflows/status.js';
@@ -67,6 +68,8 @@ export interface StretchRun {
   /** Per new member: add-learner start to promote end (the last one is promoted in retire, after the switch). */
   joins: { member: string; ms: number; rxBytesAtSwitch: number }[];
   membershipChanges: number;
+  /** Each promote's peer-link observation window in this run's code (absent in runs from before the check). */
+  peerLinkWindowMs?: number;
   steps: StepTiming[];
   error?: string;
 }
@@ -208,6 +211,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       joins,
       membershipChanges: steps.filter((s) => ['add-learner', 'promote', 'remove-member'].includes(s.kind))
         .length,
+      peerLinkWindowMs: PEER_LINK_WINDOW_MS,
       steps: steps.map((s) => ({ id: s.id, kind: s.kind, phase: s.phase, ms: ms(s) })),
       ...(error ? { error } : {}),
     };

@@ -32,6 +32,7 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   const summary = {
     total: spread(breakdowns.map((b) => seconds(b.totalMs))),
     unavoidable: spread(breakdowns.map((b) => seconds(b.unavoidableMs))),
+    safetyWindows: spread(breakdowns.map((b) => seconds(b.safetyWindowMs))),
     overhead: spread(breakdowns.map((b) => seconds(b.overheadMs))),
     overheadShare: spread(breakdowns.map((b) => b.overheadMs / b.totalMs)),
   };
@@ -43,6 +44,11 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         'unavoidable waits (catch-up, load balancers, soak)',
         formatSpread(summary.unavoidable, 1),
         pct(summary.unavoidable.median, summary.total.median),
+      ],
+      [
+        'safety windows (peer-link check, 6 s per promote)',
+        formatSpread(summary.safetyWindows, 1),
+        pct(summary.safetyWindows.median, summary.total.median),
       ],
       [
         'orchestration overhead (the rest)',
@@ -58,6 +64,7 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     notes: [
       ...(ctx.from ? [`Analysis of the stretch runs in ${ctx.from} (no new runs).`] : []),
       'Steps as the workflow\'s status reports them (startedAt/endedAt); "between steps" is the workflow\'s duration minus the sum of its steps.',
+      "Safety windows: each promote's first PEER_LINK_WINDOW_MS (activities/etcd/peer-link.ts), the peer-link check's observation window; runs recorded before that check have none.",
       'The switch-clients gate is manual in these runs and approved by the benchmark right after it moves the load client: its wait is the `gate` row.',
     ],
   };

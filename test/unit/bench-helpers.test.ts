@@ -65,6 +65,22 @@ describe('overheadOf', () => {
     expect(b.byKind['(between steps: workflow tasks, start, result)']).toBe(2000);
     expect(b.byKind['soak']).toBeUndefined();
   });
+
+  it("takes each promote's peer-link window out as a safety window, when the run had the check", () => {
+    const steps: [string, string, number][] = [
+      ['join', 'promote', 7000],
+      ['join', 'promote', 4000],
+      ['join', 'add-learner', 1000],
+    ];
+    const b = overheadOf({ ...run(steps, 12_000), peerLinkWindowMs: 6000 });
+    expect(b.safetyWindowMs).toBe(10_000);
+    expect(b.byKind['promote']).toBe(1000);
+    expect(b.overheadMs).toBe(2000);
+    // A run recorded before the check: its promotes are all overhead.
+    const old = overheadOf(run(steps, 12_000));
+    expect(old.safetyWindowMs).toBe(0);
+    expect(old.byKind['promote']).toBe(11_000);
+  });
 });
 
 describe('msPerChange', () => {
