@@ -47,6 +47,11 @@ const program = new Command('bench')
     'overhead: analyse the stretch runs of an earlier result file (e.g. bench/results/methods.json)',
   )
   .option('--value-kib <n>', 'data-size: size of the values that grow the backend (default 64)', positiveInt)
+  .option(
+    '--snapshot-count <n>',
+    "data-size: the source etcd's --snapshot-count (default: etcd's)",
+    positiveInt,
+  )
   .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
   .action(
     async (
@@ -59,6 +64,7 @@ const program = new Command('bench')
         name?: string;
         from?: string;
         valueKib?: number;
+        snapshotCount?: number;
       },
     ) => {
       const run = SUITES[suite];
@@ -76,6 +82,7 @@ const program = new Command('bench')
         sizes: o.sizes,
         from: o.from,
         valueKiB: o.valueKib,
+        snapshotCount: o.snapshotCount,
         say,
       });
       publish(o.name ?? (o.quick ? `${suite}-quick` : suite), {

@@ -18,8 +18,15 @@ import {
 /** The sandbox registers 4 nodes per cluster; with more members the required anti-affinity cannot be met. */
 export const SANDBOX_NODES = 4;
 
-/** The article's manifests for `replicas` members (its `--initial-cluster` lists three). */
-export function articleManifests(namespace: string, replicas: number): KubernetesObject[] {
+/**
+ * The article's manifests for `replicas` members (its `--initial-cluster` lists three);
+ * `snapshotCount` sets etcd's `--snapshot-count` (raft entries between two raft snapshots).
+ */
+export function articleManifests(
+  namespace: string,
+  replicas: number,
+  opts: { snapshotCount?: number } = {},
+): KubernetesObject[] {
   const objects = loadManifests(path.join(REPO_ROOT, 'test/fixtures/article-etcd.yaml'), namespace);
   for (const o of objects) {
     if (o.kind !== 'StatefulSet') continue;
@@ -29,9 +36,15 @@ export function articleManifests(namespace: string, replicas: number): Kubernete
     const cluster = Array.from({ length: replicas }, (_, i) => `etcd-${i}=http://etcd-${i}.etcd:2380`).join(
       ',',
     );
-    container.args = container.args!.map((a) =>
-      a.replace(/--initial-cluster etcd-0=\S+/, `--initial-cluster ${cluster}`),
-    );
+    container.args = container.args!.map((a) => {
+      const withCluster = a.replace(/--initial-cluster etcd-0=\S+/, `--initial-cluster ${cluster}`);
+      return opts.snapshotCount === undefined
+        ? withCluster
+        : withCluster.replace(
+            /--auto-compaction-retention=\S+/,
+            (flag) => `${flag} --snapshot-count=${opts.snapshotCount}`,
+          );
+    });
     if (replicas > SANDBOX_NODES) delete sts.spec!.template.spec!.affinity;
   }
   return objects;
@@ -44,10 +57,10 @@ export interface SourceEtcd {
 
 export async function deploySourceEtcd(
   source: ClusterClient,
-  opts: { replicas: number; keys: number; prefix?: string },
+  opts: { replicas: number; keys: number; prefix?: string; snapshotCount?: number },
 ): Promise<SourceEtcd> {
   const namespace = await createNamespace(source, opts.prefix ?? 'bench');
-  await apply(source, articleManifests(namespace, opts.replicas));
+  await apply(source, articleManifests(namespace, opts.replicas, { snapshotCount: opts.snapshotCount }));
   const pods = await readyPods(source, namespace, 'app=etcd', opts.replicas, 180_000);
   const endpoints = pods.map((p) => `http://${p.status!.podIP}:2379`);
   const seed = new Etcd3({ hosts: endpoints });

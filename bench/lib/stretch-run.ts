@@ -36,6 +36,8 @@ export interface StretchOptions {
   soak?: string;
   opsPerSecond?: number;
   keys?: number;
+  /** The source's etcd `--snapshot-count` (etcd's default when absent). */
+  snapshotCount?: number;
   say?: (line: string) => void;
 }
 
@@ -66,7 +68,8 @@ export interface StretchRun {
   clients: ClientOutcome;
   fidelity: FidelityCheck;
   /** Per new member: add-learner start to promote end (the last one is promoted in retire, after the switch). */
-  joins: { member: string; ms: number; rxBytesAtSwitch: number }[];
+  joins: { member: string; ms: number; rxBytesAtSwitch: number; snapshotsReceived?: number }[];
+  snapshotCount?: number;
   membershipChanges: number;
   /** Each promote's peer-link observation window in this run's code (absent in runs from before the check). */
   peerLinkWindowMs?: number;
@@ -96,6 +99,16 @@ export async function podRxBytes(pod: V1Pod, cluster: 'source' | 'target'): Prom
   return eth ? Number(eth.split(':')[1]!.trim().split(/\s+/)[0]) : 0;
 }
 
+/** Raft snapshots the member has received from its leader (etcd_network_snapshot_receive_success). */
+async function snapshotsReceived(pod: V1Pod): Promise<number> {
+  const res = await fetch(`http://${pod.status!.podIP}:2379/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await res.text();
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('etcd_network_snapshot_receive_success{'))
+    .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+}
+
 async function backendSizesAtSwitch(
   sourceEndpoints: string[],
   targetPods: V1Pod[],
@@ -112,7 +125,12 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
   const replicas = opts.replicas ?? 3;
   const source = clusterClient('source');
   const target = clusterClient('target');
-  const src = await deploySourceEtcd(source, { replicas, keys: opts.keys ?? 500, prefix: 'bench-st' });
+  const src = await deploySourceEtcd(source, {
+    replicas,
+    keys: opts.keys ?? 500,
+    prefix: 'bench-st',
+    snapshotCount: opts.snapshotCount,
+  });
   const ns = src.namespace;
   const spec = stretchSpec(ns, opts);
   try {
@@ -134,6 +152,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     let error: string | undefined;
     let switchGateMs = 0;
     const rxAtSwitch = new Map<string, number>();
+    const snapshotsAtSwitch = new Map<string, number>();
     let dbSizeAtSwitch: StretchRun['dbSizeAtSwitch'];
     const atGate = await waitFor(
       'the switch-clients gate',
@@ -155,7 +174,11 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         atGate.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
       );
       const pods = (await target.core.listNamespacedPod({ namespace: ns })).items;
-      for (const p of pods) rxAtSwitch.set(p.metadata!.name!, await podRxBytes(p, 'target').catch(() => -1));
+      for (const p of pods) {
+        rxAtSwitch.set(p.metadata!.name!, await podRxBytes(p, 'target').catch(() => -1));
+        const snapshots = await snapshotsReceived(p).catch(() => undefined);
+        if (snapshots !== undefined) snapshotsAtSwitch.set(p.metadata!.name!, snapshots);
+      }
       dbSizeAtSwitch = await backendSizesAtSwitch(src.endpoints, pods).catch(() => undefined);
       load.setEndpoints(
         pods
@@ -192,6 +215,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         member,
         ms: first && last ? Date.parse(last.endedAt!) - Date.parse(first.startedAt!) : 0,
         rxBytesAtSwitch: rxAtSwitch.get(member) ?? 0,
+        ...(snapshotsAtSwitch.has(member) ? { snapshotsReceived: snapshotsAtSwitch.get(member) } : {}),
       };
     });
     say(`${ns}: ${result?.outcome ?? `failed: ${error}`} in ${(durationMs / 1000).toFixed(1)} s`);
@@ -201,6 +225,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       outcome: result?.outcome ?? 'failed',
       replicas,
       shrink: opts.shrink ?? true,
+      ...(opts.snapshotCount === undefined ? {} : { snapshotCount: opts.snapshotCount }),
       dbSizeBefore: before.dbSize,
       dbSizeInUseBefore: before.dbSizeInUse,
       ...(dbSizeAtSwitch ? { dbSizeAtSwitch } : {}),

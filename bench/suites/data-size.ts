@@ -18,6 +18,7 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
             valueBytes: (ctx.valueKiB ?? 64) * 1024,
             say: ctx.say,
             opsPerSecond: ctx.opsPerSecond,
+            snapshotCount: ctx.snapshotCount,
           });
           runs.push({ ...r, targetMB: mb });
         }
@@ -38,6 +39,10 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         formatSpread(spread(mine.flatMap((r) => (r.dbSizeAtSwitch?.newMembers ?? []).map(mebibytes))), 0),
         formatSpread(spread(joins.map((j) => seconds(j.ms))), 1),
         formatSpread(spread(joins.map((j) => mebibytes(j.rxBytesAtSwitch))), 1),
+        formatSpread(
+          spread(joins.flatMap((j) => (j.snapshotsReceived === undefined ? [] : [j.snapshotsReceived]))),
+          0,
+        ),
         formatSpread(spread(mine.map((r) => seconds(shrinkMs(r)))), 1),
         formatSpread(spread(mine.map((r) => seconds(r.durationMs))), 1),
         `${mine.filter((r) => r.outcome === 'completed').length}/${mine.length}`,
@@ -58,6 +63,7 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         'new member backend at switch (MiB)',
         'join per member (s)',
         'MiB received per new member',
+        'raft snapshots received per new member',
         'shrink phase (s)',
         'total (s)',
         'completed',
@@ -70,6 +76,12 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       `Backend grown by overwriting 100 keys with ${ctx.valueKiB ?? 64} KiB values (many revisions of the same keys), then 500 seed keys and the fidelity keys; the article's \`--auto-compaction-retention=1000\` (revision mode) stays on.`,
       "Backend at switch: when the switch-clients gate is reached (after the shrink phase, if any, and the joins), one source member's backend and each new member's (pooled).",
       'Join per member: add-learner start to promote end, all new members pooled (the last one is promoted in retire, after the client switch).',
+      ...(ctx.snapshotCount === undefined
+        ? []
+        : [
+            `Source etcd with \`--snapshot-count=${ctx.snapshotCount}\` (etcd 3.4's default is 100000): a raft snapshot every ${ctx.snapshotCount} entries, after which the leader keeps only the last 5000 entries of its raft log, so a learner joining later gets a snapshot (the backend file) instead of the whole log.`,
+          ]),
+      'Raft snapshots received: etcd_network_snapshot_receive_success on each new member at the switch (0: it replayed the raft log).',
       "MiB received per new member: bytes received on the pod's network interface (peers, probes) from its start until the client switch, all new members pooled.",
     ],
   };

@@ -9,6 +9,8 @@ export interface SuiteContext {
   from?: string;
   /** data-size: size of each value written to grow the backend, in KiB. */
   valueKiB?: number;
+  /** data-size: the source etcd's --snapshot-count. */
+  snapshotCount?: number;
   say: (line: string) => void;
 }
 

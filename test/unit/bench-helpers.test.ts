@@ -114,6 +114,15 @@ describe('benchmark manifests', () => {
     expect(sts(articleManifests('ns', 3)).spec!.template.spec!.affinity).toBeDefined();
   });
 
+  it("sets the source etcd's --snapshot-count only when asked", () => {
+    const script = (objects: ReturnType<typeof articleManifests>): string =>
+      sts(objects).spec!.template.spec!.containers[0]!.args!.join(' ');
+    expect(script(articleManifests('ns', 3, { snapshotCount: 1000 }))).toContain(
+      '--auto-compaction-retention=1000 --snapshot-count=1000',
+    );
+    expect(script(articleManifests('ns', 3))).not.toContain('--snapshot-count');
+  });
+
   it('renames the target cluster and, for a restore, waits for a data directory before starting etcd', () => {
     const t = sts(targetManifests('ns', 3, true));
     const [flag, script] = t.spec!.template.spec!.containers[0]!.args!;
