@@ -21,7 +21,7 @@ import { checkHistory, type CheckResult } from './history-checker.js';
 import {
   apply,
   clusterClient,
-  createNamespace,
+  createNamespaceInBoth,
   loadManifests,
   readyPods,
   waitFor,
@@ -167,10 +167,7 @@ async function sourcePvcs(source: ClusterClient, ns: string): Promise<string[]> 
 
 export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
   const say = opts.onProgress ?? (() => undefined);
-  const source = clusterClient('source');
-  const target = clusterClient('target');
-  const ns = await createNamespace(source, 'accept');
-  await target.core.createNamespace({ body: { metadata: { name: ns } } });
+  const { source, target, ns } = await createNamespaceInBoth('accept');
   say(`namespace ${ns} in both clusters`);
 
   await apply(source, loadManifests(path.join(REPO_ROOT, 'test/fixtures/article-etcd.yaml'), ns));

@@ -27,8 +27,7 @@ import { startTestEnvironment, workflowBundle } from '../workflow/harness.js';
 import { scenarioSpec } from './acceptance.js';
 import {
   apply,
-  clusterClient,
-  createNamespace,
+  createNamespaceInBoth,
   deleteNamespace,
   loadManifests,
   readyPods,
@@ -101,10 +100,7 @@ async function writeWorkerKubeconfig(ns: string): Promise<string> {
 }
 
 export async function startSuite(prefix: string): Promise<Suite> {
-  const source = clusterClient('source');
-  const target = clusterClient('target');
-  const ns = await createNamespace(source, prefix);
-  await target.core.createNamespace({ body: { metadata: { name: ns } } });
+  const { source, target, ns } = await createNamespaceInBoth(prefix);
   await apply(source, loadManifests(FIXTURE, ns));
   const pods = await readyPods(source, ns, 'app=etcd', 3);
   const endpoints = Object.fromEntries(

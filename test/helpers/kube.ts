@@ -65,6 +65,17 @@ export async function createNamespace(c: ClusterClient, prefix: string): Promise
   return name;
 }
 
+/** Clients of both clusters and a fresh namespace of the same name in each (a migration's source and target). */
+export async function createNamespaceInBoth(
+  prefix: string,
+): Promise<{ source: ClusterClient; target: ClusterClient; ns: string }> {
+  const source = clusterClient('source');
+  const target = clusterClient('target');
+  const ns = await createNamespace(source, prefix);
+  await target.core.createNamespace({ body: { metadata: { name: ns } } });
+  return { source, target, ns };
+}
+
 export async function deleteNamespace(c: ClusterClient, name: string): Promise<void> {
   await c.core.deleteNamespace({ name }).catch(() => undefined);
 }

@@ -24,8 +24,7 @@ import type { MigrationStatus } from '../../workflows/status.js';
 import { checkHistory, type CheckResult } from './history-checker.js';
 import {
   apply,
-  clusterClient,
-  createNamespace,
+  createNamespaceInBoth,
   loadManifests,
   podNetns,
   readyPods,
@@ -189,10 +188,7 @@ function kubeconfigKeys(): { what: string; value: string }[] {
 
 export async function runTlsScenario(opts: TlsScenarioOptions): Promise<TlsScenarioReport> {
   const say = opts.onProgress ?? (() => undefined);
-  const source = clusterClient('source');
-  const target = clusterClient('target');
-  const ns = await createNamespace(source, 'tls');
-  await target.core.createNamespace({ body: { metadata: { name: ns } } });
+  const { source, target, ns } = await createNamespaceInBoth('tls');
   say(`namespace ${ns} in both clusters`);
   try {
     return await runIn(ns, source, target, opts);
