@@ -109,15 +109,27 @@ async function snapshotsReceived(pod: V1Pod): Promise<number> {
     .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
 }
 
-async function backendSizesAtSwitch(
-  sourceEndpoints: string[],
-  targetPods: V1Pod[],
-): Promise<NonNullable<StretchRun['dbSizeAtSwitch']>> {
-  const source = (await backendSize(sourceEndpoints)).dbSize;
-  const newMembers: number[] = [];
-  for (const p of targetPods)
-    if (p.status?.podIP) newMembers.push((await backendSize([`http://${p.status.podIP}:2379`])).dbSize);
-  return { source, newMembers };
+interface NewMemberAtSwitch {
+  rxBytes: number;
+  snapshotsReceived?: number;
+  dbSize?: number;
+}
+
+/** What a new member's pod shows at the switch: each read on its own, a failed one left out. */
+async function newMemberAtSwitch(pod: V1Pod): Promise<NewMemberAtSwitch> {
+  const [rxBytes, snapshots, dbSize] = await Promise.all([
+    podRxBytes(pod, 'target').catch(() => -1),
+    snapshotsReceived(pod).catch(() => undefined),
+    backendSize([`http://${pod.status!.podIP}:2379`]).then(
+      (b) => b.dbSize,
+      () => undefined,
+    ),
+  ]);
+  return {
+    rxBytes,
+    ...(snapshots === undefined ? {} : { snapshotsReceived: snapshots }),
+    ...(dbSize === undefined ? {} : { dbSize }),
+  };
 }
 
 export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): Promise<StretchRun> {
@@ -151,8 +163,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     say(`${ns}: stretch workflow started (${replicas} members, shrink ${opts.shrink ?? true})`);
     let error: string | undefined;
     let switchGateMs = 0;
-    const rxAtSwitch = new Map<string, number>();
-    const snapshotsAtSwitch = new Map<string, number>();
+    const atSwitch = new Map<string, NewMemberAtSwitch>();
     let dbSizeAtSwitch: StretchRun['dbSizeAtSwitch'];
     const atGate = await waitFor(
       'the switch-clients gate',
@@ -174,12 +185,12 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         atGate.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
       );
       const pods = (await target.core.listNamespacedPod({ namespace: ns })).items;
-      for (const p of pods) {
-        rxAtSwitch.set(p.metadata!.name!, await podRxBytes(p, 'target').catch(() => -1));
-        const snapshots = await snapshotsReceived(p).catch(() => undefined);
-        if (snapshots !== undefined) snapshotsAtSwitch.set(p.metadata!.name!, snapshots);
-      }
-      dbSizeAtSwitch = await backendSizesAtSwitch(src.endpoints, pods).catch(() => undefined);
+      const running = pods.filter((p) => p.status?.podIP);
+      const seen = await Promise.all(running.map(newMemberAtSwitch));
+      running.forEach((p, i) => atSwitch.set(p.metadata!.name!, seen[i]!));
+      const sourceSize = await backendSize(src.endpoints).catch(() => undefined);
+      if (sourceSize)
+        dbSizeAtSwitch = { source: sourceSize.dbSize, newMembers: seen.flatMap((m) => m.dbSize ?? []) };
       load.setEndpoints(
         pods
           .filter((p) => voters.has(p.metadata!.name!) && p.status?.podIP)
@@ -207,17 +218,21 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       details: [String(err)],
     }));
     const steps = (status?.plan?.steps ?? []).filter((s) => s.startedAt && s.endedAt);
-    const joins = [...rxAtSwitch.keys()].sort().map((member) => {
-      const mine = steps.filter((s) => s.id.split('/')[1] === member && s.phase !== 'cleanup');
-      const first = mine.find((s) => s.kind === 'add-learner');
-      const last = mine.filter((s) => s.kind === 'promote' || s.kind === 'await-catch-up').at(-1);
-      return {
-        member,
-        ms: first && last ? Date.parse(last.endedAt!) - Date.parse(first.startedAt!) : 0,
-        rxBytesAtSwitch: rxAtSwitch.get(member) ?? 0,
-        ...(snapshotsAtSwitch.has(member) ? { snapshotsReceived: snapshotsAtSwitch.get(member) } : {}),
-      };
-    });
+    const joins = [...atSwitch.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([member, seenAtSwitch]) => {
+        const mine = steps.filter((s) => s.id.split('/')[1] === member && s.phase !== 'cleanup');
+        const first = mine.find((s) => s.kind === 'add-learner');
+        const last = mine.filter((s) => s.kind === 'promote' || s.kind === 'await-catch-up').at(-1);
+        return {
+          member,
+          ms: first && last ? Date.parse(last.endedAt!) - Date.parse(first.startedAt!) : 0,
+          rxBytesAtSwitch: seenAtSwitch.rxBytes,
+          ...(seenAtSwitch.snapshotsReceived === undefined
+            ? {}
+            : { snapshotsReceived: seenAtSwitch.snapshotsReceived }),
+        };
+      });
     say(`${ns}: ${result?.outcome ?? `failed: ${error}`} in ${(durationMs / 1000).toFixed(1)} s`);
     return {
       method: 'stretch',
