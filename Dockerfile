@@ -16,6 +16,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
 COPY tsconfig.json ./
+COPY core ./core
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker

@@ -28,7 +28,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -15,9 +15,9 @@ import {
   WORKFLOW_TYPE,
 } from '../workflows/messages.js';
 import type { etcdMigration } from '../workflows/migration-workflow.js';
-import { assumedSourceMembers, planMigration } from '../workflows/planner/plan.js';
-import { formatPlan } from '../workflows/planner/format-plan.js';
-import { GATE_NAMES, type GateName, type MigrationSpec } from '../workflows/spec/schema.js';
+import { assumedSourceMembers, planMigration } from '../core/planner/plan.js';
+import { formatPlan } from '../core/planner/format-plan.js';
+import { GATE_NAMES, type GateName, type MigrationSpec } from '../core/spec/schema.js';
 import { temporalSettings } from '../worker/temporal-connection.js';
 import { dataConverterFromEnvironment, payloadCodecFromEnvironment } from '../worker/payload-codec.js';
 import { loadMigrationSpecFile } from './spec-file.js';

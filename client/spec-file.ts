@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { parseDocument } from 'yaml';
-import type { MigrationSpec } from '../workflows/spec/schema.js';
-import { formatSpecErrors, parseMigrationSpec, type ParseSpecResult } from '../workflows/spec/validate.js';
+import type { MigrationSpec } from '../core/spec/schema.js';
+import { formatSpecErrors, parseMigrationSpec, type ParseSpecResult } from '../core/spec/validate.js';
 
 /** Parses spec text; YAML syntax errors come back as errors with the line and column. */
 export function parseMigrationSpecText(text: string): ParseSpecResult {

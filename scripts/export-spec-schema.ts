@@ -6,7 +6,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as prettier from 'prettier';
-import { MIGRATION_SPEC_SCHEMA_PATH, migrationSpecJsonSchema } from '../workflows/spec/json-schema.js';
+import { MIGRATION_SPEC_SCHEMA_PATH, migrationSpecJsonSchema } from '../core/spec/json-schema.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const file = resolve(root, MIGRATION_SPEC_SCHEMA_PATH);

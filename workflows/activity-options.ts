@@ -3,7 +3,7 @@
  * non-retryable (Forbidden, Invalid, QuorumAtRisk, ...) stop retries whatever the policy says.
  */
 import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
-import type { MigrationActivities } from './activity-contract.js';
+import type { MigrationActivities } from '../core/activity-contract.js';
 
 // Heartbeat timeouts let a retry start soon after a worker dies mid-activity (instead of after
 // the start-to-close timeout); every activity that can take longer heartbeats while it waits.

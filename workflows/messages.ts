@@ -4,7 +4,7 @@
  * names: `temporal workflow signal --name approve --input '{"gate":"switch-clients","by":"alice"}'`.
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { GateName } from './spec/schema.js';
+import type { GateName } from '../core/spec/schema.js';
 import type { MigrationStatus } from './status.js';
 
 export interface ApproveInput {

@@ -13,7 +13,7 @@ import {
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { DnsEntryInput, Evidence, MembershipResult, Side } from './activity-contract.js';
+import type { DnsEntryInput, Evidence, MembershipResult, Side } from '../core/activity-contract.js';
 import { activitiesFor, type WorkflowActivities } from './activity-options.js';
 import {
   abortSignal,
@@ -24,13 +24,13 @@ import {
   statusQuery,
   type ApproveInput,
 } from './messages.js';
-import { planMigration } from './planner/plan.js';
-import type { MigrationPlan, PhaseName, PlanStep, StepOfKind } from './planner/plan-types.js';
+import { planMigration } from '../core/planner/plan.js';
+import type { MigrationPlan, PhaseName, PlanStep, StepOfKind } from '../core/planner/plan-types.js';
 import { Saga } from './saga.js';
 import { PHASE_KEY, SOURCE_KEY, TARGET_KEY } from './search-attributes.js';
-import type { MigrationSpec } from './spec/schema.js';
-import { parseMigrationSpec, formatSpecErrors } from './spec/validate.js';
-import { parseDuration } from './spec/duration.js';
+import type { MigrationSpec } from '../core/spec/schema.js';
+import { parseMigrationSpec, formatSpecErrors } from '../core/spec/validate.js';
+import { parseDuration } from '../core/spec/duration.js';
 import { initialStatus, type MigrationStatus, type PhaseTiming, type StepProgress } from './status.js';
 import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
 

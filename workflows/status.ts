@@ -1,8 +1,8 @@
 /** What the `status` query returns: everything an operator needs to decide at a gate. */
-import type { Evidence } from './activity-contract.js';
-import type { MembershipState, PhaseName, PlanStepKind } from './planner/plan-types.js';
-import type { GuardVerdict } from './safety-guard.js';
-import type { GateName } from './spec/schema.js';
+import type { Evidence } from '../core/activity-contract.js';
+import type { MembershipState, PhaseName, PlanStepKind } from '../core/planner/plan-types.js';
+import type { GuardVerdict } from '../core/safety-guard.js';
+import type { GateName } from '../core/spec/schema.js';
 
 export type RunState =
   | 'preflight'

@@ -9,7 +9,7 @@
  *   TlsHandshakeFailed, SecretUnavailable, InvalidRequest
  */
 import { defineErrorType, isTypedError, type ErrorDetails, type TypedError } from '../errors.js';
-import type { GuardReasonCode, GuardVerdict } from '../../workflows/safety-guard.js';
+import type { GuardReasonCode, GuardVerdict } from '../../core/safety-guard.js';
 
 export class EtcdUnavailable extends defineErrorType('EtcdUnavailable', true) {}
 export class MemberUnhealthy extends defineErrorType('MemberUnhealthy', true) {}

@@ -2,7 +2,7 @@
  * "Observe, then ask the guard": every change calls `observeAndGuard` first and
  * gets a fresh observation plus the guard's verdict, or a typed refusal.
  */
-import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../workflows/safety-guard.js';
+import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../core/safety-guard.js';
 import type { EtcdConnection } from './connection.js';
 import { guardRefusal, MembershipChangeRejected, EtcdUnavailable, messageOf } from './errors.js';
 import { guardInputFrom, observeCluster } from './observe.js';

@@ -12,7 +12,7 @@
  * The functions also work outside an activity (tests, scripts): heartbeats
  * then go to `deps.heartbeat` (default: dropped).
  */
-import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../workflows/safety-guard.js';
+import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../core/safety-guard.js';
 import { withApplicationFailures } from '../errors.js';
 import { withConnection, type EtcdConnection } from './connection.js';
 import {

@@ -3,7 +3,7 @@
  * health, alarms, the current revision and hashKV agreement.
  */
 import type { IMember } from 'etcd3';
-import type { ClusterChange, GuardInput, GuardMemberObservation } from '../../workflows/safety-guard.js';
+import type { ClusterChange, GuardInput, GuardMemberObservation } from '../../core/safety-guard.js';
 import { hashKVRaw, type EtcdConnection } from './connection.js';
 import {
   EtcdMessages,

@@ -4,7 +4,7 @@
  * passwords or key/value dumps. Member IDs are uint64 as decimal strings;
  * revisions, raft indexes and sizes are numbers (they stay far below 2^53).
  */
-import type { GuardVerdict } from '../../workflows/safety-guard.js';
+import type { GuardVerdict } from '../../core/safety-guard.js';
 import type { PeerLinkCheck } from './peer-link.js';
 
 /** Where the worker reads a secret from: a file on the worker, or a key of a Kubernetes Secret. */

@@ -13,8 +13,8 @@ import {
   PatchStrategy,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { ClusterSide } from '../../core/planner/plan-types.js';
 import { noopRunContext, type RunContext } from '../etcd/run-context.js';
 import type { PatchOp } from './json-patch.js';
 

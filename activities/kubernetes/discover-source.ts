@@ -4,7 +4,7 @@
  * own configuration gives them). Changes nothing. The result is small and serialisable.
  */
 import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { sideOf, type KubeEnv, type Side } from './clients.js';
 import { flagValue, readEtcdSettings, type FlagLocation } from './etcd-flags.js';
 import { kubeCall, kubeGetOptional, opOn } from './errors.js';

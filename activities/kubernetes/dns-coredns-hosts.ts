@@ -9,7 +9,7 @@
  * re-edited (other writers' edits are never overwritten).
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { DnsStrategy } from '../../workflows/spec/schema.js';
+import type { DnsStrategy } from '../../core/spec/schema.js';
 import { FIELD_MANAGER, type Side } from './clients.js';
 import { addHostsEntries, readHostsEntries, removeHostsEntries, type HostEntry } from './corefile-hosts.js';
 import { PreconditionFailed, kubeCall, opOn, refusalsAsPreconditions, retryOnConflict } from './errors.js';

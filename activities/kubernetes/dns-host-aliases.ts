@@ -9,7 +9,7 @@
  * /etc/hosts it started with, which is why the workflow configures DNS before the first pod).
  */
 import { PatchStrategy, setHeaderOptions, type V1HostAlias } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { FIELD_MANAGER, sideOf, type KubeEnv } from './clients.js';
 import { mergeHostEntries, type HostEntry } from './corefile-hosts.js';
 import { readStatefulSetOptional } from './discover-source.js';

@@ -21,7 +21,7 @@
  * are skipped); otherwise it inverts `ops`: elements of the array matching the template for
  * that name (any IP) are removed, and values written at a path are removed.
  */
-import type { DnsStrategy } from '../../workflows/spec/schema.js';
+import type { DnsStrategy } from '../../core/spec/schema.js';
 import type { Side } from './clients.js';
 import type { DnsChangeResult } from './dns-coredns-hosts.js';
 import { kubeCall, opOn, refusalsAsPreconditions, retryOnConflict } from './errors.js';

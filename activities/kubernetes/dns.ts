@@ -3,8 +3,8 @@
  * load-balancer addresses, by the strategy the spec chose for that cluster
  * (`coredns-hosts`, `host-aliases` (target only), `patch`). Every call is idempotent.
  */
-import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
-import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
+import type { ClusterSide } from '../../core/planner/plan-types.js';
 import { sideOf, type KubeEnv } from './clients.js';
 import type { HostEntry } from './corefile-hosts.js';
 import { applyCorednsHosts, removeCorednsHosts } from './dns-coredns-hosts.js';

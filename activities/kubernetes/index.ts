@@ -57,8 +57,8 @@ import {
   type PreconditionReport,
   type ValidateInput,
 } from './validate-target.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { ClusterSide } from '../../core/planner/plan-types.js';
 
 export interface KubernetesActivityDeps {
   /** A KubeConfig or the path of a kubeconfig file; default: KUBECONFIG, ~/.kube/config or in-cluster. */

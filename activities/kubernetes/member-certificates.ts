@@ -15,8 +15,8 @@
  */
 import type { V1Secret } from '@kubernetes/client-node';
 import { X509Certificate } from 'node:crypto';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import { parseDuration } from '../../workflows/spec/duration.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import { parseDuration } from '../../core/spec/duration.js';
 import { CertificateAuthorityError, certificateServes, issueCertificates } from './certificate-issuer.js';
 import { sideOf, type KubeEnv, type Side } from './clients.js';
 import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, kubeGetOptional, opOn } from './errors.js';

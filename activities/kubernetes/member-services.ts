@@ -20,9 +20,9 @@
  *                                 service.beta.kubernetes.io/azure-load-balancer-internal-subnet: <subnet>
  */
 import type { V1Service } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { ClusterSide } from '../../workflows/planner/plan-types.js';
-import { parseDuration } from '../../workflows/spec/duration.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { ClusterSide } from '../../core/planner/plan-types.js';
+import { parseDuration } from '../../core/spec/duration.js';
 import { runContextOf, sideOf, warnOf, type KubeEnv } from './clients.js';
 import { readServiceOptional } from './discover-source.js';
 import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, opOn } from './errors.js';

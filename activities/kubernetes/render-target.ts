@@ -27,7 +27,7 @@ import type {
   V1ServicePort,
   V1StatefulSet,
 } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import {
   editFlag,
   flagValue,

@@ -20,7 +20,7 @@
  * Pure: no I/O.
  */
 import type { V1Container, V1EnvVar, V1PodSpec, V1Volume } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { flagValue, setFlag } from './etcd-flags.js';
 import { RenderError } from './render-error.js';
 

@@ -4,7 +4,7 @@
  * the StatefulSet and its headless Service, and the PVCs only when asked to.
  */
 import { PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type Side } from './clients.js';
 import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
 import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, opOn } from './errors.js';

@@ -15,9 +15,9 @@ import {
   type V1HostAlias,
   type V1StatefulSet,
 } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { ClusterSide } from '../../workflows/planner/plan-types.js';
-import { parseDuration } from '../../workflows/spec/duration.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { ClusterSide } from '../../core/planner/plan-types.js';
+import { parseDuration } from '../../core/spec/duration.js';
 import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type Side } from './clients.js';
 import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
 import {

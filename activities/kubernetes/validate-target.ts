@@ -5,12 +5,12 @@
  * reported as refusals: they are the worker's problem, not the migration's.
  */
 import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { ClusterSide } from '../../workflows/planner/plan-types.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { ClusterSide } from '../../core/planner/plan-types.js';
 import { sideOf, type KubeEnv, type Side } from './clients.js';
 import { readHostsEntries } from './corefile-hosts.js';
 import { readServiceOptional, readStatefulSetOptional, summarizeStatefulSet } from './discover-source.js';
-import { isDns1035Label } from '../../workflows/spec/k8s-names.js';
+import { isDns1035Label } from '../../core/spec/k8s-names.js';
 import { Forbidden, kubeGetOptional, opOn } from './errors.js';
 import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
 import { listStatefulSetPods } from './pods.js';

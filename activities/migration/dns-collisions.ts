@@ -9,8 +9,8 @@ import { kubeGetOptional, opOn } from '../kubernetes/errors.js';
 import { sideOf, type KubeEnv } from '../kubernetes/clients.js';
 import { beginMarker, endMarker } from '../kubernetes/corefile-hosts.js';
 import { dnsOwner } from '../kubernetes/labels.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { Side } from '../../workflows/activity-contract.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { Side } from '../../core/activity-contract.js';
 
 /** `IP names...` lines of every hosts block, except the lines of `owner`'s own block. */
 export function foreignHostEntries(corefile: string, owner: string): Map<string, string> {

@@ -7,8 +7,8 @@ import type { KubeEnv } from '../kubernetes/clients.js';
 import { sideOf } from '../kubernetes/clients.js';
 import { listStatefulSetPods, type PodSummary } from '../kubernetes/pods.js';
 import type { EtcdAccess } from '../etcd/types.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
-import type { Side } from '../../workflows/activity-contract.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
+import type { Side } from '../../core/activity-contract.js';
 
 export const CLIENT_PORT = 2379;
 

@@ -1,7 +1,7 @@
 /** Evidence of the (possibly stretched) cluster's state: small, for the workflow's history and status. */
 import type { ClusterObservation, HashKVResult } from '../etcd/types.js';
-import type { Evidence } from '../../workflows/activity-contract.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { Evidence } from '../../core/activity-contract.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { sideOfMember } from './etcd-access.js';
 
 export function toEvidence(spec: MigrationSpec, obs: ClusterObservation, hash?: HashKVResult): Evidence {

@@ -33,8 +33,8 @@ import type {
   MembershipResult,
   MigrationActivities,
   Side,
-} from '../../workflows/activity-contract.js';
-import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
+} from '../../core/activity-contract.js';
+import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
 import { etcdAccess } from './etcd-access.js';
 import { preflight } from './preflight.js';
 import { toEvidence } from './evidence.js';

@@ -1,8 +1,8 @@
 /** For the CLI's `plan`: the source's current member list, read-only. */
 import { createEtcdActivities } from '../etcd/index.js';
 import { kubeClientFactory } from '../kubernetes/clients.js';
-import type { ObservedMember } from '../../workflows/planner/plan-types.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { ObservedMember } from '../../core/planner/plan-types.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { etcdAccess } from './etcd-access.js';
 import { kubeconfigFromEnvironment } from './kubeconfig.js';
 

@@ -4,7 +4,7 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { clusterClient, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
 
 export async function cleanUpRun(namespace: string, spec?: Record<string, unknown>): Promise<void> {

@@ -17,12 +17,12 @@
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
-import type { Evidence, MembershipResult } from '../../workflows/activity-contract.js';
-import { GATE_BEFORE_PHASE } from '../../workflows/planner/plan-types.js';
-import type { GuardVerdict } from '../../workflows/safety-guard.js';
+import type { Evidence, MembershipResult } from '../../core/activity-contract.js';
+import { GATE_BEFORE_PHASE } from '../../core/planner/plan-types.js';
+import type { GuardVerdict } from '../../core/safety-guard.js';
 import { PHASE_KEY, SOURCE_KEY, TARGET_KEY } from '../../workflows/search-attributes.js';
-import { GATE_NAMES } from '../../workflows/spec/schema.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { GATE_NAMES } from '../../core/spec/schema.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { describeInput, describeResult } from './describe.js';
 import type {
   AuditApproval,

@@ -3,8 +3,8 @@
  * Plain JSON data (no Temporal or proto types), built by `buildAudit` (history.ts) and rendered
  * to Markdown and HTML (render-*.ts).
  */
-import type { Evidence } from '../../workflows/activity-contract.js';
-import type { GuardReasonCode } from '../../workflows/safety-guard.js';
+import type { Evidence } from '../../core/activity-contract.js';
+import type { GuardReasonCode } from '../../core/safety-guard.js';
 
 export type RunStatus =
   | 'completed'

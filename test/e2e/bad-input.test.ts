@@ -14,7 +14,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
 import { addHostsEntries, removeHostsEntries } from '../../activities/kubernetes/corefile-hosts.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import {
   addLearner,
   awaitCleanPreflight,

@@ -26,7 +26,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { kubeconfigPath, REPO_ROOT, toolPath } from '../../sandbox/config.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { statusQuery } from '../../workflows/messages.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
 import type { MigrationStatus } from '../../workflows/status.js';

@@ -6,7 +6,7 @@ import { runAcceptanceScenario, scenarioSpec } from '../helpers/acceptance.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { checkHistory } from '../helpers/history-checker.js';
 import { clusterClient, waitFor } from '../helpers/kube.js';
 import { LoadClient } from '../helpers/load-client.js';

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createEtcdActivities } from '../../activities/etcd/index.js';
-import type { GuardVerdict } from '../../workflows/safety-guard.js';
+import type { GuardVerdict } from '../../core/safety-guard.js';
 import {
   ETCD_VERSIONS,
   EtcdTestCluster,

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { abortSignal, approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
 import type { MigrationStatus } from '../../workflows/status.js';
@@ -31,7 +31,7 @@ import { LoadClient, type LoadSummary } from './load-client.js';
 import { inProcessWorkers, type WorkerHost } from './worker-hosts.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
-import type { GateName } from '../../workflows/spec/schema.js';
+import type { GateName } from '../../core/spec/schema.js';
 
 export interface ScenarioOptions {
   client: Client;

@@ -19,10 +19,10 @@ import YAML from 'yaml';
 import { createMigrationActivities } from '../../activities/migration/index.js';
 import { removeHostsEntries } from '../../activities/kubernetes/corefile-hosts.js';
 import { clusterDir, kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
-import type { MigrationActivities } from '../../workflows/activity-contract.js';
+import type { MigrationActivities } from '../../core/activity-contract.js';
 import { WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { startTestEnvironment, workflowBundle } from '../workflow/harness.js';
 import { scenarioSpec } from './acceptance.js';
 import {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { NativeConnection, Runtime, DefaultLogger, Worker } from '@temporalio/worker';
 import { createMigrationActivities } from '../../activities/migration/index.js';
-import type { MigrationActivities } from '../../workflows/activity-contract.js';
+import type { MigrationActivities } from '../../core/activity-contract.js';
 
 const CRASH_AFTER = ['addLearner', 'promote', 'removeMember'] as const;
 

@@ -16,7 +16,7 @@ import {
 } from '../../activities/kubernetes/index.js';
 import { DeadlineExceeded, Invalid } from '../../activities/kubernetes/errors.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
-import type { DnsStrategy, MigrationSpec } from '../../workflows/spec/schema.js';
+import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
 import {
   clusterClient,
   createNamespace,

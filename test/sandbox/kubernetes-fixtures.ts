@@ -8,7 +8,7 @@ import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import YAML from 'yaml';
 import { removeHostsEntries } from '../../activities/kubernetes/corefile-hosts.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { makeSpec, type baseSpecInput } from '../unit/fixtures/migration-spec.js';
 import { apply, type ClusterClient } from '../helpers/kube.js';
 

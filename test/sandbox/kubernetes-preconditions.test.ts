@@ -14,7 +14,7 @@ import {
 import { SecretUnavailable } from '../../activities/etcd/errors.js';
 import { NotFound } from '../../activities/kubernetes/errors.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import {
   apply,
   clusterClient,

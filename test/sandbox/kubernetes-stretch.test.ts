@@ -31,7 +31,7 @@ import {
   type HostEntry,
   type PodSummary,
 } from '../../activities/kubernetes/index.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import {
   apply,
   clusterClient,

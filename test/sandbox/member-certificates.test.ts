@@ -13,7 +13,7 @@ import {
   ensureMemberCertificates,
 } from '../../activities/kubernetes/member-certificates.js';
 import type { KubeEnv } from '../../activities/kubernetes/clients.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { clusterClient, createNamespace, deleteNamespace, type ClusterClient } from '../helpers/kube.js';
 import { TestPki, type KeyPair } from '../helpers/test-pki.js';
 import { articleSpec, grantWorker, randomSuffix, workerKubeConfig } from './kubernetes-fixtures.js';

@@ -15,7 +15,7 @@ import { buildAudit } from '../../client/audit/history.js';
 import { auditHtml, escapeHtml } from '../../client/audit/render-html.js';
 import { auditMarkdown, escapeMarkdown } from '../../client/audit/render-markdown.js';
 import { formatDuration } from '../../client/audit/document.js';
-import { PHASES } from '../../workflows/planner/plan-types.js';
+import { PHASES } from '../../core/planner/plan-types.js';
 
 type JsonHistory = { events: Record<string, unknown>[] };
 

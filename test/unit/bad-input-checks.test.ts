@@ -16,8 +16,8 @@ import {
   urlPorts,
 } from '../../activities/migration/preflight.js';
 import type { ClusterObservation, EndpointObservation, MemberInfo } from '../../activities/etcd/types.js';
-import { familiesCoveredEntirely, parseCidr } from '../../workflows/spec/cidr.js';
-import { parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { familiesCoveredEntirely, parseCidr } from '../../core/spec/cidr.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { baseSpecInput, makeSpec } from './fixtures/migration-spec.js';
 
 const FIXTURE = path.join(import.meta.dirname, '..', 'fixtures', 'article-etcd.yaml');

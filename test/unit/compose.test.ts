@@ -211,6 +211,7 @@ describe('Dockerfile', () => {
       .filter((a) => !a.startsWith('--'));
     expect(copies).toEqual(
       expect.arrayContaining([
+        'core',
         'workflows',
         'activities',
         'worker',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatPlan, formatPlanTable, PLAN_TABLE_HEADERS } from '../../workflows/planner/format-plan.js';
-import { planMigration } from '../../workflows/planner/plan.js';
+import { formatPlan, formatPlanTable, PLAN_TABLE_HEADERS } from '../../core/planner/format-plan.js';
+import { planMigration } from '../../core/planner/plan.js';
 import { makeSpec, observedMembers } from './fixtures/migration-spec.js';
 
 function plan(n: number, m: number, mutate: Parameters<typeof makeSpec>[0] = () => {}) {

@@ -19,7 +19,7 @@ import { memberCertificateNames } from '../../activities/kubernetes/member-certi
 import { renderTargetStatefulSet } from '../../activities/kubernetes/render-target.js';
 import { MEMBER_ENV, skipSanFlag } from '../../activities/kubernetes/render-tls.js';
 import { flagValue } from '../../activities/kubernetes/etcd-flags.js';
-import { planMigration } from '../../workflows/planner/plan.js';
+import { planMigration } from '../../core/planner/plan.js';
 import { makeSpec, observedMembers } from './fixtures/migration-spec.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'member-tls-'));

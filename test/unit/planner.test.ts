@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { assumedSourceMembers, planMigration, PlanError } from '../../workflows/planner/plan.js';
+import { assumedSourceMembers, planMigration, PlanError } from '../../core/planner/plan.js';
 import {
   GATE_BEFORE_PHASE,
   PHASES,
@@ -7,14 +7,14 @@ import {
   type MigrationPlan,
   type ObservedMember,
   type PlanStep,
-} from '../../workflows/planner/plan-types.js';
+} from '../../core/planner/plan-types.js';
 import {
   faultTolerance,
   majoritySideOnPartition,
   quorumSize,
   votersFor,
-} from '../../workflows/planner/quorum.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+} from '../../core/planner/quorum.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 import { makeSpec, observedMembers, type baseSpecInput } from './fixtures/migration-spec.js';
 
 const SIZES = [1, 2, 3, 4, 5, 6, 7];

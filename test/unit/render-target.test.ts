@@ -9,7 +9,7 @@ import {
   renderTargetStatefulSet,
 } from '../../activities/kubernetes/render-target.js';
 import { findFlag, flagValue, renameUrlHosts } from '../../activities/kubernetes/etcd-flags.js';
-import { initialCluster, newMembersFor } from '../../workflows/planner/members.js';
+import { initialCluster, newMembersFor } from '../../core/planner/members.js';
 import { makeSpec } from './fixtures/migration-spec.js';
 
 const fixture = YAML.parseAllDocuments(fs.readFileSync('test/fixtures/article-etcd.yaml', 'utf8')).map(

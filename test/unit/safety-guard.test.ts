@@ -7,7 +7,7 @@ import {
   type GuardInput,
   type GuardMember,
   type GuardMemberObservation,
-} from '../../workflows/safety-guard.js';
+} from '../../core/safety-guard.js';
 
 const voter = (n: number): GuardMember => ({
   id: `${100 + n}`,

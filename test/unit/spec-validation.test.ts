@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { parseMigrationSpecText, readMigrationSpecFile } from '../../client/spec-file.js';
-import { parseCidr } from '../../workflows/spec/cidr.js';
-import { formatDuration, parseDuration } from '../../workflows/spec/duration.js';
-import { MIGRATION_SPEC_SCHEMA_PATH, migrationSpecJsonSchema } from '../../workflows/spec/json-schema.js';
-import { formatPath, formatSpecErrors, parseMigrationSpec } from '../../workflows/spec/validate.js';
+import { parseCidr } from '../../core/spec/cidr.js';
+import { formatDuration, parseDuration } from '../../core/spec/duration.js';
+import { MIGRATION_SPEC_SCHEMA_PATH, migrationSpecJsonSchema } from '../../core/spec/json-schema.js';
+import { formatPath, formatSpecErrors, parseMigrationSpec } from '../../core/spec/validate.js';
 import { baseSpecInput, specFrom } from './fixtures/migration-spec.js';
 
 type Input = ReturnType<typeof baseSpecInput>;

@@ -10,8 +10,8 @@ import type {
   MigrationActivities,
   PreflightReport,
   Side,
-} from '../../workflows/activity-contract.js';
-import type { MigrationSpec } from '../../workflows/spec/schema.js';
+} from '../../core/activity-contract.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 
 export interface Call {
   name: keyof MigrationActivities;

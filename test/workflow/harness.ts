@@ -14,7 +14,7 @@ import { waitFor } from '../../sandbox/processes.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
 import { statusQuery } from '../../workflows/messages.js';
 import type { MigrationStatus } from '../../workflows/status.js';
-import type { MigrationActivities } from '../../workflows/activity-contract.js';
+import type { MigrationActivities } from '../../core/activity-contract.js';
 import fs from 'node:fs';
 import YAML from 'yaml';
 

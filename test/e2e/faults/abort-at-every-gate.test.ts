@@ -9,7 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { runAcceptanceScenario } from '../../helpers/acceptance.js';
 import { recordFaultRun } from '../../helpers/fault-report.js';
 import { startTestEnvironment } from '../../workflow/harness.js';
-import type { GateName } from '../../../workflows/spec/schema.js';
+import type { GateName } from '../../../core/spec/schema.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
