@@ -8,12 +8,7 @@ import {
   type ObservedMember,
   type PlanStep,
 } from '../../core/planner/plan-types.js';
-import {
-  faultTolerance,
-  majoritySideOnPartition,
-  quorumSize,
-  votersFor,
-} from '../../core/planner/quorum.js';
+import { faultTolerance, majoritySideOnPartition, quorumSize, votersFor } from '../../core/planner/quorum.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { makeSpec, observedMembers, type baseSpecInput } from './fixtures/migration-spec.js';
 
