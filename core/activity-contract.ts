@@ -12,6 +12,19 @@ export type Side = 'source' | 'target';
 
 export interface SpecInput {
   spec: MigrationSpec;
+  /**
+   * On a forward call: the id of the plan step it runs (`PlanStep.id`, e.g.
+   * `join/etcd-main-0/add-learner`, `expose/target/issue-certificates`). Cleanup-phase calls of
+   * undo activities (removeDns, deleteMemberServices) are forward steps too and carry it.
+   * Histories recorded before this field existed have neither it nor `undoes`.
+   */
+  stepId?: string;
+  /**
+   * On an undo call (a saga compensation, or the undo of a failed join): the id of the plan step
+   * whose effect it reverses (e.g. removeLearner: `join/etcd-main-0/add-learner`). The audit pairs
+   * an undo with the step it reverses by this field alone. Absent on forward calls.
+   */
+  undoes?: string;
 }
 
 /** Health and consistency of the whole (possibly stretched) cluster at one moment. */
