@@ -1,15 +1,10 @@
 /**
  * One line per activity input and result, in the operator's words (the same words the
  * workflow's step notes use). Inputs and results are decoded JSON: read defensively, an
- * older or newer history may carry other shapes.
+ * older or newer history may carry other shapes. Descriptions only: which step an undo
+ * reverses is history.ts's business (an undo's own `undoes` is named in its description).
  */
-
-type Obj = Record<string, unknown>;
-
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
-const list = (v: unknown): string[] => (Array.isArray(v) ? v.map(String) : []);
+import { isObj, list, num, str, undoesOf, type Obj } from './read-json.js';
 
 /** The spec's object names, to say which StatefulSet a step touches. */
 function specNames(input: Obj): { source: string; target: string } {
@@ -20,6 +15,13 @@ function specNames(input: Obj): { source: string; target: string } {
 
 export function describeInput(type: string, raw: unknown): string {
   const input = isObj(raw) ? raw : {};
+  const undoes = undoesOf(input);
+  return undoes === undefined
+    ? describeAction(type, input)
+    : `${describeAction(type, input)}; undoes ${undoes}`;
+}
+
+function describeAction(type: string, input: Obj): string {
   const side = str(input.side) ?? '?';
   const member = str(input.member) ?? '?';
   const members = list(input.members);
@@ -43,6 +45,10 @@ export function describeInput(type: string, raw: unknown): string {
       return `delete member Services of ${members.join(', ')} (${side})`;
     case 'awaitLoadBalancers':
       return `wait for load-balancer addresses of ${members.join(', ')} (${side})`;
+    case 'issueCertificates':
+      return `issue certificates for ${members.join(', ')}`;
+    case 'deleteIssuedCertificates':
+      return 'delete the issued certificate Secrets';
     case 'configureDns': {
       const strategy = isObj(input.strategy) ? str(input.strategy.strategy) : undefined;
       const entries = Array.isArray(input.entries) ? input.entries.length : 0;
@@ -102,6 +108,17 @@ export function describeResult(type: string, raw: unknown): string | null {
       return r.created === true ? 'created' : 'already there';
     case 'ensureMemberServices':
       return `created ${list(r.created).length}`;
+    case 'issueCertificates':
+      return Array.isArray(r.secrets)
+        ? r.secrets
+            .filter(isObj)
+            .map(
+              (x) => `${str(x.secret) ?? '?'}: issued ${list(x.issued).length}, kept ${list(x.kept).length}`,
+            )
+            .join('; ')
+        : null;
+    case 'deleteIssuedCertificates':
+      return `deleted ${list(r.deleted).join(', ') || 'none'}`;
     case 'awaitLoadBalancers':
       return isObj(r.addresses)
         ? Object.entries(r.addresses)

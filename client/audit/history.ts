@@ -14,16 +14,24 @@
  *   activity, with the previous attempt's failure as `lastFailure`);
  * - rollback: before the client switch, an abort or a failed step makes the workflow run its
  *   saga's undos newest first; they are the undo activities scheduled after that trigger.
+ *
+ * Undos and what they undo travel in the history: a step whose input carries `undoes` (the id of
+ * a plan step) is an undo (role `compensation`), and it reverses the newest completed forward
+ * step scheduled before it whose input carries that `stepId`. Histories recorded before these
+ * fields existed (no input carries `stepId`) are read by the rules of legacy-undo-pairing.ts.
  */
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
 import type { Evidence, MembershipResult } from '../../core/activity-contract.js';
+import { FailureType } from '../../core/failure-types.js';
 import { GATE_BEFORE_PHASE } from '../../core/planner/plan-types.js';
 import type { GuardVerdict } from '../../core/safety-guard.js';
 import { PHASE_KEY, SOURCE_KEY, TARGET_KEY } from '../../workflows/search-attributes.js';
 import { GATE_NAMES } from '../../core/spec/schema.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { describeInput, describeResult } from './describe.js';
+import { isLegacyUndo, legacyUndoneStep } from './legacy-undo-pairing.js';
+import { isObj, str, stepIdOf, undoesOf } from './read-json.js';
 import type {
   AuditApproval,
   AuditCompensation,
@@ -47,15 +55,6 @@ type Failure = {
   timeoutFailureInfo?: { timeoutType?: unknown } | null;
 } | null;
 
-/** Activities that only ever run as undos of a saga entry (besides the cleanup phase's own use). */
-const UNDO_TYPES = new Set([
-  'removeLearner',
-  'shrinkTarget',
-  'removeDns',
-  'deleteMemberServices',
-  'deleteHeadlessService',
-  'moveLeader',
-]);
 const MEMBERSHIP_KINDS: Record<string, AuditMembershipChange['kind']> = {
   addLearner: 'add learner',
   promote: 'promote',
@@ -116,10 +115,6 @@ function decode(p: Parameters<typeof defaultPayloadConverter.fromPayload>[0] | n
 
 const decodeAll = (p: Payloads | undefined): unknown[] => (p?.payloads ?? []).map((x) => decode(x));
 const first = (p: Payloads | undefined): unknown => decodeAll(p)[0];
-
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** The failure's message, with the causes Temporal wraps around it. */
 function failureText(f: Failure | undefined): string {
@@ -350,7 +345,7 @@ export function buildAudit(history: History, options: BuildAuditOptions = {}): A
         outcome: 'scheduled',
         result: null,
         failure: null,
-        role: 'forward',
+        role: undoesOf(stepInput) === undefined ? 'forward' : 'compensation',
         worker: null,
         scheduledEventId: id,
         input: stepInput,
@@ -558,7 +553,11 @@ export function buildAudit(history: History, options: BuildAuditOptions = {}): A
       const type = failureType(f) ?? undefined;
       report.outcome = {
         status:
-          type === 'MigrationRolledBack' ? 'rolled-back' : type === 'PreflightRefused' ? 'refused' : 'failed',
+          type === FailureType.MigrationRolledBack
+            ? 'rolled-back'
+            : type === FailureType.PreflightRefused
+              ? 'refused'
+              : 'failed',
         reason: failureText(f),
         failureType: type,
       };
@@ -652,10 +651,17 @@ export function buildAudit(history: History, options: BuildAuditOptions = {}): A
     : triggerFailure;
   const last = ordered[ordered.length - 1];
   if (last && report.closedAt && last.activityType === 'observe') last.role = 'final-observation';
+  // Histories from before `stepId`/`undoes` existed: undos and their pairing by the legacy rules.
+  const legacy = !ordered.some((s) => stepIdOf(s.input) !== undefined);
   if (trigger) {
     const after = ordered.filter((s) => s.scheduledEventId > trigger.eventId);
-    const comps = after.filter((s) => UNDO_TYPES.has(s.activityType));
+    const comps = after.filter((s) => (legacy ? isLegacyUndo(s.activityType) : s.role === 'compensation'));
     for (const s of comps) s.role = 'compensation';
+    if (legacy && comps.length > 0) {
+      notes.push(
+        'This history predates plan-step ids in activity inputs (`stepId`, `undoes`): which step each compensation undoes is inferred from activity types and inputs.',
+      );
+    }
     const finalObs = after.find((s) => s.activityType === 'observe' && s.seq > (comps.at(-1)?.seq ?? 0));
     if (finalObs) finalObs.role = 'final-observation';
     const compensations = comps.map((s): AuditCompensation => ({
@@ -665,7 +671,7 @@ export function buildAudit(history: History, options: BuildAuditOptions = {}): A
       description: s.description,
       outcome: s.outcome,
       failure: s.outcome === 'completed' ? null : s.failure,
-      undoes: undone(s, ordered),
+      undoes: undoneStep(s, ordered, legacy),
     }));
     // The rollback is over when the run closes (after its last undo and a final observation).
     const endedAt = report.closedAt
@@ -711,43 +717,16 @@ export function buildAudit(history: History, options: BuildAuditOptions = {}): A
   return report;
 }
 
-/** The forward step a compensation undoes: the newest step of the saga entry it belongs to. */
-function undone(c: StepState, all: StepState[]): AuditCompensation['undoes'] {
-  const input = isObj(c.input) ? c.input : {};
-  const before = all.filter((s) => s.seq < c.seq && s.role === 'forward' && s.outcome === 'completed');
-  const sameSide = (s: StepState) => isObj(s.input) && s.input.side === input.side;
-  let match: StepState | undefined;
-  const newest = (pred: (s: StepState) => boolean) => before.filter(pred).at(-1);
-  switch (c.activityType) {
-    case 'removeDns':
-      match = newest((s) => s.activityType === 'configureDns' && sameSide(s));
-      break;
-    case 'deleteMemberServices':
-      match = newest((s) => s.activityType === 'ensureMemberServices' && sameSide(s));
-      break;
-    case 'deleteHeadlessService':
-      match = newest((s) => s.activityType === 'ensureHeadlessService' && sameSide(s));
-      break;
-    case 'removeLearner':
-    case 'shrinkTarget': {
-      const members =
-        c.activityType === 'removeLearner'
-          ? [str(input.member)]
-          : Array.isArray(input.removedMembers)
-            ? input.removedMembers.map(String)
-            : [];
-      match = newest(
-        (s) =>
-          (s.activityType === 'addLearner' || s.activityType === 'scaleTarget') &&
-          isObj(s.input) &&
-          members.includes(str(s.input.member)),
-      );
-      break;
-    }
-    case 'moveLeader':
-      match = newest((s) => s.activityType === 'moveLeader' && isObj(s.output) && s.output.from === input.to);
-      break;
-  }
+/**
+ * The forward step a compensation undoes: the newest completed forward step scheduled before it
+ * whose `stepId` is the compensation's `undoes`; in a legacy history, by the legacy rules.
+ */
+function undoneStep(c: StepState, all: StepState[], legacy: boolean): AuditCompensation['undoes'] {
+  const earlier = all.filter((s) => s.seq < c.seq && s.role === 'forward' && s.outcome === 'completed');
+  const undoes = undoesOf(c.input);
+  const match = legacy
+    ? legacyUndoneStep(c, earlier)
+    : earlier.filter((s) => undoes !== undefined && stepIdOf(s.input) === undoes).at(-1);
   return match
     ? {
         seq: match.seq,

@@ -62,6 +62,10 @@ export interface AuditStep {
   result: string | null;
   /** The final failure (failed/timed out), or the last retried failure of a step still running. */
   failure: string | null;
+  /**
+   * `compensation`: an undo (its input carries `undoes`; in a legacy history without `stepId`,
+   * an undo activity scheduled after the rollback's trigger).
+   */
   role: StepRole;
   /** Worker identity that ran the last attempt. */
   worker: string | null;
@@ -177,7 +181,10 @@ export interface AuditCompensation {
   description: string;
   outcome: StepOutcome;
   failure: string | null;
-  /** The forward step this undoes (the newest one of its saga entry). */
+  /**
+   * The forward step this undoes: the newest completed one before it whose input's `stepId` is
+   * this undo's `undoes` (legacy histories: inferred from activity types and inputs).
+   */
   undoes: { seq: number; activityType: string; description: string; at: string } | null;
 }
 

@@ -16,6 +16,7 @@ import { auditHtml, escapeHtml } from '../../client/audit/render-html.js';
 import { auditMarkdown, escapeMarkdown } from '../../client/audit/render-markdown.js';
 import { formatDuration } from '../../client/audit/document.js';
 import { PHASES } from '../../core/planner/plan-types.js';
+import type { SpecInput } from '../../core/activity-contract.js';
 
 type JsonHistory = { events: Record<string, unknown>[] };
 
@@ -24,6 +25,13 @@ function readJson(file: string): JsonHistory {
 }
 const audit = (json: JsonHistory) => buildAudit(historyFromJSON(json));
 const load = (file: string) => audit(readJson(file));
+
+type Payloads = { payloads: { data: string }[] };
+const payloadValue = (p: Payloads): unknown =>
+  JSON.parse(Buffer.from(p.payloads[0]!.data, 'base64').toString('utf8'));
+const setPayloadValue = (p: Payloads, value: unknown): void => {
+  p.payloads[0]!.data = Buffer.from(JSON.stringify(value)).toString('base64');
+};
 
 /** Replaces the (single-payload) input of the first signal named `name` in an exported history. */
 function withSignal(json: JsonHistory, name: string, signalName: string, arg: unknown): JsonHistory {
@@ -34,13 +42,92 @@ function withSignal(json: JsonHistory, name: string, signalName: string, arg: un
       name,
   );
   if (!event) throw new Error(`no ${name} signal in the fixture`);
-  const attrs = event.workflowExecutionSignaledEventAttributes as {
-    signalName: string;
-    input: { payloads: { data: string }[] };
-  };
+  const attrs = event.workflowExecutionSignaledEventAttributes as { signalName: string; input: Payloads };
   attrs.signalName = signalName;
-  attrs.input.payloads[0]!.data = Buffer.from(JSON.stringify(arg)).toString('base64');
+  setPayloadValue(attrs.input, arg);
   return copy;
+}
+
+type PlanStepFields = Pick<SpecInput, 'stepId' | 'undoes'>;
+interface ScheduledActivity {
+  eventId: number;
+  type: string;
+  input: Record<string, unknown>;
+  /** The phase the run was in (its last EtcdMigrationPhase upsert). */
+  phase: string;
+}
+
+/**
+ * An exported history as the refactored workflow will write it: each activity input gets the
+ * `stepId`/`undoes` that `fields` gives it (fixtures recorded before these fields have neither).
+ */
+function withPlanStepFields(
+  json: JsonHistory,
+  fields: (a: ScheduledActivity) => PlanStepFields,
+): JsonHistory {
+  const copy = structuredClone(json);
+  let phase = '';
+  for (const e of copy.events) {
+    const upsert = e.upsertWorkflowSearchAttributesEventAttributes as
+      { searchAttributes: { indexedFields: Record<string, { data: string }> } } | undefined;
+    const phaseField = upsert?.searchAttributes.indexedFields.EtcdMigrationPhase;
+    if (phaseField) phase = payloadValue({ payloads: [phaseField] }) as string;
+    const scheduled = e.activityTaskScheduledEventAttributes as
+      { activityType: { name: string }; input: Payloads } | undefined;
+    if (!scheduled) continue;
+    const input = payloadValue(scheduled.input) as Record<string, unknown>;
+    const type = scheduled.activityType.name;
+    setPayloadValue(scheduled.input, {
+      ...input,
+      ...fields({ eventId: Number(e.eventId), type, input, phase }),
+    });
+  }
+  return copy;
+}
+
+/**
+ * The fields the refactored workflow sets: plan step ids (`phase/subject/kind`) on forward calls,
+ * the id of the step it reverses on undos. removeDns and deleteMemberServices are forward steps in
+ * the cleanup phase, moveLeader in the leader phase; everywhere else they undo.
+ */
+function planStepFields({ type, input, phase }: ScheduledActivity): PlanStepFields {
+  const side = String(input.side);
+  const member = String(input.member);
+  const stopped = String((input.removedMembers as string[] | undefined)?.[0]);
+  const undoes: Record<string, string> = {
+    removeLearner: `join/${member}/add-learner`,
+    shrinkTarget: `join/${stopped}/scale-target`,
+    deleteIssuedCertificates: 'expose/target/issue-certificates',
+    deleteHeadlessService: `expose/${side}/create-headless-service`,
+    ...(phase === 'cleanup'
+      ? {}
+      : {
+          removeDns: `dns/${side}/configure-dns`,
+          deleteMemberServices: `expose/${side}/create-member-services`,
+        }),
+    ...(phase === 'leader' ? {} : { moveLeader: 'leader/move-leader' }),
+  };
+  if (undoes[type]) return { undoes: undoes[type] };
+  const stepIds: Record<string, string> = {
+    preflight: 'preflight/preflight-checks',
+    compact: 'shrink/compact',
+    rollingDefragment: 'shrink/rolling-defragment',
+    ensureHeadlessService: `expose/${side}/create-headless-service`,
+    ensureMemberServices: `expose/${side}/create-member-services`,
+    awaitLoadBalancers: `expose/${side}/await-load-balancers`,
+    issueCertificates: 'expose/target/issue-certificates',
+    configureDns: `dns/${side}/configure-dns`,
+    addLearner: `${phase}/${member}/add-learner`,
+    scaleTarget: `${phase}/${member}/scale-target`,
+    awaitCatchUp: `${phase}/${member}/await-catch-up`,
+    promote: `${phase}/${member}/promote`,
+    moveLeader: 'leader/move-leader',
+    removeMember: `retire/${member}/remove-member`,
+    finalizeTarget: 'finalize/finalize-target',
+    removeDns: `cleanup/${side}/cleanup-dns`,
+    deleteMemberServices: `cleanup/${side}/cleanup-member-services`,
+  };
+  return stepIds[type] ? { stepId: stepIds[type] } : {};
 }
 
 /** Positions of `needles` in `haystack`, each after the previous one (-1 when out of order). */
@@ -352,6 +439,130 @@ describe('audit of a real run still rolling back', () => {
     ]);
     expect(r.steps.at(-1)).toMatchObject({ activityType: 'observe', outcome: 'scheduled' });
     expect(auditMarkdown(r)).toContain('still running');
+  });
+});
+
+/** `#seq activityType -> #seq activityType` of each compensation and the step it undoes. */
+const undoPairs = (r: ReturnType<typeof audit>) =>
+  r.rollback!.compensations.map(
+    (c) => `#${c.seq} ${c.activityType} -> #${c.undoes?.seq} ${c.undoes?.activityType}`,
+  );
+
+/** The TLS run's undos of the dns and expose phases, the same with and without `undoes`. */
+const TLS_RUN_DNS_AND_EXPOSE_UNDOS = [
+  '#33 removeDns -> #11 configureDns',
+  '#34 removeDns -> #10 configureDns',
+  '#35 deleteIssuedCertificates -> #9 issueCertificates',
+  '#36 deleteMemberServices -> #6 ensureMemberServices',
+  '#37 deleteMemberServices -> #5 ensureMemberServices',
+  '#38 deleteHeadlessService -> #4 ensureHeadlessService',
+];
+
+describe('audit of a TLS run aborted at the switch-clients gate (recorded before stepId/undoes)', () => {
+  const r = load('histories/before-step-executors-aborted.json');
+
+  it('lists deleteIssuedCertificates as the compensation of issueCertificates, newest first with the rest', () => {
+    expect(r.outcome.status).toBe('aborted');
+    expect(r.gates.find((g) => g.gate === 'switch-clients')?.outcome).toBe('aborted while waiting');
+    expect(r.rollback!.trigger).toBe('abort by dave: baseline abort');
+    expect(undoPairs(r)).toEqual([
+      '#26 moveLeader -> #24 moveLeader',
+      '#27 removeLearner -> #21 scaleTarget',
+      '#28 shrinkTarget -> #21 scaleTarget',
+      '#29 removeLearner -> #17 scaleTarget',
+      '#30 shrinkTarget -> #17 scaleTarget',
+      '#31 removeLearner -> #13 scaleTarget',
+      '#32 shrinkTarget -> #13 scaleTarget',
+      ...TLS_RUN_DNS_AND_EXPOSE_UNDOS,
+    ]);
+    const undone = r.rollback!.compensations.map((c) => c.undoes!.seq);
+    expect(undone).toEqual([...undone].sort((a, b) => b - a));
+    expect(r.steps.find((s) => s.activityType === 'deleteIssuedCertificates')).toMatchObject({
+      seq: 35,
+      role: 'compensation',
+      description: 'delete the issued certificate Secrets',
+      result: 'deleted peer-tls',
+    });
+    expect(r.notes.join('\n')).toContain('predates plan-step ids');
+    expect(auditMarkdown(r)).toContain(
+      '| deleteIssuedCertificates: delete the issued certificate Secrets | \\#9 issueCertificates: issue certificates for etcd-main-0, etcd-main-1, etcd-main-2 |',
+    );
+  });
+});
+
+describe('audit of the TLS run with stepId/undoes in its activity inputs (the refactored workflow)', () => {
+  const json = withPlanStepFields(readJson('histories/before-step-executors-aborted.json'), planStepFields);
+
+  it('pairs each compensation with the newest completed step whose stepId its `undoes` names', () => {
+    const r = audit(json);
+    expect(undoPairs(r)).toEqual([
+      '#26 moveLeader -> #24 moveLeader',
+      '#27 removeLearner -> #20 addLearner',
+      '#28 shrinkTarget -> #21 scaleTarget',
+      '#29 removeLearner -> #16 addLearner',
+      '#30 shrinkTarget -> #17 scaleTarget',
+      '#31 removeLearner -> #12 addLearner',
+      '#32 shrinkTarget -> #13 scaleTarget',
+      ...TLS_RUN_DNS_AND_EXPOSE_UNDOS,
+    ]);
+    expect(r.steps.find((s) => s.seq === 35)).toMatchObject({
+      role: 'compensation',
+      description: 'delete the issued certificate Secrets; undoes expose/target/issue-certificates',
+    });
+    expect(r.notes.join('\n')).not.toContain('predates plan-step ids');
+  });
+
+  it('follows `undoes` where the activity types would say otherwise', () => {
+    // removeLearner undoes add-learner: the legacy rules pair it with the member's newer scaleTarget.
+    expect(undoPairs(load('histories/before-step-executors-aborted.json'))[1]).toBe(
+      '#27 removeLearner -> #21 scaleTarget',
+    );
+    expect(undoPairs(audit(json))[1]).toBe('#27 removeLearner -> #20 addLearner');
+    // A deliberately surprising pairing: only `undoes` says that this undoes the member Services.
+    const surprising = audit(
+      withPlanStepFields(json, (a) =>
+        a.type === 'deleteHeadlessService' ? { undoes: 'expose/target/create-member-services' } : {},
+      ),
+    );
+    expect(surprising.rollback!.compensations.at(-1)!.undoes).toEqual({
+      seq: 6,
+      activityType: 'ensureMemberServices',
+      description: 'create member LoadBalancer Services for etcd-main-0, etcd-main-1, etcd-main-2 (target)',
+      at: surprising.steps[5]!.scheduledAt,
+    });
+  });
+
+  it('takes a step for a compensation only when its input carries `undoes`', () => {
+    // removeDns as the cleanup phase calls it: a forward step (a stepId, no undoes).
+    const r = audit(
+      withPlanStepFields(json, (a) =>
+        a.type === 'removeDns' && a.input.side === 'source'
+          ? { stepId: 'cleanup/source/cleanup-dns', undoes: undefined }
+          : {},
+      ),
+    );
+    expect(r.steps.find((s) => s.seq === 34)).toMatchObject({ activityType: 'removeDns', role: 'forward' });
+    expect(r.rollback!.compensations.map((c) => c.seq)).not.toContain(34);
+    expect(r.rollback!.compensations).toHaveLength(12);
+  });
+
+  it('keeps the undo of a failed join apart from the forward moveLeader and the cleanup phase', () => {
+    const r = audit(
+      withPlanStepFields(readJson('histories/before-step-executors-join-retried.json'), planStepFields),
+    );
+    expect(
+      r.steps.filter((s) => s.role === 'compensation').map((s) => `#${s.seq} ${s.activityType}`),
+    ).toEqual(['#19 removeLearner', '#20 shrinkTarget']);
+    // The retried join's undo reverses the first attempt (#16, #17), not the retry (#22, #23).
+    expect(undoPairs(r)).toEqual([
+      '#19 removeLearner -> #16 addLearner',
+      '#20 shrinkTarget -> #17 scaleTarget',
+    ]);
+    for (const type of ['moveLeader', 'removeDns', 'deleteMemberServices'])
+      expect(r.steps.find((s) => s.activityType === type)?.role).toBe('forward');
+    expect(r.membershipChanges.filter((m) => m.compensation).map((m) => `${m.kind} ${m.member}`)).toEqual([
+      'remove learner etcd-main-1',
+    ]);
   });
 });
 
