@@ -3,7 +3,7 @@
  * exact `--initial-cluster` strings. Pure.
  */
 import type { MigrationSpec } from '../spec/schema.js';
-import type { ObservedMember, PlanMember } from './plan-types.js';
+import type { DnsEntry, ObservedMember, PlanMember } from './plan-types.js';
 
 export const PEER_PORT = 2380;
 export const CLIENT_PORT = 2379;
@@ -146,6 +146,11 @@ export function memberHostnames(member: PlanMember, service: string): string[] {
     if (parsed && !hosts.includes(parsed.host)) hosts.push(parsed.host);
   }
   return hosts;
+}
+
+/** The DNS entries that make `members` (of headless Service `service`) resolvable from the other cluster. */
+export function dnsEntries(members: readonly PlanMember[], service: string): DnsEntry[] {
+  return members.map((member) => ({ member: member.name, hostnames: memberHostnames(member, service) }));
 }
 
 /**

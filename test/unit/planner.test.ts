@@ -9,6 +9,17 @@ import {
   type PlanStep,
 } from '../../core/planner/plan-types.js';
 import { faultTolerance, majoritySideOnPartition, quorumSize, votersFor } from '../../core/planner/quorum.js';
+import { PlanBuilder } from '../../core/planner/plan-builder.js';
+import { planContext, type PhasePlanner } from '../../core/planner/phases/context.js';
+import { planPreflight } from '../../core/planner/phases/preflight.js';
+import { planShrink } from '../../core/planner/phases/shrink.js';
+import { planExpose } from '../../core/planner/phases/expose.js';
+import { planDns } from '../../core/planner/phases/dns.js';
+import { planJoin } from '../../core/planner/phases/join.js';
+import { planLeader } from '../../core/planner/phases/leader.js';
+import { planRetire } from '../../core/planner/phases/retire.js';
+import { planFinalize } from '../../core/planner/phases/finalize.js';
+import { planCleanup } from '../../core/planner/phases/cleanup.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { makeSpec, observedMembers, type baseSpecInput } from './fixtures/migration-spec.js';
 
@@ -736,5 +747,42 @@ describe('planner: offline dry run', () => {
     checkPlan(plan, spec, members);
     const gate = plan.steps.find((s) => s.kind === 'gate' && s.gate === 'switch-clients');
     expect(gate?.title).toMatch(/\(etcd-main-2, etcd-main-3, etcd-main-4 become voters during retire\)$/);
+  });
+});
+
+describe('planner: one function per phase', () => {
+  const planners: Record<(typeof PHASES)[number], PhasePlanner> = {
+    preflight: planPreflight,
+    shrink: planShrink,
+    expose: planExpose,
+    dns: planDns,
+    join: planJoin,
+    leader: planLeader,
+    retire: planRetire,
+    finalize: planFinalize,
+    cleanup: planCleanup,
+  };
+
+  it('each phase planner adds only its own phase (its gate first), and in PHASES order they make the plan', () => {
+    for (const n of SIZES) {
+      for (const m of SIZES) {
+        const spec = makeSpec((s) => {
+          s.target.replicas = m;
+          s.tls = { peer: { issueFrom: { caSecret: 'etcd-ca' } } };
+        });
+        const input = { spec, observed: { members: observedMembers(n) } };
+        const ctx = planContext(input);
+        const b = new PlanBuilder(spec, ctx.oldMembers, ctx.newMembers);
+        for (const phase of PHASES) {
+          const before = b.steps.length;
+          planners[phase](b, ctx);
+          const added = b.steps.slice(before);
+          expect(added.length, phase).toBeGreaterThan(0);
+          expect(new Set(added.map((step) => step.phase)), phase).toEqual(new Set([phase]));
+          if (phase !== 'preflight') expect(added[0]?.id, phase).toBe(`gate/${GATE_BEFORE_PHASE[phase]}`);
+        }
+        expect(b.steps).toEqual(planMigration(input).steps);
+      }
+    }
   });
 });

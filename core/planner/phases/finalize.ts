@@ -1,0 +1,22 @@
+/** Phase `finalize`: the new StatefulSet's `--initial-cluster` lists the new members only; then the soak. */
+import { formatDuration, parseDuration } from '../../spec/duration.js';
+import { initialCluster } from '../members.js';
+import type { PlanBuilder } from '../plan-builder.js';
+import type { PlanContext } from './context.js';
+
+export function planFinalize(b: PlanBuilder, { spec, newMembers }: PlanContext): void {
+  const { target } = spec;
+  b.add(
+    'finalize',
+    target.statefulSet,
+    { kind: 'finalize-target', initialCluster: initialCluster(newMembers) },
+    `rewrite ${target.statefulSet}'s --initial-cluster to the new members only (no pod restarts)`,
+  );
+  const soakMs = parseDuration(spec.soak) ?? 0;
+  b.add(
+    'finalize',
+    undefined,
+    { kind: 'soak', duration: spec.soak, ms: soakMs },
+    `soak: let the new cluster run alone for ${formatDuration(soakMs)}`,
+  );
+}
