@@ -566,6 +566,28 @@ describe('audit of the TLS run with stepId/undoes in its activity inputs (the re
   });
 });
 
+describe('audit of a TLS run recorded from the step executors (stepId/undoes as the workflow sends them)', () => {
+  const r = load('histories/step-executors-aborted-tls.json');
+
+  it('reads every pairing from the history, deleteIssuedCertificates as the undo of issueCertificates', () => {
+    expect(r.outcome.status).toBe('aborted');
+    expect(r.notes.join('\n')).not.toContain('predates plan-step ids');
+    expect(undoPairs(r)).toEqual([
+      '#26 moveLeader -> #24 moveLeader',
+      '#27 removeLearner -> #20 addLearner',
+      '#28 shrinkTarget -> #21 scaleTarget',
+      '#29 removeLearner -> #16 addLearner',
+      '#30 shrinkTarget -> #17 scaleTarget',
+      '#31 removeLearner -> #12 addLearner',
+      '#32 shrinkTarget -> #13 scaleTarget',
+      ...TLS_RUN_DNS_AND_EXPOSE_UNDOS,
+    ]);
+    expect(r.steps.filter((s) => s.role === 'forward').map((s) => s.activityType)).not.toContain(
+      'deleteIssuedCertificates',
+    );
+  });
+});
+
 describe('audit helpers', () => {
   it('formats durations', () => {
     expect(formatDuration(null)).toBe('—');

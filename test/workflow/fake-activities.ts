@@ -10,8 +10,15 @@ import type {
   MigrationActivities,
   PreflightReport,
   Side,
+  SpecInput,
 } from '../../core/activity-contract.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
+
+export interface Link {
+  name: keyof MigrationActivities;
+  stepId?: string;
+  undoes?: string;
+}
 
 export interface Call {
   name: keyof MigrationActivities;
@@ -244,7 +251,18 @@ export function createFakeActivities(opts: FakeOptions = {}) {
       return { deleted: names.map((n) => `data-${n}`) };
     },
   };
-  return { activities, calls, world };
+  // What each call said it runs (stepId) or undoes (undoes), for the undo-pairing tests.
+  const links: Link[] = [];
+  const linked = Object.fromEntries(
+    Object.entries(activities).map(([name, fn]) => [
+      name,
+      (input: SpecInput) => {
+        links.push({ name: name as keyof MigrationActivities, stepId: input.stepId, undoes: input.undoes });
+        return (fn as (i: SpecInput) => Promise<unknown>)(input);
+      },
+    ]),
+  ) as unknown as MigrationActivities;
+  return { activities: linked, calls, world, links };
 }
 
 export function retryable(message: string): Error {

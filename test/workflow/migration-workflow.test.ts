@@ -346,6 +346,52 @@ describe('migration workflow (fake activities)', () => {
     ]);
   });
 
+  it('every undo names the plan step it reverses, and that step ran before it (TLS, abort at switch-clients)', async () => {
+    const { result, fake } = await run(
+      {
+        gates: allGates('auto', { 'switch-clients': 'manual' }),
+        tls: { peer: { issueFrom: { caSecret: 'etcd-ca' } } },
+      },
+      {},
+      async (h) => {
+        await waitForStatus(
+          h,
+          'switch-clients gate',
+          (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients',
+        );
+        await h.signal(abortSignal, { by: 'dave', reason: 'undo pairing test' });
+        const r = await h.result();
+        await replays(h, 'step-executors-aborted-tls');
+        return r;
+      },
+    );
+    expect(result.outcome).toBe('aborted');
+    const undos = fake.links.filter((l) => l.undoes !== undefined);
+    const forward = fake.links.filter((l) => l.undoes === undefined && l.name !== 'observe');
+    expect(forward.every((l) => l.name === 'preflight' || l.stepId !== undefined)).toBe(true);
+    const pairs = undos.map((u) => {
+      const at = fake.links.indexOf(u);
+      const done = fake.links.slice(0, at).filter((l) => l.stepId === u.undoes);
+      expect(done.length, `${u.name} undoes ${u.undoes}, which ran before it`).toBeGreaterThan(0);
+      return `${u.name} <- ${done.at(-1)!.name} ${u.undoes}`;
+    });
+    expect(pairs).toEqual([
+      'moveLeader <- moveLeader leader/move-leader',
+      'removeLearner <- addLearner join/etcd-main-2/add-learner',
+      'shrinkTarget <- scaleTarget join/etcd-main-2/scale-target',
+      'removeLearner <- addLearner join/etcd-main-1/add-learner',
+      'shrinkTarget <- scaleTarget join/etcd-main-1/scale-target',
+      'removeLearner <- addLearner join/etcd-main-0/add-learner',
+      'shrinkTarget <- scaleTarget join/etcd-main-0/scale-target',
+      'removeDns <- configureDns dns/target/configure-dns',
+      'removeDns <- configureDns dns/source/configure-dns',
+      'deleteIssuedCertificates <- issueCertificates expose/target/issue-certificates',
+      'deleteMemberServices <- ensureMemberServices expose/target/create-member-services',
+      'deleteMemberServices <- ensureMemberServices expose/source/create-member-services',
+      'deleteHeadlessService <- ensureHeadlessService expose/target/create-headless-service',
+    ]);
+  });
+
   it('abort while paused after a failed join rolls back the rest, newest first', async () => {
     const { result, fake } = await run(
       { gates: allGates('auto') },

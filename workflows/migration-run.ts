@@ -1,0 +1,217 @@
+/**
+ * The state one migration run shares between its handlers, its phases and its steps, with the
+ * operations that change it: enter a phase, wait at a gate, checkpoint for pause and abort,
+ * record evidence, end the run. The `status` query returns `status` as it is.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  log,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Evidence, MembershipResult } from '../core/activity-contract.js';
+import type { MigrationPlan, PhaseName, StepOfKind } from '../core/planner/plan-types.js';
+import type { AbortInput, ApproveInput, PauseInput } from './messages.js';
+import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
+import { Saga } from './saga.js';
+import { PHASE_KEY } from './search-attributes.js';
+import { initialStatus, type MigrationStatus, type StepProgress } from './status.js';
+
+/** Thrown inside the run when an abort before the client switch asks for a rollback. */
+export class AbortRequested extends Error {}
+
+export function now(): string {
+  return new Date().toISOString();
+}
+
+/** The innermost message: an activity failure says "Activity task failed", its cause says why. */
+export function failureMessage(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause instanceof Error) e = e.cause;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class MigrationRun {
+  readonly status: MigrationStatus = initialStatus();
+  /** Undos of what was done, newest first; emptied at the client switch (no rollback past it). */
+  readonly saga = new Saga();
+  private waitingGate: string | null = null;
+  private readonly approvals = new Set<string>();
+  private currentScope: CancellationScope | undefined;
+
+  get clientsSwitched(): boolean {
+    return this.status.clientsSwitched;
+  }
+
+  get abortRequested(): boolean {
+    return this.status.abort !== null;
+  }
+
+  /** Registers the undo of a step; past the client switch there is no rollback, so none is kept. */
+  registerUndo(c: Parameters<Saga['register']>[0]): void {
+    if (!this.clientsSwitched) this.saga.register(c);
+  }
+
+  /** Past the switch-clients gate the clients use the new members: only a way forward remains. */
+  switchClients(): void {
+    this.status.clientsSwitched = true;
+    this.saga.clear();
+  }
+
+  // --- messages ---------------------------------------------------------------------------
+
+  /** Why an approval for `gate` cannot be taken now, or null when that gate is waiting. */
+  approvalRefusal(gate: string): string | null {
+    if (this.waitingGate === gate) return null;
+    return this.waitingGate ? `waiting at ${this.waitingGate}` : 'no gate is waiting';
+  }
+
+  approve(a: ApproveInput, via: string): boolean {
+    const refusal = this.approvalRefusal(a.gate);
+    if (refusal) {
+      this.status.notices.push(`${now()} ${via} from ${a.by} for gate ${a.gate} ignored: ${refusal}`);
+      return false;
+    }
+    this.approvals.add(a.gate);
+    this.status.approvals.push({ gate: a.gate, by: a.by, comment: a.comment, at: now(), mode: 'manual' });
+    return true;
+  }
+
+  pause(p: PauseInput): void {
+    if (!this.status.paused) this.status.paused = { by: p.by, reason: p.reason, at: now() };
+  }
+
+  resume(): void {
+    this.status.paused = null;
+  }
+
+  abort(a: AbortInput): void {
+    if (this.status.abort) return;
+    this.status.abort = { by: a.by, reason: a.reason, at: now() };
+    // Before the client switch an abort rolls back: stop what is running now.
+    if (!this.clientsSwitched) this.currentScope?.cancel();
+  }
+
+  // --- the plan ------------------------------------------------------------------------------
+
+  /** Publishes the plan (every step pending) and starts running it. */
+  startPlan(plan: MigrationPlan, preflightWarnings: string[]): void {
+    this.status.plan = {
+      steps: plan.steps.map((s) => ({
+        id: s.id,
+        phase: s.phase,
+        kind: s.kind,
+        title: s.title,
+        state: 'pending',
+        after: s.after,
+      })),
+      warnings: [...preflightWarnings, ...plan.warnings],
+      requiredFaultTolerance: plan.requiredFaultTolerance,
+    };
+    this.status.workflowState = 'running';
+  }
+
+  /** Each plan step's progress, in plan order (empty before planning). */
+  get progress(): StepProgress[] {
+    return this.status.plan?.steps ?? [];
+  }
+
+  // --- phases, gates, checkpoints -----------------------------------------------------------
+
+  enterPhase(phase: PhaseName): void {
+    if (this.status.phase === phase) return;
+    this.finishPhases();
+    this.status.phase = phase;
+    this.status.phases.push({ name: phase, startedAt: now() });
+    upsertSearchAttributes([{ key: PHASE_KEY, value: phase }]);
+    log.info('phase started', { phase });
+  }
+
+  finishPhases(): void {
+    const last = this.status.phases[this.status.phases.length - 1];
+    if (last && !last.endedAt) {
+      last.endedAt = now();
+      recordPhaseEnded(last);
+    }
+  }
+
+  /** Waits for approval; returns false when an abort after the client switch stops the run here. */
+  async waitAtGate(step: StepOfKind<'gate'>): Promise<boolean> {
+    const { status } = this;
+    if (step.approval === 'auto') {
+      status.approvals.push({ gate: step.gate, by: 'auto', at: now(), mode: 'auto' });
+      return true;
+    }
+    this.waitingGate = step.gate;
+    status.workflowState = 'waiting-approval';
+    status.waitingFor = {
+      kind: 'approval',
+      gate: step.gate,
+      since: now(),
+      how: `signal approve {"gate":"${step.gate}","by":"<you>"} (or: etcd-stretch approve ${workflowInfo().workflowId} ${step.gate})`,
+    };
+    await condition(() => this.approvals.has(step.gate) || status.abort !== null);
+    this.waitingGate = null;
+    status.waitingFor = null;
+    status.workflowState = 'running';
+    if (this.approvals.has(step.gate)) return true;
+    if (!this.clientsSwitched) throw new AbortRequested();
+    return false;
+  }
+
+  /** Between steps: an abort before the switch rolls back; a pause waits for resume (or abort). */
+  async checkpoint(): Promise<void> {
+    const { status } = this;
+    const rollbackRequested = () => status.abort !== null && !this.clientsSwitched;
+    if (rollbackRequested()) throw new AbortRequested();
+    if (status.paused) {
+      status.workflowState = 'paused';
+      status.waitingFor = {
+        kind: 'resume',
+        since: status.paused.at,
+        by: status.paused.by,
+        reason: status.paused.reason,
+      };
+      await condition(() => status.paused === null || rollbackRequested());
+      status.waitingFor = null;
+      status.workflowState = 'running';
+      if (rollbackRequested()) throw new AbortRequested();
+    }
+  }
+
+  /** Runs `fn` in a scope an abort before the client switch cancels. */
+  async cancellable<T>(fn: () => Promise<T>): Promise<T> {
+    const scope = new CancellationScope();
+    this.currentScope = scope;
+    try {
+      return await scope.run(fn);
+    } finally {
+      this.currentScope = undefined;
+    }
+  }
+
+  // --- evidence -------------------------------------------------------------------------------
+
+  recordEvidence(e: Evidence): void {
+    this.status.lastEvidence = e;
+    this.status.members = e.members;
+  }
+
+  recordMembership(r: MembershipResult): void {
+    if (r.guard) this.status.lastGuard = r.guard;
+    this.recordEvidence(r.evidence);
+  }
+
+  // --- the end ----------------------------------------------------------------------------------
+
+  /** Ends the run as failed with `message`: status, metrics, and the failure the run closes with. */
+  fail(outcome: string, type: string, message: string, details?: unknown): ApplicationFailure {
+    this.status.workflowState = 'failed';
+    this.status.error = message;
+    this.finishPhases();
+    recordRunFinished(outcome);
+    return ApplicationFailure.nonRetryable(message, type, ...(details === undefined ? [] : [details]));
+  }
+}

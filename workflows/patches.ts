@@ -1,0 +1,17 @@
+/**
+ * Named patches (`patched()`): changes to the order of awaited steps, kept so that runs started
+ * before each change replay. Each name says what changed; never reuse or rename one.
+ */
+
+/**
+ * A failed join (learner crashing, load balancer broken, catch-up deadline) is undone on its own
+ * and the run pauses for the operator (resume retries the join, abort rolls back), where it used
+ * to roll the whole migration back.
+ */
+export const RETRY_FAILED_JOIN_PATCH = 'retry-failed-join';
+
+/**
+ * A join's undo is registered before the learner is added, so an abort or a failure while the
+ * add is in flight (it may land in etcd all the same) still removes the learner.
+ */
+export const REGISTER_JOIN_UNDO_FIRST_PATCH = 'register-join-undo-first';

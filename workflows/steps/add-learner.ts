@@ -1,0 +1,35 @@
+import { patched } from '@temporalio/workflow';
+import { REGISTER_JOIN_UNDO_FIRST_PATCH } from '../patches.js';
+import { joinKey, removeJoinedMember } from './join-undo.js';
+import type { StepContext, StepExecutor } from './step-context.js';
+
+export const addLearner: StepExecutor<'add-learner'> = async (step, ctx) => {
+  const { spec, acts, run } = ctx;
+  const undoJoin = (memberId?: string) => ({
+    key: joinKey(step.member),
+    title: `remove member ${step.member}`,
+    run: () => removeJoinedMember(ctx, step.member, memberId),
+  });
+  // Registered before the add: an abort or failure while it is in flight (it may land in etcd
+  // all the same) still removes the learner, by name or peer URL.
+  if (!run.clientsSwitched && patched(REGISTER_JOIN_UNDO_FIRST_PATCH)) run.registerUndo(undoJoin());
+  const r = await acts.addLearner({
+    spec,
+    member: step.member,
+    peerURLs: step.peerURLs,
+    requiredFaultTolerance: ctx.plan.requiredFaultTolerance,
+    stepId: step.id,
+  });
+  recordMember(ctx, r);
+  run.registerUndo(undoJoin(r.memberId));
+  return `${r.alreadyDone ? 'already a member' : 'added as learner'}: ${r.memberId}`;
+};
+
+/** Keeps the member's ID (later steps and undos address it by ID) and the run's evidence. */
+export function recordMember(
+  ctx: StepContext,
+  r: Parameters<StepContext['run']['recordMembership']>[0],
+): void {
+  ctx.facts.memberIds[r.member] = r.memberId;
+  ctx.run.recordMembership(r);
+}

@@ -1,0 +1,13 @@
+import type { StepExecutor } from './step-context.js';
+import { ms } from './step-context.js';
+
+export const awaitCatchUp: StepExecutor<'await-catch-up'> = async (step, ctx) => {
+  const r = await ctx.acts.awaitCatchUp({
+    spec: ctx.spec,
+    member: step.member,
+    memberId: ctx.facts.memberIds[step.member],
+    timeoutMs: ms(step.timeout),
+    stepId: step.id,
+  });
+  return `applied ${r.appliedIndex}/${r.leaderIndex} after ${r.tookMs} ms`;
+};

@@ -1,0 +1,41 @@
+/** The dns phase: each cluster resolves the other cluster's member names to their load balancers. */
+import { ApplicationFailure } from '@temporalio/workflow';
+import type { DnsEntryInput, Side } from '../../core/activity-contract.js';
+import { FailureType } from '../../core/failure-types.js';
+import type { StepOfKind } from '../../core/planner/plan-types.js';
+import type { RunFacts, StepExecutor } from './step-context.js';
+
+/** The names are the other cluster's members; their IPs are that cluster's load balancers. */
+function entriesFor(step: StepOfKind<'configure-dns'>, facts: RunFacts): DnsEntryInput[] {
+  const other: Side = step.cluster === 'source' ? 'target' : 'source';
+  return step.entries.map((e) => {
+    const ip = facts.addresses[other][e.member];
+    if (!ip)
+      throw ApplicationFailure.nonRetryable(
+        `no load-balancer address known for ${e.member}`,
+        FailureType.PlanOrderError,
+      );
+    return { ip, hostnames: e.hostnames };
+  });
+}
+
+export const configureDns: StepExecutor<'configure-dns'> = async (step, ctx) => {
+  const { spec, acts } = ctx;
+  const entries = entriesFor(step, ctx.facts);
+  if (step.cluster === 'target' && step.strategy.strategy === 'host-aliases')
+    ctx.facts.targetHostAliases = entries;
+  await acts.configureDns({ spec, side: step.cluster, strategy: step.strategy, entries, stepId: step.id });
+  ctx.run.registerUndo({
+    key: step.id,
+    title: `remove DNS entries for ${step.entries.map((e) => e.member).join(', ')} (${step.cluster})`,
+    run: () =>
+      acts.removeDns({
+        spec,
+        side: step.cluster,
+        strategy: step.strategy,
+        hostnames: entries.flatMap((e) => e.hostnames),
+        undoes: step.id,
+      }),
+  });
+  return `${entries.length} entries via ${step.strategy.strategy}`;
+};

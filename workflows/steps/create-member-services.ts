@@ -1,0 +1,13 @@
+import type { StepExecutor } from './step-context.js';
+
+export const createMemberServices: StepExecutor<'create-member-services'> = async (step, ctx) => {
+  const { spec, acts } = ctx;
+  const { cluster: side, members } = step;
+  const r = await acts.ensureMemberServices({ spec, side, members, stepId: step.id });
+  ctx.run.registerUndo({
+    key: step.id,
+    title: `delete member Services of ${members.join(', ')} (${side})`,
+    run: () => acts.deleteMemberServices({ spec, side, members, undoes: step.id }),
+  });
+  return `created ${r.created.length}`;
+};

@@ -1,0 +1,20 @@
+import type { StepExecutor } from './step-context.js';
+
+export const issueCertificates: StepExecutor<'issue-certificates'> = async (step, ctx) => {
+  const { spec, acts, facts } = ctx;
+  const members = step.members.filter((m) => facts.addresses.target[m] !== undefined);
+  const r = await acts.issueCertificates({
+    spec,
+    members: step.members,
+    addresses: Object.fromEntries(members.map((m) => [m, facts.addresses.target[m]!])),
+    stepId: step.id,
+  });
+  ctx.run.registerUndo({
+    key: step.id,
+    title: `delete the issued certificate Secrets ${step.secrets.map((s) => s.name).join(', ')}`,
+    run: async () => {
+      await acts.deleteIssuedCertificates({ spec, undoes: step.id });
+    },
+  });
+  return r.secrets.map((s) => `${s.secret}: issued ${s.issued.length}, kept ${s.kept.length}`).join('; ');
+};

@@ -1,0 +1,13 @@
+import { recordMember } from './add-learner.js';
+import type { StepExecutor } from './step-context.js';
+
+export const promote: StepExecutor<'promote'> = async (step, ctx) => {
+  const r = await ctx.acts.promote({
+    spec: ctx.spec,
+    member: step.member,
+    requiredFaultTolerance: ctx.plan.requiredFaultTolerance,
+    stepId: step.id,
+  });
+  recordMember(ctx, r);
+  return r.alreadyDone ? 'already a voter' : 'promoted';
+};
