@@ -8,7 +8,8 @@
  * into a Temporal `ApplicationFailure` carrying exactly that type, flag and a
  * small, serialisable `details` object.
  *
- * Kinds of errors are declared with `defineErrorType(type, retryable)`; the
+ * Kinds of errors are declared with `defineErrorType(FailureType.X, retryable)`
+ * (core/failure-types.ts names them all); the
  * etcd activities declare theirs in `activities/etcd/errors.ts`, the Kubernetes
  * activities add their own (`Conflict`, `NotFound`, ...) the same way.
  */
@@ -45,7 +46,7 @@ export interface TypedErrorClass<T extends string> {
 }
 
 /**
- * Declares a kind of error. Use as `export class Foo extends defineErrorType('Foo', false) {}`
+ * Declares a kind of error. Use as `export class Foo extends defineErrorType(FailureType.Foo, false) {}`
  * so that `instanceof Foo` works and `Foo.type` names it.
  */
 export function defineErrorType<T extends string>(type: T, retryable: boolean): TypedErrorClass<T> {

@@ -8,45 +8,26 @@
  *   LearnerNotCaughtUp, LearnerUnreachable (the activity already waited until its own deadline), PermissionDenied,
  *   TlsHandshakeFailed, SecretUnavailable, InvalidRequest
  */
+import { FailureType } from '../../core/failure-types.js';
 import { defineErrorType, isTypedError, type ErrorDetails, type TypedError } from '../errors.js';
 import type { GuardReasonCode, GuardVerdict } from '../../core/safety-guard.js';
 
-export class EtcdUnavailable extends defineErrorType('EtcdUnavailable', true) {}
-export class MemberUnhealthy extends defineErrorType('MemberUnhealthy', true) {}
-export class MembershipDisagreement extends defineErrorType('MembershipDisagreement', true) {}
-export class MembershipChangeRejected extends defineErrorType('MembershipChangeRejected', true) {}
-export class EtcdRequestFailed extends defineErrorType('EtcdRequestFailed', true) {}
-export class QuorumAtRisk extends defineErrorType('QuorumAtRisk', false) {}
-export class TargetIsLeader extends defineErrorType('TargetIsLeader', false) {}
-export class LearnerAlreadyPresent extends defineErrorType('LearnerAlreadyPresent', false) {}
-export class MemberNotFound extends defineErrorType('MemberNotFound', false) {}
-export class MemberConflict extends defineErrorType('MemberConflict', false) {}
-export class LearnerNotCaughtUp extends defineErrorType('LearnerNotCaughtUp', false) {}
-export class LearnerUnreachable extends defineErrorType('LearnerUnreachable', false) {}
-export class PermissionDenied extends defineErrorType('PermissionDenied', false) {}
-export class TlsHandshakeFailed extends defineErrorType('TlsHandshakeFailed', false) {}
-export class SecretUnavailable extends defineErrorType('SecretUnavailable', false) {}
-export class InvalidRequest extends defineErrorType('InvalidRequest', false) {}
-
-/** Every error type name the etcd activities throw (for retry policies and matching in the workflow). */
-export const ETCD_ERROR_TYPES = [
-  EtcdUnavailable.type,
-  MemberUnhealthy.type,
-  MembershipDisagreement.type,
-  MembershipChangeRejected.type,
-  EtcdRequestFailed.type,
-  QuorumAtRisk.type,
-  TargetIsLeader.type,
-  LearnerAlreadyPresent.type,
-  MemberNotFound.type,
-  MemberConflict.type,
-  LearnerNotCaughtUp.type,
-  PermissionDenied.type,
-  TlsHandshakeFailed.type,
-  SecretUnavailable.type,
-  InvalidRequest.type,
-] as const;
-export type EtcdErrorType = (typeof ETCD_ERROR_TYPES)[number];
+export class EtcdUnavailable extends defineErrorType(FailureType.EtcdUnavailable, true) {}
+export class MemberUnhealthy extends defineErrorType(FailureType.MemberUnhealthy, true) {}
+export class MembershipDisagreement extends defineErrorType(FailureType.MembershipDisagreement, true) {}
+export class MembershipChangeRejected extends defineErrorType(FailureType.MembershipChangeRejected, true) {}
+export class EtcdRequestFailed extends defineErrorType(FailureType.EtcdRequestFailed, true) {}
+export class QuorumAtRisk extends defineErrorType(FailureType.QuorumAtRisk, false) {}
+export class TargetIsLeader extends defineErrorType(FailureType.TargetIsLeader, false) {}
+export class LearnerAlreadyPresent extends defineErrorType(FailureType.LearnerAlreadyPresent, false) {}
+export class MemberNotFound extends defineErrorType(FailureType.MemberNotFound, false) {}
+export class MemberConflict extends defineErrorType(FailureType.MemberConflict, false) {}
+export class LearnerNotCaughtUp extends defineErrorType(FailureType.LearnerNotCaughtUp, false) {}
+export class LearnerUnreachable extends defineErrorType(FailureType.LearnerUnreachable, false) {}
+export class PermissionDenied extends defineErrorType(FailureType.PermissionDenied, false) {}
+export class TlsHandshakeFailed extends defineErrorType(FailureType.TlsHandshakeFailed, false) {}
+export class SecretUnavailable extends defineErrorType(FailureType.SecretUnavailable, false) {}
+export class InvalidRequest extends defineErrorType(FailureType.InvalidRequest, false) {}
 
 /** Known etcd server error messages (etcdserver/api/v3rpc/rpctypes). */
 export const EtcdMessages = {

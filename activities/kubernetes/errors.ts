@@ -12,31 +12,18 @@
  *   nothing was changed), DeadlineExceeded (the activity already waited until its own deadline)
  */
 import { ApiException } from '@kubernetes/client-node';
+import { FailureType } from '../../core/failure-types.js';
 import { defineErrorType, isTypedError, type ErrorDetails, type TypedError } from '../errors.js';
 
-export class Conflict extends defineErrorType('Conflict', true) {}
-export class KubernetesUnavailable extends defineErrorType('KubernetesUnavailable', true) {}
-export class KubernetesRequestFailed extends defineErrorType('KubernetesRequestFailed', true) {}
-export class NotFound extends defineErrorType('NotFound', false) {}
-export class Forbidden extends defineErrorType('Forbidden', false) {}
-export class Unauthorized extends defineErrorType('Unauthorized', false) {}
-export class Invalid extends defineErrorType('Invalid', false) {}
-export class PreconditionFailed extends defineErrorType('PreconditionFailed', false) {}
-export class DeadlineExceeded extends defineErrorType('DeadlineExceeded', false) {}
-
-/** Every error type name the Kubernetes activities throw (for retry policies and matching in the workflow). */
-export const KUBERNETES_ERROR_TYPES = [
-  Conflict.type,
-  KubernetesUnavailable.type,
-  KubernetesRequestFailed.type,
-  NotFound.type,
-  Forbidden.type,
-  Unauthorized.type,
-  Invalid.type,
-  PreconditionFailed.type,
-  DeadlineExceeded.type,
-] as const;
-export type KubernetesErrorType = (typeof KUBERNETES_ERROR_TYPES)[number];
+export class Conflict extends defineErrorType(FailureType.Conflict, true) {}
+export class KubernetesUnavailable extends defineErrorType(FailureType.KubernetesUnavailable, true) {}
+export class KubernetesRequestFailed extends defineErrorType(FailureType.KubernetesRequestFailed, true) {}
+export class NotFound extends defineErrorType(FailureType.NotFound, false) {}
+export class Forbidden extends defineErrorType(FailureType.Forbidden, false) {}
+export class Unauthorized extends defineErrorType(FailureType.Unauthorized, false) {}
+export class Invalid extends defineErrorType(FailureType.Invalid, false) {}
+export class PreconditionFailed extends defineErrorType(FailureType.PreconditionFailed, false) {}
+export class DeadlineExceeded extends defineErrorType(FailureType.DeadlineExceeded, false) {}
 
 /** What a call was doing, in RBAC terms, so that a refusal can name exactly what is missing. */
 export interface KubeOperation {

@@ -7,6 +7,7 @@ import { createEtcdActivities } from '../etcd/index.js';
 import type { SecretResolver } from '../etcd/types.js';
 import { createSecretResolver } from '../etcd/secrets.js';
 import { resolveRunContext } from '../etcd/run-context.js';
+import { FailureType } from '../../core/failure-types.js';
 import { withApplicationFailures, defineErrorType } from '../errors.js';
 import { kubeClientFactory, sideOf, type KubeEnv } from '../kubernetes/clients.js';
 import { podTrouble, readPod } from '../kubernetes/pods.js';
@@ -39,8 +40,8 @@ import { etcdAccess } from './etcd-access.js';
 import { preflight } from './preflight.js';
 import { toEvidence } from './evidence.js';
 
-export class ConsistencyMismatch extends defineErrorType('ConsistencyMismatch', true) {}
-export class LearnerPodNotRunning extends defineErrorType('LearnerPodNotRunning', false) {}
+export class ConsistencyMismatch extends defineErrorType(FailureType.ConsistencyMismatch, true) {}
+export class LearnerPodNotRunning extends defineErrorType(FailureType.LearnerPodNotRunning, false) {}
 
 export interface MigrationActivityDeps {
   /** Path of the kubeconfig with the contexts the specs name. */
