@@ -6,12 +6,13 @@
  * policy's `nonRetryableErrorTypes` can name) and a deliberate `retryable`
  * flag. At the activity boundary `toApplicationFailure` turns any thrown value
  * into a Temporal `ApplicationFailure` carrying exactly that type, flag and a
- * small, serialisable `details` object.
+ * small, serialisable `details` object; `withApplicationFailures` applies it
+ * once, to the migration activities (migration/index.ts).
  *
  * Kinds of errors are declared with `defineErrorType(FailureType.X, retryable)`
- * (core/failure-types.ts names them all); the
- * etcd activities declare theirs in `activities/etcd/errors.ts`, the Kubernetes
- * activities add their own (`Conflict`, `NotFound`, ...) the same way.
+ * (core/failure-types.ts names them all): the etcd library's in etcd/errors.ts,
+ * the Kubernetes library's in kubernetes/errors.ts, SecretUnavailable in
+ * secret-ref.ts, the migration activities' own in migration/index.ts.
  */
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 

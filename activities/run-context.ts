@@ -1,14 +1,13 @@
 /**
- * What a long-running etcd operation needs from its caller: a heartbeat, a
- * cancellation signal and the details of the previous attempt's last
- * heartbeat. Inside a Temporal activity these come from `Context.current()`;
- * outside one (tests, scripts) heartbeats go to an optional callback.
+ * What a long-running step needs from the Temporal activity it runs in: heartbeats, the last
+ * heartbeat of the previous attempt, and a sleep that ends with the activity's cancellation.
+ * Outside an activity (tests, scripts, the CLI) heartbeats go to a caller's callback or nowhere,
+ * and a sleep is a plain sleep.
  */
 import { Context } from '@temporalio/activity';
 
 export interface RunContext {
   heartbeat(details: unknown): void;
-  signal?: AbortSignal;
   /** Last heartbeat details of the previous attempt of this activity, if any. */
   previousHeartbeat?: unknown;
 }
@@ -29,21 +28,25 @@ export function resolveRunContext(fallback: RunContext = noopRunContext): RunCon
   if (!ctx) return fallback;
   return {
     heartbeat: (details) => ctx.heartbeat(details),
-    signal: ctx.cancellationSignal,
     previousHeartbeat: ctx.info.heartbeatDetails as unknown,
   };
 }
 
-/** Sleeps `ms`, rejecting early when `signal` aborts. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+/**
+ * Sleeps `ms`. Inside an activity it rejects as soon as the activity is cancelled (with the
+ * cancellation, so that it reaches Temporal unchanged); outside one it is a plain sleep.
+ */
+export function sleep(ms: number): Promise<void> {
+  const signal = currentActivityContext()?.cancellationSignal;
+  const cancelled = (): Error => (signal?.reason instanceof Error ? signal.reason : new Error('cancelled'));
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
-      reject(signal.reason instanceof Error ? signal.reason : new Error('cancelled'));
+      reject(cancelled());
       return;
     }
     const onAbort = (): void => {
       clearTimeout(t);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('cancelled'));
+      reject(cancelled());
     };
     const t = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

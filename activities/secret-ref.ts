@@ -1,14 +1,25 @@
 /**
- * Secret resolution for the etcd activities. Workflow inputs carry references
- * (`SecretRef`); only the worker turns them into bytes.
+ * References to secrets and their resolution, shared by the etcd and Kubernetes libraries.
+ * Workflow inputs carry references (`SecretRef`); only the worker turns them into bytes.
  *
- * The file variant is implemented here. The Kubernetes-Secret variant is
- * injected by the Kubernetes side (`kubernetes` option); without it, a
- * `{ secret: ... }` reference fails with a clear, non-retryable SecretUnavailable.
+ * `createSecretResolver` reads files itself and hands `{ secret: ... }` references to an
+ * injected Kubernetes reader (kubernetes/secrets.ts); without one such a reference fails with a
+ * clear, non-retryable SecretUnavailable.
  */
 import { readFile } from 'node:fs/promises';
-import { SecretUnavailable } from './errors.js';
-import type { SecretRef, SecretResolver } from './types.js';
+import { FailureType } from '../core/failure-types.js';
+import { defineErrorType } from './errors.js';
+
+/** Where the worker reads a secret from: a file on the worker, or a key of a Kubernetes Secret. */
+export type SecretRef =
+  { file: string } | { secret: { context?: string; namespace: string; name: string; key: string } };
+
+/** Resolves secret references to their bytes, inside the worker only. */
+export interface SecretResolver {
+  read(ref: SecretRef): Promise<Buffer>;
+}
+
+export class SecretUnavailable extends defineErrorType(FailureType.SecretUnavailable, false) {}
 
 export function describeSecretRef(ref: SecretRef): string {
   if ('file' in ref) return `file ${ref.file}`;
@@ -17,7 +28,7 @@ export function describeSecretRef(ref: SecretRef): string {
 }
 
 export interface SecretResolverOptions {
-  /** Reads `{ secret: ... }` references (provided by the Kubernetes activities). */
+  /** Reads `{ secret: ... }` references. */
   kubernetes?: SecretResolver;
 }
 

@@ -8,14 +8,18 @@
  * up to the size, then enough small writes that the leader's raft log no
  * longer starts at index 1 (etcd keeps 5000 entries after a snapshot), so the
  * learner has to receive the database as a raft snapshot, like a member
- * joining a long-running cluster. Then: etcdAddLearner, start the process,
- * etcdWaitForLearnerCatchUp (timed), etcdPromoteLearner (timed).
+ * joining a long-running cluster. Then: addLearner, start the process,
+ * waitForLearnerCatchUp (timed), promoteLearner (timed).
  * Results are printed and written to bench/results/.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createEtcdActivities } from '../activities/etcd/index.js';
+import { withConnection } from '../activities/etcd/connection.js';
+import { addLearner, promoteLearner, waitForLearnerCatchUp } from '../activities/etcd/membership.js';
+import { memberStatus } from '../activities/etcd/observe.js';
+import { noopRunContext, type RunContext } from '../activities/run-context.js';
+import { createSecretResolver } from '../activities/secret-ref.js';
 import { ETCD_VERSIONS, EtcdTestCluster, type EtcdVersion } from '../test/helpers/etcd-cluster.js';
 
 // Ctrl-C / timeout: exit normally so that the test helper's exit hook kills the etcd processes.
@@ -34,7 +38,7 @@ interface Row {
   dbSizeInUseMB: number;
   fillSeconds: number;
   viaSnapshot: boolean;
-  /** From process start until etcdWaitForLearnerCatchUp saw the learner within the margin. */
+  /** From process start until waitForLearnerCatchUp saw the learner within the margin. */
   catchUpSeconds: number;
   /** From the learner's log: process start -> raft snapshot applied (the data transfer). */
   snapshotAppliedSeconds: number | null;
@@ -62,11 +66,10 @@ async function run(targetMB: number): Promise<Row> {
     ],
   });
   try {
-    const etcd = createEtcdActivities(
-      process.env.BENCH_DEBUG
-        ? { heartbeat: (d) => console.log(Date.now() % 100000, JSON.stringify(d).slice(0, 250)) }
-        : {},
-    );
+    const rc: RunContext = process.env.BENCH_DEBUG
+      ? { heartbeat: (d) => console.log(Date.now() % 100000, JSON.stringify(d).slice(0, 250)) }
+      : noopRunContext;
+    const files = createSecretResolver();
     const names = ['etcd-0', 'etcd-1', 'etcd-2'];
     const client = cluster.client(names);
     const fillStart = Date.now();
@@ -78,35 +81,26 @@ async function run(targetMB: number): Promise<Row> {
       await Promise.all(Array.from({ length: 50 }, (_, j) => client.put(`tick/${(i + j) % 10}`).value('t')));
     }
     const fillSeconds = (Date.now() - fillStart) / 1000;
-    const before = await etcd.etcdMemberStatus({ access: cluster.access(names), name: 'etcd-0' });
+    const before = await withConnection(cluster.access(names), files, (conn) => memberStatus(conn, 'etcd-0'));
 
     const spec = await cluster.allocateMember('etcd-main-0');
-    const added = await etcd.etcdAddLearner({
-      access: cluster.access(names),
-      name: spec.name,
-      peerURLs: [spec.peerUrl],
-      requiredFaultTolerance: 1,
-    });
+    const added = await withConnection(cluster.access(names), files, (conn) =>
+      addLearner(conn, { name: spec.name, peerURLs: [spec.peerUrl], requiredFaultTolerance: 1 }, rc),
+    );
     const started = Date.now();
     cluster.startAddedMember(spec, added.initialCluster);
     const access = cluster.access([...names, spec.name], { timeoutMs: 10_000 });
-    const caught = await etcd
-      .etcdWaitForLearnerCatchUp({
-        access,
-        member: { memberId: added.member.id, name: spec.name },
-        timeoutMs: 180_000,
-        pollMs: 200,
-      })
-      .catch((err: unknown) => err as Error);
+    const learner = { memberId: added.member.id, name: spec.name };
+    const caught = await withConnection(access, files, (conn) =>
+      waitForLearnerCatchUp(conn, { member: learner, timeoutMs: 180_000, pollMs: 200 }, rc),
+    ).catch((err: unknown) => err as Error);
     const catchUpSeconds = (Date.now() - started) / 1000;
     let promoteSeconds = -1;
     if (!(caught instanceof Error)) {
       const p0 = Date.now();
-      await etcd.etcdPromoteLearner({
-        access,
-        member: { memberId: added.member.id, name: spec.name },
-        requiredFaultTolerance: 1,
-      });
+      await withConnection(access, files, (conn) =>
+        promoteLearner(conn, { member: learner, requiredFaultTolerance: 1 }, rc),
+      );
       promoteSeconds = (Date.now() - p0) / 1000;
     }
     const log = readFileSync(cluster.member(spec.name).logFile, 'utf8');

@@ -23,8 +23,8 @@ import * as https from 'node:https';
 import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
-import { readSecretText } from './secrets.js';
-import type { EtcdAccess, SecretResolver } from './types.js';
+import { readSecretText, type SecretResolver } from '../secret-ref.js';
+import type { EtcdAccess } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
 

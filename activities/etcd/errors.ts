@@ -1,12 +1,12 @@
 /**
- * Typed errors of the etcd activities and the mapping from etcd3 / gRPC errors.
+ * Typed errors of the etcd library and the mapping from etcd3 / gRPC errors.
  *
  * Retryable (the cause is likely transient; the workflow's retry policy bounds it):
  *   EtcdUnavailable, MemberUnhealthy, MembershipDisagreement, MembershipChangeRejected, EtcdRequestFailed
  * Not retryable (retrying the same activity cannot help; the workflow or the operator must act):
  *   QuorumAtRisk, TargetIsLeader, LearnerAlreadyPresent, MemberNotFound, MemberConflict,
- *   LearnerNotCaughtUp, LearnerUnreachable (the activity already waited until its own deadline), PermissionDenied,
- *   TlsHandshakeFailed, SecretUnavailable, InvalidRequest
+ *   LearnerNotCaughtUp, LearnerUnreachable (the operation already waited until its own deadline),
+ *   PermissionDenied, TlsHandshakeFailed, InvalidRequest; SecretUnavailable (../secret-ref.ts)
  */
 import { FailureType } from '../../core/failure-types.js';
 import { defineErrorType, isTypedError, type ErrorDetails, type TypedError } from '../errors.js';
@@ -26,7 +26,6 @@ export class LearnerNotCaughtUp extends defineErrorType(FailureType.LearnerNotCa
 export class LearnerUnreachable extends defineErrorType(FailureType.LearnerUnreachable, false) {}
 export class PermissionDenied extends defineErrorType(FailureType.PermissionDenied, false) {}
 export class TlsHandshakeFailed extends defineErrorType(FailureType.TlsHandshakeFailed, false) {}
-export class SecretUnavailable extends defineErrorType(FailureType.SecretUnavailable, false) {}
 export class InvalidRequest extends defineErrorType(FailureType.InvalidRequest, false) {}
 
 /** Known etcd server error messages (etcdserver/api/v3rpc/rpctypes). */

@@ -6,7 +6,7 @@ import { evaluateChange, type ClusterChange, type GuardVerdict } from '../../cor
 import type { EtcdConnection } from './connection.js';
 import { guardRefusal, MembershipChangeRejected, EtcdUnavailable, messageOf } from './errors.js';
 import { guardInputFrom, observeCluster } from './observe.js';
-import { sleep, type RunContext } from './run-context.js';
+import { sleep, type RunContext } from '../run-context.js';
 import type { ClusterObservation } from './types.js';
 
 export interface Guarded {
@@ -60,7 +60,7 @@ export async function retryTransient<T>(
     } catch (err) {
       if (!isTransient(err) || Date.now() + (opts.pauseMs ?? 500) > until) throw err;
       opts.rc.heartbeat({ what: opts.what, attempt: n, lastError: messageOf(err).slice(0, 200) });
-      await sleep(opts.pauseMs ?? 500, opts.rc.signal);
+      await sleep(opts.pauseMs ?? 500);
     }
   }
 }

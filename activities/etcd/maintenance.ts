@@ -14,7 +14,7 @@ import {
   memberStatus,
   requireMember,
 } from './observe.js';
-import { heartbeatEvery, noopRunContext, sleep, type RunContext } from './run-context.js';
+import { heartbeatEvery, noopRunContext, sleep, type RunContext } from '../run-context.js';
 import type {
   AlarmInfo,
   CompactInput,
@@ -89,7 +89,7 @@ export async function moveLeader(
           statuses.map((s, i) => `${voters[i]?.name}=${s?.leaderId ?? 'unreachable'}`).join(', '),
       );
     }
-    await sleep(100, rc.signal);
+    await sleep(100);
   }
   return {
     previousLeaderId: firstLeaderId ?? value.previousLeaderId,

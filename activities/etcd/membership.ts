@@ -18,7 +18,7 @@ import {
 import { observeAndGuard, retryTransient, voterNames } from './guarded.js';
 import { awaitSteadyPeerLink } from './peer-link.js';
 import { endpointNameOf, findMember, listMembers, memberStatus, requireMember } from './observe.js';
-import { sleep, type RunContext, noopRunContext } from './run-context.js';
+import { noopRunContext, sleep, type RunContext } from '../run-context.js';
 import type {
   AddLearnerInput,
   AddLearnerResult,
@@ -241,7 +241,7 @@ export async function waitForLearnerCatchUp(
         },
       );
     }
-    await sleep(pollMs, rc.signal);
+    await sleep(pollMs);
   }
 }
 
@@ -336,7 +336,7 @@ async function listMembersOnceApplied(
   for (;;) {
     const list = await listMembers(conn, voters);
     if (applied(list.members) || Date.now() - started > waitMs) return list;
-    await new Promise((r) => setTimeout(r, 250));
+    await sleep(250);
   }
 }
 

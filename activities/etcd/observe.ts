@@ -13,7 +13,7 @@ import {
   messageOf,
   MemberNotFound,
 } from './errors.js';
-import { sleep } from './run-context.js';
+import { sleep } from '../run-context.js';
 import type {
   AlarmInfo,
   ClusterObservation,
@@ -297,7 +297,6 @@ export interface HashKVOptions {
   revision?: number;
   /** How long a lagging member may take to reach the revision (default 10 s). */
   catchUpMs?: number;
-  signal?: AbortSignal;
 }
 
 async function hashOne(
@@ -305,7 +304,6 @@ async function hashOne(
   name: string,
   revision: number,
   catchUpMs: number,
-  signal?: AbortSignal,
 ): Promise<MemberHash> {
   const until = Date.now() + catchUpMs;
   for (;;) {
@@ -325,7 +323,7 @@ async function hashOne(
     } catch (err) {
       // A follower that has not applied `revision` yet answers "future revision": wait for it.
       if (!messageIncludes(err, EtcdMessages.futureRevision) || Date.now() > until) throw err;
-      await sleep(100, signal);
+      await sleep(100);
     }
   }
 }
@@ -355,7 +353,7 @@ export async function hashKV(conn: EtcdConnection, options: HashKVOptions = {}):
   }
   const results = await Promise.all(
     voters.map((n) =>
-      hashOne(conn, n, revision, options.catchUpMs ?? 10_000, options.signal).then(
+      hashOne(conn, n, revision, options.catchUpMs ?? 10_000).then(
         (h) => h,
         (err: unknown) => ({ name: n, err }),
       ),

@@ -14,7 +14,8 @@
  */
 import type { EtcdConnection } from './connection.js';
 import { LearnerUnreachable, messageOf } from './errors.js';
-import { sleep, type RunContext } from './run-context.js';
+import { sleep, type RunContext } from '../run-context.js';
+import type { PeerLinkCheck } from './types.js';
 
 export interface PeerLinkSample {
   /** `etcd_network_active_peers` for the remote; null when the voter never connected to it. */
@@ -70,13 +71,6 @@ function linkTrouble(first: PeerLinkSample | undefined, next: PeerLinkSample): s
     return `its prober never got an answer from the peer URL (${next.probes.count} probe records)`;
   if (!next.probes) return NO_PROBE_RECORD;
   return null;
-}
-
-export interface PeerLinkCheck {
-  /** False when the voter's /metrics could not be read (the check could not be made). */
-  checked: boolean;
-  voter: string;
-  note?: string;
 }
 
 /**
@@ -141,6 +135,6 @@ export async function awaitSteadyPeerLink(
     }
     opts.rc.heartbeat({ waitingFor: `peer link ${voter} -> ${who}`, trouble });
     first = next;
-    await sleep(windowMs, opts.rc.signal);
+    await sleep(windowMs);
   }
 }

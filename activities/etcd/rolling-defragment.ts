@@ -12,7 +12,7 @@ import { InvalidRequest } from './errors.js';
 import { observeAndGuard, voterNames } from './guarded.js';
 import { defragment, disarmSpaceAlarms, moveLeader } from './maintenance.js';
 import { listAlarms, observeCluster } from './observe.js';
-import { noopRunContext, type RunContext } from './run-context.js';
+import { noopRunContext, type RunContext } from '../run-context.js';
 import type {
   DefragmentResult,
   RollingDefragmentInput,
@@ -70,7 +70,7 @@ export async function rollingDefragment(
   const steps: RollingDefragmentStep[] = [];
   const order: string[] = [];
   const beat = (detail: unknown): void => rc.heartbeat({ rollingDefragment: state0, detail });
-  const inner: RunContext = { heartbeat: beat, ...(rc.signal ? { signal: rc.signal } : {}) };
+  const inner: RunContext = { heartbeat: beat };
   const options = {
     ...(input.timeoutMs !== undefined ? { timeoutMs: input.timeoutMs } : {}),
     ...(input.minReclaimableBytes !== undefined ? { minReclaimableBytes: input.minReclaimableBytes } : {}),
@@ -80,7 +80,7 @@ export async function rollingDefragment(
       order.push(`skip ${name} (done by an earlier attempt)`);
       return undefined;
     }
-    const result = await defragment(conn, { access: conn.access, name, ...options }, inner);
+    const result = await defragment(conn, { name, ...options }, inner);
     steps.push({ action: 'defragment', result });
     order.push(`${result.skipped ? 'skip' : 'defragment'} ${name}`);
     state0.done.push(id);
@@ -99,7 +99,7 @@ export async function rollingDefragment(
     const leaderNeedsIt = !input.minReclaimableBytes || reclaimable >= input.minReclaimableBytes;
     const to = defragmented[0] ?? followers.map((f) => ({ name: f.name, id: f.status?.id ?? '' }))[0];
     if (leaderNeedsIt && to) {
-      const moved = await moveLeader(conn, { access: conn.access, target: { memberId: to.id } }, inner);
+      const moved = await moveLeader(conn, { target: { memberId: to.id } }, inner);
       steps.push({
         action: 'move-leader',
         from: moved.previousLeaderId,

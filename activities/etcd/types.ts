@@ -1,20 +1,11 @@
 /**
- * Serialisable inputs and results of the etcd activities. Everything here may
+ * Serialisable inputs and results of the etcd library. Everything here may
  * appear in workflow history: references to secrets only, never key material,
  * passwords or key/value dumps. Member IDs are uint64 as decimal strings;
  * revisions, raft indexes and sizes are numbers (they stay far below 2^53).
  */
 import type { GuardVerdict } from '../../core/safety-guard.js';
-import type { PeerLinkCheck } from './peer-link.js';
-
-/** Where the worker reads a secret from: a file on the worker, or a key of a Kubernetes Secret. */
-export type SecretRef =
-  { file: string } | { secret: { context?: string; namespace: string; name: string; key: string } };
-
-/** Resolves secret references to their bytes, inside the worker only. */
-export interface SecretResolver {
-  read(ref: SecretRef): Promise<Buffer>;
-}
+import type { SecretRef } from '../secret-ref.js';
 
 /** How the worker reaches an etcd cluster. */
 export interface EtcdAccess {
@@ -138,14 +129,13 @@ export interface HashKVResult {
   summary: string;
 }
 
-/** Guard input the change activities take on top of the connection. */
+/** Guard input the membership changes take on top of the connection. */
 export interface GuardParams {
   /** Fault tolerance of the source cluster when the migration started (3 members: 1). */
   requiredFaultTolerance: number;
 }
 
 export interface AddLearnerInput extends GuardParams {
-  access: EtcdAccess;
   name: string;
   peerURLs: string[];
   /** How long to keep retrying "unhealthy cluster" (default 30 s). */
@@ -172,8 +162,7 @@ export interface AddLearnerResult {
 export type MemberRef = { memberId: string; name?: string } | { name: string };
 
 export interface WaitCatchUpInput {
-  access: EtcdAccess;
-  /** The learner; its client URL must be in `access.endpoints` under its name. */
+  /** The learner; its client URL must be in the connection's endpoint map under its name. */
   member: MemberRef;
   /** Applied-index lag (raft entries) at which the learner counts as caught up (default 50). */
   maxLagEntries?: number;
@@ -203,12 +192,19 @@ export interface WaitCatchUpResult {
 }
 
 export interface PromoteInput extends GuardParams {
-  access: EtcdAccess;
   member: MemberRef;
   /** Keep retrying "not in sync with leader" / "unhealthy cluster" this long (default 60 s). */
   deadlineMs?: number;
   /** Wait this long for the leader's steady peer connection to the learner (default 30 s). */
   peerLinkDeadlineMs?: number;
+}
+
+/** A voter's view of its connection to a learner (peer-link.ts). */
+export interface PeerLinkCheck {
+  /** False when the voter's /metrics could not be read (the check could not be made). */
+  checked: boolean;
+  voter: string;
+  note?: string;
 }
 
 export interface PromoteResult {
@@ -222,7 +218,6 @@ export interface PromoteResult {
 }
 
 export interface RemoveInput extends GuardParams {
-  access: EtcdAccess;
   member: MemberRef;
   /** Keep retrying "unhealthy cluster" this long (default 30 s). */
   deadlineMs?: number;
@@ -240,7 +235,6 @@ export interface RemoveResult {
 }
 
 export interface MoveLeaderInput {
-  access: EtcdAccess;
   target: MemberRef;
   /** Wait this long for every voter to see the new leader (default 15 s). */
   deadlineMs?: number;
@@ -255,7 +249,6 @@ export interface MoveLeaderResult {
 }
 
 export interface CompactInput {
-  access: EtcdAccess;
   /** Keep this many most recent revisions (default 1000). */
   keep?: number;
   /** Wait until the compaction is physically applied (default true). */
@@ -270,7 +263,6 @@ export interface CompactResult {
 }
 
 export interface DefragmentInput {
-  access: EtcdAccess;
   /** Member name (endpoint map key). */
   name: string;
   /** Deadline of the defragment call itself (default 300 s). */
@@ -296,7 +288,6 @@ export interface DefragmentResult {
 }
 
 export interface RollingDefragmentInput {
-  access: EtcdAccess;
   timeoutMs?: number;
   /** Skip members with less than this many reclaimable bytes (default 0: defragment all). */
   minReclaimableBytes?: number;

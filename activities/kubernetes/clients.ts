@@ -14,8 +14,8 @@ import {
   type KubernetesObject,
 } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import type { ClusterSide } from '../../core/planner/plan-types.js';
-import { noopRunContext, type RunContext } from '../etcd/run-context.js';
+import type { Side } from '../../core/activity-contract.js';
+import { noopRunContext, type RunContext } from '../run-context.js';
 import type { PatchOp } from './json-patch.js';
 
 /** Field manager of every write (server-side apply and patches). */
@@ -142,15 +142,15 @@ export function warnOf(env: KubeEnv): (message: string) => void {
   return env.warn ?? ((m) => process.stderr.write(`etcd-stretch: WARNING: ${m}\n`));
 }
 
-/** One side of the migration: its clients, context and namespace. */
-export interface Side {
-  side: ClusterSide;
+/** One side of the migration as Kubernetes sees it: its clients, context and namespace. */
+export interface KubeSide {
+  side: Side;
   context: string;
   namespace: string;
   clients: KubeClients;
 }
 
-export function sideOf(env: KubeEnv, spec: MigrationSpec, side: ClusterSide): Side {
+export function sideOf(env: KubeEnv, spec: MigrationSpec, side: Side): KubeSide {
   const { context, namespace } = spec[side];
   return { side, context, namespace, clients: env.clients(context) };
 }

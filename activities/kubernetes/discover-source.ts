@@ -5,7 +5,7 @@
  */
 import type { V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import { sideOf, type KubeEnv, type Side } from './clients.js';
+import { sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { flagValue, readEtcdSettings, type FlagLocation } from './etcd-flags.js';
 import { kubeCall, kubeGetOptional, opOn } from './errors.js';
 import { expandForPod, listStatefulSetPods, type PodSummary } from './pods.js';
@@ -92,19 +92,22 @@ function summarizeService(svc: V1Service): HeadlessServiceSummary {
   };
 }
 
-export async function readStatefulSet(side: Side, name: string): Promise<V1StatefulSet> {
+export async function readStatefulSet(side: KubeSide, name: string): Promise<V1StatefulSet> {
   return kubeCall(opOn(side, 'get', 'statefulsets.apps', name), () =>
     side.clients.apps.readNamespacedStatefulSet({ name, namespace: side.namespace }),
   );
 }
 
-export async function readStatefulSetOptional(side: Side, name: string): Promise<V1StatefulSet | undefined> {
+export async function readStatefulSetOptional(
+  side: KubeSide,
+  name: string,
+): Promise<V1StatefulSet | undefined> {
   return kubeGetOptional(opOn(side, 'get', 'statefulsets.apps', name), () =>
     side.clients.apps.readNamespacedStatefulSet({ name, namespace: side.namespace }),
   );
 }
 
-export async function readServiceOptional(side: Side, name: string): Promise<V1Service | undefined> {
+export async function readServiceOptional(side: KubeSide, name: string): Promise<V1Service | undefined> {
   return kubeGetOptional(opOn(side, 'get', 'services', name), () =>
     side.clients.core.readNamespacedService({ name, namespace: side.namespace }),
   );

@@ -10,7 +10,7 @@
  */
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { DnsStrategy } from '../../core/spec/schema.js';
-import { FIELD_MANAGER, type Side } from './clients.js';
+import { FIELD_MANAGER, type KubeSide } from './clients.js';
 import { addHostsEntries, readHostsEntries, removeHostsEntries, type HostEntry } from './corefile-hosts.js';
 import { PreconditionFailed, kubeCall, opOn, refusalsAsPreconditions, retryOnConflict } from './errors.js';
 
@@ -25,7 +25,7 @@ export interface DnsChangeResult {
 }
 
 async function editCorefile(
-  side: Side,
+  side: KubeSide,
   strategy: CorednsHostsStrategy,
   owner: string,
   edit: (corefile: string) => string,
@@ -61,7 +61,7 @@ async function editCorefile(
 }
 
 export function applyCorednsHosts(
-  side: Side,
+  side: KubeSide,
   strategy: CorednsHostsStrategy,
   owner: string,
   entries: HostEntry[],
@@ -70,7 +70,7 @@ export function applyCorednsHosts(
 }
 
 export function removeCorednsHosts(
-  side: Side,
+  side: KubeSide,
   strategy: CorednsHostsStrategy,
   owner: string,
   hostnames: string[] | 'all',

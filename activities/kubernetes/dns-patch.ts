@@ -22,7 +22,7 @@
  * that name (any IP) are removed, and values written at a path are removed.
  */
 import type { DnsStrategy } from '../../core/spec/schema.js';
-import type { Side } from './clients.js';
+import type { KubeSide } from './clients.js';
 import type { DnsChangeResult } from './dns-coredns-hosts.js';
 import { kubeCall, opOn, refusalsAsPreconditions, retryOnConflict } from './errors.js';
 import {
@@ -40,13 +40,13 @@ import type { HostEntry } from './corefile-hosts.js';
 
 export type PatchDnsStrategy = Extract<DnsStrategy, { strategy: 'patch' }>;
 
-function describe(strategy: PatchDnsStrategy, side: Side): string {
+function describe(strategy: PatchDnsStrategy, side: KubeSide): string {
   const o = strategy.object;
   return `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} (${o.apiVersion}) of ${side.context}`;
 }
 
 async function patchObject(
-  side: Side,
+  side: KubeSide,
   strategy: PatchDnsStrategy,
   compute: (doc: unknown) => PatchOp[],
 ): Promise<boolean> {
@@ -183,7 +183,7 @@ function ipOf(doc: unknown, template: PatchOp[], name: string): string | undefin
 }
 
 export async function applyPatchEntries(
-  side: Side,
+  side: KubeSide,
   strategy: PatchDnsStrategy,
   entries: HostEntry[],
 ): Promise<DnsChangeResult> {
@@ -192,7 +192,7 @@ export async function applyPatchEntries(
 }
 
 export async function removePatchEntries(
-  side: Side,
+  side: KubeSide,
   strategy: PatchDnsStrategy,
   hostnames: string[],
 ): Promise<DnsChangeResult> {

@@ -4,7 +4,7 @@
  * (`coredns-hosts`, `host-aliases` (target only), `patch`). Every call is idempotent.
  */
 import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
-import type { ClusterSide } from '../../core/planner/plan-types.js';
+import type { Side } from '../../core/activity-contract.js';
 import { sideOf, type KubeEnv } from './clients.js';
 import type { HostEntry } from './corefile-hosts.js';
 import { applyCorednsHosts, removeCorednsHosts } from './dns-coredns-hosts.js';
@@ -16,14 +16,14 @@ import { dnsOwner } from './labels.js';
 export interface DnsEntriesInput {
   spec: MigrationSpec;
   /** The cluster whose DNS view changes. */
-  side: ClusterSide;
+  side: Side;
   strategy: DnsStrategy;
   entries: HostEntry[];
 }
 
 export interface RemoveDnsEntriesInput {
   spec: MigrationSpec;
-  side: ClusterSide;
+  side: Side;
   strategy: DnsStrategy;
   /** Host names to remove; `all` removes every entry of this migration (coredns-hosts only). */
   hostnames: string[] | 'all';
@@ -38,7 +38,7 @@ export interface DnsResult {
   entries: number;
 }
 
-function refuseHostAliasesOnSource(side: ClusterSide): void {
+function refuseHostAliasesOnSource(side: Side): void {
   if (side === 'source') {
     throw new PreconditionFailed(
       "host-aliases cannot be used in the source cluster: changing the old StatefulSet's pod template would restart the old members",

@@ -1,5 +1,5 @@
 /**
- * Typed errors of the Kubernetes activities and the mapping from `ApiException`
+ * Typed errors of the Kubernetes library and the mapping from `ApiException`
  * (and network failures) to them, through the shared mechanism of `../errors.ts`.
  *
  * Retryable (the cause is likely transient; the workflow's retry policy bounds it):
@@ -13,7 +13,9 @@
  */
 import { ApiException } from '@kubernetes/client-node';
 import { FailureType } from '../../core/failure-types.js';
+import type { Side } from '../../core/activity-contract.js';
 import { defineErrorType, isTypedError, type ErrorDetails, type TypedError } from '../errors.js';
+import { sleep } from '../run-context.js';
 
 export class Conflict extends defineErrorType(FailureType.Conflict, true) {}
 export class KubernetesUnavailable extends defineErrorType(FailureType.KubernetesUnavailable, true) {}
@@ -34,14 +36,14 @@ export interface KubeOperation {
   /** Kubeconfig context (cluster) the call went to. */
   context: string;
   /** Which side of the migration that cluster is (names the RBAC manifest to extend). */
-  side?: 'source' | 'target';
+  side?: Side;
   namespace?: string;
   name?: string;
 }
 
 /** A `KubeOperation` on one side; `namespace: null` for a cluster-scoped resource. */
 export function opOn(
-  where: { side: 'source' | 'target'; context: string; namespace: string },
+  where: { side: Side; context: string; namespace: string },
   verb: string,
   resource: string,
   name?: string,
@@ -226,7 +228,7 @@ export async function kubeCall<T>(op: KubeOperation, fn: () => Promise<T>): Prom
       const delay = READ_RETRY_DELAYS_MS[attempt];
       if (!READ_VERBS.has(op.verb) || delay === undefined || !(typed instanceof KubernetesUnavailable))
         throw typed;
-      await new Promise((r) => setTimeout(r, delay));
+      await sleep(delay);
     }
   }
 }
@@ -262,7 +264,7 @@ export async function retryOnConflict<T>(attempt: () => Promise<T>, tries = 5): 
       return await attempt();
     } catch (err) {
       if (!(err instanceof Conflict) || i >= tries) throw err;
-      await new Promise((r) => setTimeout(r, 50 * i));
+      await sleep(50 * i);
     }
   }
 }

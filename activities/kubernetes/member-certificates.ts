@@ -18,7 +18,7 @@ import { X509Certificate } from 'node:crypto';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { parseDuration } from '../../core/spec/duration.js';
 import { CertificateAuthorityError, certificateServes, issueCertificates } from './certificate-issuer.js';
-import { sideOf, type KubeEnv, type Side } from './clients.js';
+import { sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, kubeGetOptional, opOn } from './errors.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, STATEFULSET_LABEL, isManagedByUs } from './labels.js';
 import { applyObject } from './target-statefulset.js';
@@ -80,7 +80,7 @@ function decode(secret: V1Secret | undefined, key: string): string | undefined {
   return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
 
-async function readCa(target: Side, spec: MigrationSpec, kind: CertificateKind) {
+async function readCa(target: KubeSide, spec: MigrationSpec, kind: CertificateKind) {
   const from = spec.tls[kind]!.issueFrom!;
   const field = `tls.${kind}.issueFrom`;
   const secret = await kubeCall(opOn(target, 'get', 'secrets', from.caSecret), () =>

@@ -21,7 +21,7 @@
  */
 import type { V1Service } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import type { ClusterSide } from '../../core/planner/plan-types.js';
+import type { Side } from '../../core/activity-contract.js';
 import { parseDuration } from '../../core/spec/duration.js';
 import { runContextOf, sideOf, warnOf, type KubeEnv } from './clients.js';
 import { readServiceOptional } from './discover-source.js';
@@ -44,7 +44,7 @@ export const CLIENT_PORT = 2379;
 
 export interface MemberServicesInput {
   spec: MigrationSpec;
-  side: ClusterSide;
+  side: Side;
   /** Member pod names (`<statefulset>-<ordinal>`) of that side. */
   members: string[];
 }
@@ -52,7 +52,7 @@ export interface MemberServicesInput {
 /** The source ranges of a side's member load balancers, and a warning when they admit anyone. */
 export function loadBalancerSourceRanges(
   spec: MigrationSpec,
-  side: ClusterSide,
+  side: Side,
 ): { ranges: string[]; warning?: string } {
   const lb = spec[side].loadBalancer;
   const given = lb.sourceRanges ?? [];
@@ -73,7 +73,7 @@ export function loadBalancerSourceRanges(
   };
 }
 
-export function renderMemberService(spec: MigrationSpec, side: ClusterSide, pod: string): V1Service {
+export function renderMemberService(spec: MigrationSpec, side: Side, pod: string): V1Service {
   const { ranges } = loadBalancerSourceRanges(spec, side);
   const s = spec[side];
   return {
@@ -101,7 +101,7 @@ export function renderMemberService(spec: MigrationSpec, side: ClusterSide, pod:
   };
 }
 
-function checkMembers(spec: MigrationSpec, side: ClusterSide, members: string[]): void {
+function checkMembers(spec: MigrationSpec, side: Side, members: string[]): void {
   const sts = spec[side].statefulSet;
   const strangers = members.filter((m) => ordinalOf(sts, m) === undefined);
   if (strangers.length) {

@@ -1,8 +1,7 @@
 /** Small, serialisable pod summaries and the waits built on them. */
 import type { V1Container, V1Pod } from '@kubernetes/client-node';
-import type { RunContext } from '../etcd/run-context.js';
-import { sleep } from '../etcd/run-context.js';
-import type { Side } from './clients.js';
+import { sleep, type RunContext } from '../run-context.js';
+import type { KubeSide } from './clients.js';
 import { DeadlineExceeded, kubeCall, kubeGetOptional, opOn } from './errors.js';
 import { ordinalOf } from './labels.js';
 
@@ -49,7 +48,7 @@ export function summarizePod(pod: V1Pod, statefulSet?: string): PodSummary {
 }
 
 /** The pods of a StatefulSet (`<name>-<ordinal>` in its namespace), by ordinal. */
-export async function listStatefulSetPods(side: Side, statefulSet: string): Promise<PodSummary[]> {
+export async function listStatefulSetPods(side: KubeSide, statefulSet: string): Promise<PodSummary[]> {
   const pods = await kubeCall(opOn(side, 'list', 'pods'), () =>
     side.clients.core.listNamespacedPod({ namespace: side.namespace }),
   );
@@ -78,7 +77,7 @@ export async function waitUntil<T>(
         details: { waitingFor: what, deadlineMs, last: progress() },
       });
     }
-    await sleep(intervalMs, rc.signal);
+    await sleep(intervalMs);
   }
 }
 
@@ -130,7 +129,7 @@ export function podTrouble(pod: V1Pod, maxRestarts = 3): string | undefined {
 }
 
 /** The named pod in the side's namespace, or undefined when it does not exist (yet). */
-export function readPod(side: Side, name: string): Promise<V1Pod | undefined> {
+export function readPod(side: KubeSide, name: string): Promise<V1Pod | undefined> {
   return kubeGetOptional(opOn(side, 'get', 'pods', name), () =>
     side.clients.core.readNamespacedPod({ name, namespace: side.namespace }),
   );

@@ -1,11 +1,9 @@
 /**
- * The Kubernetes-Secret variant of the etcd activities' `SecretResolver`: reads one key of a
- * Secret, inside the worker only (the bytes never go into workflow history). Plug it in with
- * `createSecretResolver({ kubernetes: createKubernetesSecretResolver(...) })`.
+ * The Kubernetes-Secret `SecretResolver`: reads one key of a Secret, inside the worker only
+ * (the bytes never go into workflow history). Plug it in with
+ * `createSecretResolver({ kubernetes: createKubernetesSecretResolver(...) })` (../secret-ref.ts).
  */
-import { SecretUnavailable } from '../etcd/errors.js';
-import { describeSecretRef } from '../etcd/secrets.js';
-import type { SecretRef, SecretResolver } from '../etcd/types.js';
+import { describeSecretRef, SecretUnavailable, type SecretRef, type SecretResolver } from '../secret-ref.js';
 import type { ClientsForContext } from './clients.js';
 import { Forbidden, NotFound, kubeCall } from './errors.js';
 
@@ -13,14 +11,6 @@ export interface KubernetesSecretResolverOptions {
   clients: ClientsForContext;
   /** Context for references without one (e.g. the spec's source context); without it such a reference fails. */
   defaultContext?: string;
-}
-
-/** Shorthand: `createKubernetesSecretResolver({ clients, defaultContext })`. */
-export function createKubernetesSecretReader(
-  clients: ClientsForContext,
-  defaultContext?: string,
-): SecretResolver {
-  return createKubernetesSecretResolver({ clients, ...(defaultContext ? { defaultContext } : {}) });
 }
 
 export function createKubernetesSecretResolver(options: KubernetesSecretResolverOptions): SecretResolver {

@@ -5,7 +5,7 @@
  */
 import { PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type Side } from './clients.js';
+import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
 import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, opOn } from './errors.js';
 import { FORMER_STATEFULSET_LABEL, ordinalOf } from './labels.js';
@@ -13,7 +13,7 @@ import { listStatefulSetPods, waitUntil } from './pods.js';
 import { stepDeadlineMs } from './target-statefulset.js';
 
 /** The namespace's PVCs, without those already being deleted (pvc-protection may hold them a while). */
-async function listPvcs(side: Side, labelSelector?: string): Promise<V1PersistentVolumeClaim[]> {
+async function listPvcs(side: KubeSide, labelSelector?: string): Promise<V1PersistentVolumeClaim[]> {
   const list = await kubeCall(opOn(side, 'list', 'persistentvolumeclaims'), () =>
     side.clients.core.listNamespacedPersistentVolumeClaim({
       namespace: side.namespace,

@@ -16,9 +16,9 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import type { ClusterSide } from '../../core/planner/plan-types.js';
+import type { Side } from '../../core/activity-contract.js';
 import { parseDuration } from '../../core/spec/duration.js';
-import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type Side } from './clients.js';
+import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
 import {
   PreconditionFailed,
@@ -41,7 +41,7 @@ import { isOurTarget } from './validate-target.js';
 
 /** Server-side apply of a whole object as `etcd-stretch` (force: we own what we render). */
 export async function applyObject<T extends KubernetesObject>(
-  side: Side,
+  side: KubeSide,
   obj: T,
   resource: string,
 ): Promise<T> {
@@ -73,7 +73,7 @@ export function stepDeadlineMs(spec: MigrationSpec, override?: number): number {
   return override ?? parseDuration(spec.deadlines.step) ?? 600_000;
 }
 
-async function readOurTarget(side: Side, spec: MigrationSpec): Promise<V1StatefulSet | undefined> {
+async function readOurTarget(side: KubeSide, spec: MigrationSpec): Promise<V1StatefulSet | undefined> {
   const sts = await readStatefulSetOptional(side, spec.target.statefulSet);
   if (sts && !isOurTarget(sts, spec)) {
     throw new PreconditionFailed(
@@ -96,7 +96,7 @@ export interface HeadlessServiceResult {
 /** Creates (or re-applies) the target's headless Service. Side `source` only checks that the source's exists. */
 export async function ensureHeadlessService(
   env: KubeEnv,
-  input: { spec: MigrationSpec; side?: ClusterSide },
+  input: { spec: MigrationSpec; side?: Side },
 ): Promise<HeadlessServiceResult> {
   const { spec } = input;
   if ((input.side ?? 'target') === 'source') {
@@ -126,7 +126,7 @@ export async function ensureHeadlessService(
 /** Undo of ensureHeadlessService (target only; the source's headless Service goes at cleanup). */
 export async function deleteHeadlessService(
   env: KubeEnv,
-  input: { spec: MigrationSpec; side?: ClusterSide },
+  input: { spec: MigrationSpec; side?: Side },
 ): Promise<{ deleted: boolean }> {
   const { spec } = input;
   if ((input.side ?? 'target') === 'source') {
@@ -268,7 +268,7 @@ export interface ShrinkTargetResult {
   deletedStatefulSet: boolean;
 }
 
-async function deleteTargetPvcs(side: Side, spec: MigrationSpec, fromOrdinal: number): Promise<string[]> {
+async function deleteTargetPvcs(side: KubeSide, spec: MigrationSpec, fromOrdinal: number): Promise<string[]> {
   const name = spec.target.statefulSet;
   const list = await kubeCall(opOn(side, 'list', 'persistentvolumeclaims'), () =>
     side.clients.core.listNamespacedPersistentVolumeClaim({

@@ -6,8 +6,8 @@
  */
 import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import type { ClusterSide } from '../../core/planner/plan-types.js';
-import { sideOf, type KubeEnv, type Side } from './clients.js';
+import type { Side } from '../../core/activity-contract.js';
+import { sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { readHostsEntries } from './corefile-hosts.js';
 import { readServiceOptional, readStatefulSetOptional, summarizeStatefulSet } from './discover-source.js';
 import { isDns1035Label } from '../../core/spec/k8s-names.js';
@@ -106,7 +106,7 @@ function templateReferences(
  * only (deploy/rbac-target.yaml), and the check is not worth a broader grant.
  */
 async function referenceExists(
-  side: Side,
+  side: KubeSide,
   kind: 'Secret' | 'ConfigMap' | 'ServiceAccount',
   name: string,
 ): Promise<boolean | undefined> {
@@ -118,7 +118,7 @@ async function referenceExists(
   }
 }
 
-async function readReference(side: Side, kind: 'Secret' | 'ConfigMap' | 'ServiceAccount', name: string) {
+async function readReference(side: KubeSide, kind: 'Secret' | 'ConfigMap' | 'ServiceAccount', name: string) {
   const ns = side.namespace;
   const core = side.clients.core;
   switch (kind) {
@@ -380,7 +380,7 @@ export async function validateMigrationPreconditions(
 
   // Member Services in both clusters: the names must be free or ours.
   if (!sameNamespace) {
-    const memberSets: [ClusterSide, Side, string[]][] = [
+    const memberSets: [Side, KubeSide, string[]][] = [
       [
         'source',
         source,

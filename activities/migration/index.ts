@@ -1,17 +1,29 @@
 /**
- * The activities the migration workflow calls (workflows/activity-contract.ts), composed from the
- * etcd and Kubernetes activity groups. Stateless: each call discovers what it needs (pods, member
- * IDs) afresh, so a retried or re-run call sees the world as it is now.
+ * The migration activities: the one set the worker registers (worker/main.ts), one activity per
+ * kind of plan step (core/activity-contract.ts), each built from the etcd and Kubernetes
+ * libraries. Stateless: each call discovers what it needs (pods, member IDs) afresh, so a
+ * retried or re-run call sees the world as it is now. What they throw becomes an
+ * `ApplicationFailure` here, once (`withApplicationFailures`).
  */
-import { createEtcdActivities } from '../etcd/index.js';
-import type { SecretResolver } from '../etcd/types.js';
-import { createSecretResolver } from '../etcd/secrets.js';
-import { resolveRunContext } from '../etcd/run-context.js';
 import { FailureType } from '../../core/failure-types.js';
-import { withApplicationFailures, defineErrorType } from '../errors.js';
+import type {
+  DnsEntryInput,
+  Evidence,
+  MembershipResult,
+  MigrationActivities,
+  Side,
+} from '../../core/activity-contract.js';
+import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
+import { defineErrorType, withApplicationFailures } from '../errors.js';
+import { resolveRunContext, sleep, type RunContext } from '../run-context.js';
+import { createSecretResolver, type SecretResolver } from '../secret-ref.js';
+import { withConnection, type EtcdConnection } from '../etcd/connection.js';
+import { compact, moveLeader } from '../etcd/maintenance.js';
+import { addLearner, promoteLearner, removeMember, waitForLearnerCatchUp } from '../etcd/membership.js';
+import { hashKV, listMembers, observeCluster } from '../etcd/observe.js';
+import { rollingDefragment } from '../etcd/rolling-defragment.js';
+import type { EtcdAccess } from '../etcd/types.js';
 import { kubeClientFactory, sideOf, type KubeEnv } from '../kubernetes/clients.js';
-import { podTrouble, readPod } from '../kubernetes/pods.js';
-import { createKubernetesSecretResolver } from '../kubernetes/secrets.js';
 import { applyDnsEntries, removeDnsEntries } from '../kubernetes/dns.js';
 import { deleteMemberCertificates, ensureMemberCertificates } from '../kubernetes/member-certificates.js';
 import {
@@ -19,6 +31,8 @@ import {
   deleteMemberServices,
   ensureMemberServices,
 } from '../kubernetes/member-services.js';
+import { podTrouble, readPod } from '../kubernetes/pods.js';
+import { createKubernetesSecretResolver } from '../kubernetes/secrets.js';
 import { deleteSourcePvcs, deleteSourceStatefulSet, scaleSource } from '../kubernetes/source-statefulset.js';
 import {
   deleteHeadlessService,
@@ -28,17 +42,9 @@ import {
   scaleTarget,
   shrinkTarget,
 } from '../kubernetes/target-statefulset.js';
-import type {
-  DnsEntryInput,
-  Evidence,
-  MembershipResult,
-  MigrationActivities,
-  Side,
-} from '../../core/activity-contract.js';
-import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
 import { etcdAccess } from './etcd-access.js';
-import { preflight } from './preflight.js';
 import { toEvidence } from './evidence.js';
+import { preflight } from './preflight.js';
 
 export class ConsistencyMismatch extends defineErrorType(FailureType.ConsistencyMismatch, true) {}
 export class LearnerPodNotRunning extends defineErrorType(FailureType.LearnerPodNotRunning, false) {}
@@ -54,15 +60,19 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   const secrets =
     deps.secrets ??
     createSecretResolver({ kubernetes: createKubernetesSecretResolver({ clients, defaultContext: '' }) });
-  const etcd = createEtcdActivities({ secrets });
   const env = (): KubeEnv => ({ clients, rc: resolveRunContext() });
+  /** Runs `fn` on a connection to `access`, closed afterwards. */
+  const onEtcd = <T>(
+    access: EtcdAccess,
+    fn: (conn: EtcdConnection, rc: RunContext) => Promise<T>,
+  ): Promise<T> => withConnection(access, secrets, (conn) => fn(conn, resolveRunContext()));
 
   async function evidenceOf(spec: MigrationSpec, withHash = true): Promise<Evidence> {
     const access = await etcdAccess(env(), spec);
-    const obs = await etcd.etcdObserveCluster({ access });
+    const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
     const hash = withHash
-      ? await etcd.etcdHashKV({ access: { ...access, endpoints: pick(access.endpoints, voters) } })
+      ? await onEtcd({ ...access, endpoints: pick(access.endpoints, voters) }, (c) => hashKV(c))
       : undefined;
     return toEvidence(spec, obs, hash);
   }
@@ -94,23 +104,19 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   }
 
   const activities: MigrationActivities = {
-    preflight: ({ spec }) => preflight({ clients, etcd }, spec),
+    preflight: ({ spec }) => preflight({ clients, secrets }, spec),
 
     observe: ({ spec }) => evidenceOf(spec),
 
     async compact({ spec, keepRevisions }) {
-      const r = await etcd.etcdCompact({
-        access: await etcdAccess(env(), spec, ['source']),
-        keep: keepRevisions,
-      });
+      const access = await etcdAccess(env(), spec, ['source']);
+      const r = await onEtcd(access, (c) => compact(c, { keep: keepRevisions }));
       return { revision: r.revision, compactedTo: r.compactedTo };
     },
 
     async rollingDefragment({ spec }) {
-      const r = await etcd.etcdRollingDefragment({
-        access: await etcdAccess(env(), spec, ['source']),
-        disarmAlarms: true,
-      });
+      const access = await etcdAccess(env(), spec, ['source']);
+      const r = await onEtcd(access, (c, rc) => rollingDefragment(c, { disarmAlarms: true }, rc));
       return { order: r.order, dbSizeBefore: r.totalBefore.dbSize, dbSizeAfter: r.totalAfter.dbSize };
     },
 
@@ -154,22 +160,26 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
 
     async addLearner({ spec, member, peerURLs, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);
-      const r = await etcd.etcdAddLearner({ access, name: member, peerURLs, requiredFaultTolerance });
+      const r = await onEtcd(access, (c, rc) =>
+        addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc),
+      );
       return membership(spec, member, r.member.id, r.alreadyPresent, r.verdict);
     },
     async removeLearner({ spec, member, memberId, peerURLs, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);
-      let id = memberId;
-      if (!id) {
-        const { members } = await etcd.etcdListMembers({ access });
-        const found =
-          members.find((m) => m.name === member) ??
-          members.find((m) => !m.name && m.peerURLs.some((u) => peerURLs?.includes(u)));
-        if (!found) return { memberId: null, alreadyDone: true }; // never added, or already removed
-        id = found.id;
-      }
-      const r = await etcd.etcdRemoveMember({ access, member: { memberId: id }, requiredFaultTolerance });
-      return { memberId: id, alreadyDone: r.alreadyRemoved };
+      return onEtcd(access, async (c, rc) => {
+        let id = memberId;
+        if (!id) {
+          const { members } = await listMembers(c);
+          const found =
+            members.find((m) => m.name === member) ??
+            members.find((m) => !m.name && m.peerURLs.some((u) => peerURLs?.includes(u)));
+          if (!found) return { memberId: null, alreadyDone: true }; // never added, or already removed
+          id = found.id;
+        }
+        const r = await removeMember(c, { member: { memberId: id }, requiredFaultTolerance }, rc);
+        return { memberId: id, alreadyDone: r.alreadyRemoved };
+      });
     },
     async scaleTarget({ spec, replicas, initialCluster, hostAliases }) {
       const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases });
@@ -196,23 +206,28 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         if (Date.now() - started > timeoutMs)
           throw new LearnerPodNotRunning(`pod ${member} did not get an IP within ${timeoutMs} ms`);
         rc.heartbeat({ member, waitingFor: 'pod IP' });
-        await new Promise((r) => setTimeout(r, 1000));
+        await sleep(1000);
         access = await etcdAccess(env(), spec);
       }
       const watchdog = new AbortController();
       const podWatch = (async () => {
         while (!watchdog.signal.aborted) {
           await failIfStuck();
-          await new Promise((r) => setTimeout(r, 2000));
+          await sleep(2000);
         }
       })();
       try {
         const r = await Promise.race([
-          etcd.etcdWaitForLearnerCatchUp({
-            access,
-            member: memberId ? { memberId, name: member } : { name: member },
-            timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
-          }),
+          onEtcd(access, (c) =>
+            waitForLearnerCatchUp(
+              c,
+              {
+                member: memberId ? { memberId, name: member } : { name: member },
+                timeoutMs: Math.max(1000, timeoutMs - (Date.now() - started)),
+              },
+              rc,
+            ),
+          ),
           podWatch.then(() => undefined),
         ]);
         if (!r) throw new Error('pod watch ended before the learner caught up');
@@ -224,33 +239,39 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
     async promote({ spec, member, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);
-      const r = await etcd.etcdPromoteLearner({ access, member: { name: member }, requiredFaultTolerance });
+      const r = await onEtcd(access, (c, rc) =>
+        promoteLearner(c, { member: { name: member }, requiredFaultTolerance }, rc),
+      );
       return membership(spec, member, r.member.id, r.alreadyVoter, r.verdict);
     },
     async moveLeader({ spec, to }) {
       const access = await etcdAccess(env(), spec);
-      const members = await etcd.etcdListMembers({ access });
-      const r = await etcd.etcdMoveLeader({ access, target: { name: to } });
-      const from = members.members.find((m) => m.id === r.previousLeaderId)?.name ?? null;
-      return { from, to: r.leaderName, alreadyLeader: !r.changed };
+      return onEtcd(access, async (c, rc) => {
+        const { members } = await listMembers(c);
+        const r = await moveLeader(c, { target: { name: to } }, rc);
+        const from = members.find((m) => m.id === r.previousLeaderId)?.name ?? null;
+        return { from, to: r.leaderName, alreadyLeader: !r.changed };
+      });
     },
     async verifyConsistency({ spec, members }) {
       const access = await etcdAccess(env(), spec);
-      const hash = await etcd.etcdHashKV({
-        access: { ...access, endpoints: pick(access.endpoints, new Set(members)) },
-      });
+      const hash = await onEtcd({ ...access, endpoints: pick(access.endpoints, new Set(members)) }, (c) =>
+        hashKV(c),
+      );
       if (!hash.agree)
         throw new ConsistencyMismatch(`hashKV disagrees at revision ${hash.revision}: ${hash.summary}`);
-      const obs = await etcd.etcdObserveCluster({ access });
+      const obs = await onEtcd(access, observeCluster);
       return toEvidence(spec, obs, hash);
     },
     async removeMember({ spec, member, memberId, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);
-      const r = await etcd.etcdRemoveMember({
-        access,
-        member: memberId ? { memberId, name: member } : { name: member },
-        requiredFaultTolerance,
-      });
+      const r = await onEtcd(access, (c, rc) =>
+        removeMember(
+          c,
+          { member: memberId ? { memberId, name: member } : { name: member }, requiredFaultTolerance },
+          rc,
+        ),
+      );
       return membership(spec, member, r.memberId, r.alreadyRemoved, r.verdict);
     },
     async scaleSource({ spec, replicas }) {

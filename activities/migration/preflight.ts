@@ -8,10 +8,12 @@
  * the ports, then the source etcd itself.
  */
 import { ApiException, VersionApi, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
+import { withConnection } from '../etcd/connection.js';
+import { observeCluster } from '../etcd/observe.js';
 import type { ClusterObservation, EndpointObservation, MemberInfo } from '../etcd/types.js';
-import type { EtcdActivities } from '../etcd/index.js';
 import { sideOf, type ClientsForContext, type KubeEnv } from '../kubernetes/clients.js';
-import { resolveRunContext } from '../etcd/run-context.js';
+import { resolveRunContext, sleep } from '../run-context.js';
+import type { SecretResolver } from '../secret-ref.js';
 import { readServiceOptional, readStatefulSetOptional } from '../kubernetes/discover-source.js';
 import { findFlag } from '../kubernetes/etcd-flags.js';
 import { kubeGetOptional, opOn } from '../kubernetes/errors.js';
@@ -29,10 +31,9 @@ const API_PROBE_TIMEOUT_MS = 10_000;
 const API_PROBE_ATTEMPTS = 3;
 
 export async function preflight(
-  deps: { clients: ClientsForContext; etcd: EtcdActivities },
+  deps: { clients: ClientsForContext; secrets: SecretResolver },
   spec: MigrationSpec,
 ): Promise<PreflightReport> {
-  const etcd = deps.etcd;
   const nothing = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
   const unreachable = await clusterAccessRefusals(deps.clients, spec);
   if (unreachable.length > 0) return { ...nothing, refusals: unreachable };
@@ -70,7 +71,7 @@ export async function preflight(
   }
   let obs: ClusterObservation;
   try {
-    obs = await etcd.etcdObserveCluster({ access });
+    obs = await withConnection(access, deps.secrets, observeCluster);
   } catch (err) {
     return {
       ...empty,
@@ -348,7 +349,7 @@ async function apiServerProblem(api: VersionApi, server: string): Promise<string
     } finally {
       clearTimeout(timer);
     }
-    if (attempt < API_PROBE_ATTEMPTS) await new Promise((r) => setTimeout(r, 500 * attempt));
+    if (attempt < API_PROBE_ATTEMPTS) await sleep(500 * attempt);
   }
   return `cannot reach the API server ${server} (${last}; tried ${API_PROBE_ATTEMPTS} times): check the context's server address and the network`;
 }

@@ -5,15 +5,13 @@
  * alarm's disarm bring the cluster back; everything idempotent.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EtcdConnection } from '../../activities/etcd/connection.js';
-import {
-  createEtcdActivities,
-  createSecretResolver,
-  type MemberStatus,
-} from '../../activities/etcd/index.js';
-import { memberStatus } from '../../activities/etcd/observe.js';
+import { compact, defragment } from '../../activities/etcd/maintenance.js';
+import { memberStatus, observeCluster } from '../../activities/etcd/observe.js';
 import { rollingDefragment } from '../../activities/etcd/rolling-defragment.js';
+import type { MemberStatus } from '../../activities/etcd/types.js';
+import type { RunContext } from '../../activities/run-context.js';
 import { ETCD_VERSIONS, EtcdTestCluster, waitFor } from '../helpers/etcd-cluster.js';
+import { onEtcd, verdictOn } from './helpers.js';
 
 const QUOTA = 8 * 1024 * 1024;
 const VALUE = 'h'.repeat(64 * 1024);
@@ -21,10 +19,10 @@ const VALUE = 'h'.repeat(64 * 1024);
 describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
   let cluster: EtcdTestCluster;
   const beats: unknown[] = [];
-  const etcd = createEtcdActivities({ heartbeat: (d) => beats.push(d) });
+  const rc: RunContext = { heartbeat: (d) => beats.push(d) };
   const names = ['etcd-0', 'etcd-1', 'etcd-2'];
   const statuses = (): Promise<MemberStatus[]> =>
-    Promise.all(names.map((name) => etcd.etcdMemberStatus({ access: cluster.access(names), name })));
+    onEtcd(cluster.access(names), (c) => Promise.all(names.map((name) => memberStatus(c, name))));
 
   beforeAll(async () => {
     cluster = await EtcdTestCluster.start({ version, extraArgs: ['--quota-backend-bytes', String(QUOTA)] });
@@ -37,11 +35,11 @@ describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
     const c = cluster.client(['etcd-0']);
     for (let i = 0; i < 60; i++) await c.put(`history/${i % 4}`).value(VALUE); // ~4 MB of history, 4 live keys
     const before = await statuses();
-    const first = await etcd.etcdCompact({ access: cluster.access(names), keep: 4 });
+    const first = await onEtcd(cluster.access(names), (c) => compact(c, { keep: 4 }));
     expect(first.alreadyCompacted).toBe(false);
     expect(first.compactedTo).toBe(first.revision - 4);
     expect(first.verdict.allowed).toBe(true);
-    const second = await etcd.etcdCompact({ access: cluster.access(names), keep: 4 });
+    const second = await onEtcd(cluster.access(names), (c) => compact(c, { keep: 4 }));
     expect(second).toMatchObject({
       alreadyCompacted: true,
       revision: first.revision,
@@ -75,20 +73,22 @@ describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
       },
       { timeoutMs: 120_000, intervalMs: 1 },
     );
-    const obs = await etcd.etcdObserveCluster({ access: cluster.access(names) });
+    const obs = await onEtcd(cluster.access(names), observeCluster);
     expect(obs.alarms.map((a) => a.alarm)).toContain('NOSPACE');
-    const verdict = await etcd.etcdEvaluateChange({
-      access: cluster.access(names),
-      change: { kind: 'add-learner', name: 'x', peerURLs: ['http://127.0.0.1:1'] },
-      requiredFaultTolerance: 1,
-    });
+    const verdict = await verdictOn(
+      cluster.access(names),
+      { kind: 'add-learner', name: 'x', peerURLs: ['http://127.0.0.1:1'] },
+      1,
+    );
     expect(verdict.reasons.map((r) => r.code)).toContain('AlarmActive');
   });
 
   it('rolling defragment: followers, then move-leader to a defragmented member, then the former leader; NOSPACE disarmed', async () => {
     const before = await statuses();
     // Compaction is allowed during NOSPACE; defragmentation then returns the space.
-    expect((await etcd.etcdCompact({ access: cluster.access(names), keep: 4 })).alreadyCompacted).toBe(false);
+    expect((await onEtcd(cluster.access(names), (c) => compact(c, { keep: 4 }))).alreadyCompacted).toBe(
+      false,
+    );
     const leaderBefore = before.find((s) => s.isLeader);
     const followers = before
       .filter((s) => !s.isLeader)
@@ -96,7 +96,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
       .sort();
     expect(leaderBefore).toBeDefined();
     beats.length = 0;
-    const r = await etcd.etcdRollingDefragment({ access: cluster.access(names) });
+    const r = await onEtcd(cluster.access(names), (c) => rollingDefragment(c, {}, rc));
     const newLeader = followers[0] ?? '';
     // Defragmentation and leadership in this exact order; the alarms after it, in any order.
     expect(r.order.slice(0, 4)).toEqual([
@@ -134,10 +134,9 @@ describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
 
   it('a second rolling defragment with nothing to reclaim changes nothing (leader stays)', async () => {
     const before = await statuses();
-    const r = await etcd.etcdRollingDefragment({
-      access: cluster.access(names),
-      minReclaimableBytes: 1024 * 1024,
-    });
+    const r = await onEtcd(cluster.access(names), (c) =>
+      rollingDefragment(c, { minReclaimableBytes: 1024 * 1024 }, rc),
+    );
     expect(r.order.every((o) => o.startsWith('skip '))).toBe(true);
     expect(r.steps.some((s) => s.action === 'move-leader')).toBe(false);
     const after = await statuses();
@@ -147,18 +146,16 @@ describe.each(ETCD_VERSIONS)('etcd %s: maintenance', (version) => {
   it('defragments one member, heartbeating; again with nothing to reclaim is skipped', async () => {
     const c = cluster.client(['etcd-0']);
     for (let i = 0; i < 20; i++) await c.put(`more/${i % 2}`).value(VALUE);
-    await etcd.etcdCompact({ access: cluster.access(names), keep: 1 });
+    await onEtcd(cluster.access(names), (c) => compact(c, { keep: 1 }));
     const follower = (await statuses()).find((s) => !s.isLeader)?.name ?? '';
     beats.length = 0;
-    const first = await etcd.etcdDefragment({ access: cluster.access(names), name: follower });
+    const first = await onEtcd(cluster.access(names), (c) => defragment(c, { name: follower }, rc));
     expect(first).toMatchObject({ name: follower, skipped: false, wasLeader: false });
     expect(first.after.dbSize).toBeLessThan(first.before.dbSize);
     expect(beats).toContainEqual({ defragment: follower, elapsedMs: 0 });
-    const second = await etcd.etcdDefragment({
-      access: cluster.access(names),
-      name: follower,
-      minReclaimableBytes: 1024 * 1024,
-    });
+    const second = await onEtcd(cluster.access(names), (c) =>
+      defragment(c, { name: follower, minReclaimableBytes: 1024 * 1024 }, rc),
+    );
     expect(second.skipped).toBe(true);
     expect(second.after).toEqual(second.before);
   });
@@ -175,8 +172,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: rolling defragment resumes from the last 
 
   it('skips the members an earlier attempt finished and goes on with move-leader and the former leader', async () => {
     const names = ['etcd-0', 'etcd-1', 'etcd-2'];
-    const conn = await EtcdConnection.open(cluster.access(names), createSecretResolver());
-    try {
+    await onEtcd(cluster.access(names), async (conn) => {
       const statuses = await Promise.all(names.map((n) => memberStatus(conn, n)));
       const leader = statuses.find((s) => s.isLeader);
       const followers = statuses.filter((s) => !s.isLeader).sort((a, b) => a.name.localeCompare(b.name));
@@ -185,11 +181,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: rolling defragment resumes from the last 
       const previousHeartbeat = [
         { rollingDefragment: { done: followers.map((f) => f.id), leaderBefore: leader?.id } },
       ];
-      const r = await rollingDefragment(
-        conn,
-        { access: conn.access },
-        { heartbeat: (d) => beats.push(d), previousHeartbeat },
-      );
+      const r = await rollingDefragment(conn, {}, { heartbeat: (d) => beats.push(d), previousHeartbeat });
       expect(r.order).toEqual([
         `skip ${followers[0]?.name} (done by an earlier attempt)`,
         `skip ${followers[1]?.name} (done by an earlier attempt)`,
@@ -201,8 +193,6 @@ describe.each(ETCD_VERSIONS)('etcd %s: rolling defragment resumes from the last 
       // Every heartbeat carries the resume state, now including the former leader.
       const last = beats.at(-1) as { rollingDefragment: { done: string[] } };
       expect(last.rollingDefragment.done.sort()).toEqual(statuses.map((s) => s.id).sort());
-    } finally {
-      conn.close();
-    }
+    });
   });
 });

@@ -5,19 +5,23 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createEtcdActivities } from '../../activities/etcd/index.js';
-import type { GuardVerdict } from '../../core/safety-guard.js';
+import { moveLeader } from '../../activities/etcd/maintenance.js';
 import {
-  ETCD_VERSIONS,
-  EtcdTestCluster,
-  membershipShape,
-  rejectionOf,
-  waitFor,
-} from '../helpers/etcd-cluster.js';
+  addLearner,
+  promoteLearner,
+  removeMember,
+  undoAddLearner,
+  waitForLearnerCatchUp,
+} from '../../activities/etcd/membership.js';
+import { hashKV, listMembers, observeCluster } from '../../activities/etcd/observe.js';
+import type { RunContext } from '../../activities/run-context.js';
+import type { GuardVerdict } from '../../core/safety-guard.js';
+import { ETCD_VERSIONS, EtcdTestCluster, membershipShape, waitFor } from '../helpers/etcd-cluster.js';
+import { failureOf, onEtcd } from './helpers.js';
 
 const REQUIRED_FT = 1; // a 3-member source cluster tolerates one failure
 
-function verdictOf(err: { details?: unknown[] }): GuardVerdict {
+function verdictOf(err: { details?: unknown[] | null }): GuardVerdict {
   const d = err.details?.[0] as { verdict?: GuardVerdict } | undefined;
   if (!d?.verdict) throw new Error(`no guard verdict in failure details: ${JSON.stringify(err.details)}`);
   return d.verdict;
@@ -26,7 +30,7 @@ function verdictOf(err: { details?: unknown[] }): GuardVerdict {
 describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
   let cluster: EtcdTestCluster;
   const beats: unknown[] = [];
-  const etcd = createEtcdActivities({ heartbeat: (d) => beats.push(d) });
+  const rc: RunContext = { heartbeat: (d) => beats.push(d) };
   const original = ['etcd-0', 'etcd-1', 'etcd-2'];
 
   beforeAll(async () => {
@@ -40,10 +44,10 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
   });
 
   const members = async (): Promise<string[]> =>
-    membershipShape((await etcd.etcdListMembers({ access: cluster.access(original) })).members);
+    membershipShape((await onEtcd(cluster.access(original), (c) => listMembers(c))).members);
 
   const leaderName = async (): Promise<string> => {
-    const obs = await etcd.etcdObserveCluster({ access: cluster.access() });
+    const obs = await onEtcd(cluster.access(), observeCluster);
     const e = obs.endpoints.find((x) => x.status?.isLeader);
     if (!e) throw new Error('no leader');
     return e.name;
@@ -54,13 +58,14 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     await cluster.stopMember('etcd-2');
     try {
       const spec = await cluster.allocateMember('etcd-main-x');
-      const err = await rejectionOf(
-        etcd.etcdAddLearner({
-          access: cluster.access(original),
-          name: spec.name,
-          peerURLs: [spec.peerUrl],
-          requiredFaultTolerance: REQUIRED_FT,
-        }),
+      const err = await failureOf(
+        onEtcd(cluster.access(original), (c) =>
+          addLearner(
+            c,
+            { name: spec.name, peerURLs: [spec.peerUrl], requiredFaultTolerance: REQUIRED_FT },
+            rc,
+          ),
+        ),
       );
       expect(err.type).toBe('MemberUnhealthy');
       expect(err.nonRetryable).toBe(false);
@@ -77,24 +82,20 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
   it('refuses removing the leader, and a removal that lowers fault tolerance', async () => {
     const before = await members();
     const leader = await leaderName();
-    const e1 = await rejectionOf(
-      etcd.etcdRemoveMember({
-        access: cluster.access(),
-        member: { name: leader },
-        requiredFaultTolerance: 0,
-      }),
+    const e1 = await failureOf(
+      onEtcd(cluster.access(), (c) =>
+        removeMember(c, { member: { name: leader }, requiredFaultTolerance: 0 }, rc),
+      ),
     );
     expect(e1.type).toBe('TargetIsLeader');
     expect(e1.nonRetryable).toBe(true);
     expect(e1.message).toMatch(/move the leadership first/);
 
     const follower = original.find((n) => n !== leader) ?? '';
-    const e2 = await rejectionOf(
-      etcd.etcdRemoveMember({
-        access: cluster.access(),
-        member: { name: follower },
-        requiredFaultTolerance: REQUIRED_FT,
-      }),
+    const e2 = await failureOf(
+      onEtcd(cluster.access(), (c) =>
+        removeMember(c, { member: { name: follower }, requiredFaultTolerance: REQUIRED_FT }, rc),
+      ),
     );
     expect(e2.type).toBe('QuorumAtRisk');
     expect(e2.nonRetryable).toBe(true);
@@ -106,55 +107,48 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     const before = await members();
     const ghost = await cluster.allocateMember('etcd-main-ghost');
     cluster.registerUnstarted(ghost); // its endpoint is known, its process never runs
-    const add = {
-      access: cluster.access(original),
-      name: ghost.name,
-      peerURLs: [ghost.peerUrl],
-      requiredFaultTolerance: REQUIRED_FT,
-    };
-    const first = await etcd.etcdAddLearner(add);
+    const add = { name: ghost.name, peerURLs: [ghost.peerUrl], requiredFaultTolerance: REQUIRED_FT };
+    const first = await onEtcd(cluster.access(original), (c) => addLearner(c, add, rc));
     expect(first.alreadyPresent).toBe(false);
     expect(first.member).toMatchObject({ isLearner: true, peerURLs: [ghost.peerUrl] });
     expect(first.verdict?.allowed).toBe(true);
     expect(first.initialCluster).toContain(`${ghost.name}=${ghost.peerUrl}`);
     expect(first.initialCluster.split(',')).toHaveLength(4);
 
-    const second = await etcd.etcdAddLearner(add);
+    const second = await onEtcd(cluster.access(original), (c) => addLearner(c, add, rc));
     expect(second.alreadyPresent).toBe(true);
     expect(second.member.id).toBe(first.member.id);
     expect(membershipShape(second.members)).toEqual(membershipShape(first.members));
 
     const other = await cluster.allocateMember('etcd-main-other');
-    const e = await rejectionOf(etcd.etcdAddLearner({ ...add, name: other.name, peerURLs: [other.peerUrl] }));
+    const e = await failureOf(
+      onEtcd(cluster.access(original), (c) =>
+        addLearner(c, { ...add, name: other.name, peerURLs: [other.peerUrl] }, rc),
+      ),
+    );
     expect(e.type).toBe('LearnerAlreadyPresent');
     expect(e.nonRetryable).toBe(true);
 
     const access = cluster.access([...original, ghost.name]);
     beats.length = 0;
-    const timeout = await rejectionOf(
-      etcd.etcdWaitForLearnerCatchUp({
-        access,
-        member: { memberId: first.member.id, name: ghost.name },
-        timeoutMs: 3_000,
-        pollMs: 250,
-      }),
+    const timeout = await failureOf(
+      onEtcd(access, (c) =>
+        waitForLearnerCatchUp(
+          c,
+          { member: { memberId: first.member.id, name: ghost.name }, timeoutMs: 3_000, pollMs: 250 },
+          rc,
+        ),
+      ),
     );
     expect(timeout.type).toBe('LearnerNotCaughtUp');
     expect(timeout.message).toMatch(/never answered/);
     expect(beats.length).toBeGreaterThan(0);
 
-    const undo = await etcd.etcdUndoAddLearner({
-      access,
-      member: { memberId: first.member.id },
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const undoGhost = { member: { memberId: first.member.id }, requiredFaultTolerance: REQUIRED_FT };
+    const undo = await onEtcd(access, (c) => undoAddLearner(c, undoGhost, rc));
     expect(undo.alreadyRemoved).toBe(false);
     expect(undo.memberId).toBe(first.member.id);
-    const again = await etcd.etcdUndoAddLearner({
-      access,
-      member: { memberId: first.member.id },
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const again = await onEtcd(access, (c) => undoAddLearner(c, undoGhost, rc));
     expect(again.alreadyRemoved).toBe(true);
     expect(await members()).toEqual(before);
     cluster.members.delete(ghost.name);
@@ -181,35 +175,30 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
       peerUrl: `${listening.peerUrl.split('://')[0]}://127.0.0.1:${blackHolePort}`,
       listenPeerUrl: listening.peerUrl,
     };
-    const added = await etcd.etcdAddLearner({
-      access: cluster.access(original),
-      name: spec.name,
-      peerURLs: [spec.peerUrl],
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const added = await onEtcd(cluster.access(original), (c) =>
+      addLearner(c, { name: spec.name, peerURLs: [spec.peerUrl], requiredFaultTolerance: REQUIRED_FT }, rc),
+    );
     cluster.startAddedMember(spec, added.initialCluster);
     const access = cluster.access([...original, spec.name]);
     const learner = { memberId: added.member.id, name: spec.name };
     if (version !== '3.6') {
-      const caught = await etcd.etcdWaitForLearnerCatchUp({
-        access,
-        member: learner,
-        timeoutMs: 60_000,
-        pollMs: 100,
-      });
+      const caught = await onEtcd(access, (c) =>
+        waitForLearnerCatchUp(c, { member: learner, timeoutMs: 60_000, pollMs: 100 }, rc),
+      );
       expect(caught.caughtUp).toBe(true);
     }
     // etcd 3.6 goes further: such a learner cannot even publish its name (its proposals time
     // out), so it never serves clients; the catch-up wait would refuse it, and so does the
     // guard before a promote.
 
-    const refused = await rejectionOf(
-      etcd.etcdPromoteLearner({
-        access,
-        member: learner,
-        requiredFaultTolerance: REQUIRED_FT,
-        peerLinkDeadlineMs: 8_000,
-      }),
+    const refused = await failureOf(
+      onEtcd(access, (c) =>
+        promoteLearner(
+          c,
+          { member: learner, requiredFaultTolerance: REQUIRED_FT, peerLinkDeadlineMs: 8_000 },
+          rc,
+        ),
+      ),
     );
     if (version === '3.6') {
       // The guard refuses first: a member of the list does not answer.
@@ -222,14 +211,12 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
         /the leader etcd-\d cannot reach learner etcd-main-unreachable \((not connected|its prober never got an answer)/,
       );
     }
-    const list = await etcd.etcdListMembers({ access });
+    const list = await onEtcd(access, (c) => listMembers(c));
     expect(list.members.find((m) => m.id === added.member.id)?.isLearner).toBe(true);
 
-    await etcd.etcdUndoAddLearner({
-      access,
-      member: { memberId: added.member.id },
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    await onEtcd(access, (c) =>
+      undoAddLearner(c, { member: { memberId: added.member.id }, requiredFaultTolerance: REQUIRED_FT }, rc),
+    );
     await cluster.stopMember(spec.name);
     cluster.members.delete(spec.name);
     expect(await members()).toEqual(before);
@@ -237,24 +224,18 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
 
   it('adds a learner, reports catch-up progress, promotes it, moves the leader to it and removes an old member', async () => {
     const spec = await cluster.allocateMember('etcd-main-0');
-    const added = await etcd.etcdAddLearner({
-      access: cluster.access(original),
-      name: spec.name,
-      peerURLs: [spec.peerUrl],
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const added = await onEtcd(cluster.access(original), (c) =>
+      addLearner(c, { name: spec.name, peerURLs: [spec.peerUrl], requiredFaultTolerance: REQUIRED_FT }, rc),
+    );
     expect(added.alreadyPresent).toBe(false);
     cluster.startAddedMember(spec, added.initialCluster);
     const access = cluster.access([...original, spec.name]);
 
     beats.length = 0;
     const learner = { memberId: added.member.id, name: spec.name }; // it has no name in the list until it starts
-    const caught = await etcd.etcdWaitForLearnerCatchUp({
-      access,
-      member: learner,
-      timeoutMs: 60_000,
-      pollMs: 100,
-    });
+    const caught = await onEtcd(access, (c) =>
+      waitForLearnerCatchUp(c, { member: learner, timeoutMs: 60_000, pollMs: 100 }, rc),
+    );
     expect(caught).toMatchObject({ memberId: added.member.id, caughtUp: true });
     expect(caught.lag).toBeLessThanOrEqual(50);
     expect(caught.learnerApplied).toBeGreaterThan(200); // it replicated the seed writes
@@ -264,43 +245,37 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     expect(percents.at(-1)).toBeGreaterThan(90);
 
     // The learner answers status but is not a voter yet.
-    const obs = await etcd.etcdObserveCluster({ access });
+    const obs = await onEtcd(access, observeCluster);
     expect(obs.endpoints.find((e) => e.name === spec.name)?.status?.isLearner).toBe(true);
 
-    const promoted = await etcd.etcdPromoteLearner({
-      access,
-      member: learner,
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const promoted = await onEtcd(access, (c) =>
+      promoteLearner(c, { member: learner, requiredFaultTolerance: REQUIRED_FT }, rc),
+    );
     expect(promoted.alreadyVoter).toBe(false);
     expect(promoted.member.isLearner).toBe(false);
     expect(promoted.verdict).toMatchObject({ votersBefore: 3, votersAfter: 4 });
     expect(promoted.peerLink).toMatchObject({ checked: true });
-    const promotedAgain = await etcd.etcdPromoteLearner({
-      access,
-      member: { name: spec.name },
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const promotedAgain = await onEtcd(access, (c) =>
+      promoteLearner(c, { member: { name: spec.name }, requiredFaultTolerance: REQUIRED_FT }, rc),
+    );
     expect(promotedAgain.alreadyVoter).toBe(true);
     expect(membershipShape(promotedAgain.members)).toEqual(membershipShape(promoted.members));
 
     // Move the leadership to the new member; a second call is a no-op.
     const before = await leaderName();
     expect(before).not.toBe(spec.name);
-    const moved = await etcd.etcdMoveLeader({ access, target: { name: spec.name } });
+    const moved = await onEtcd(access, (c) => moveLeader(c, { target: { name: spec.name } }, rc));
     expect(moved).toMatchObject({ changed: true, leaderId: added.member.id });
     expect(await leaderName()).toBe(spec.name);
-    const movedAgain = await etcd.etcdMoveLeader({ access, target: { name: spec.name } });
+    const movedAgain = await onEtcd(access, (c) => moveLeader(c, { target: { name: spec.name } }, rc));
     expect(movedAgain.changed).toBe(false);
     expect(await leaderName()).toBe(spec.name);
 
     // Remove the highest old ordinal right after the promote: etcd answers "unhealthy cluster"
     // for ~5 s after a voter joins, which the activity retries.
-    const removed = await etcd.etcdRemoveMember({
-      access,
-      member: { name: 'etcd-2' },
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const removed = await onEtcd(access, (c) =>
+      removeMember(c, { member: { name: 'etcd-2' }, requiredFaultTolerance: REQUIRED_FT }, rc),
+    );
     expect(removed).toMatchObject({ alreadyRemoved: false, dataDirMustBeWiped: true });
     expect(removed.verdict).toMatchObject({ votersBefore: 4, votersAfter: 3, faultToleranceAfter: 1 });
     await waitFor('the removed member to stop', () => Promise.resolve(!cluster.isRunning('etcd-2')), {
@@ -308,17 +283,19 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     });
     await cluster.wipeMember('etcd-2');
     const finalAccess = cluster.access(['etcd-0', 'etcd-1', spec.name]);
-    const removedAgain = await etcd.etcdRemoveMember({
-      access: finalAccess,
-      member: { memberId: removed.memberId ?? '' },
-      requiredFaultTolerance: REQUIRED_FT,
-    });
+    const removedAgain = await onEtcd(finalAccess, (c) =>
+      removeMember(
+        c,
+        { member: { memberId: removed.memberId ?? '' }, requiredFaultTolerance: REQUIRED_FT },
+        rc,
+      ),
+    );
     expect(removedAgain.alreadyRemoved).toBe(true);
 
-    const list = await etcd.etcdListMembers({ access: finalAccess });
+    const list = await onEtcd(finalAccess, (c) => listMembers(c));
     expect(list.members.map((m) => m.name).sort()).toEqual(['etcd-0', 'etcd-1', spec.name]);
     expect(list.members.every((m) => !m.isLearner)).toBe(true);
-    const hash = await etcd.etcdHashKV({ access: finalAccess });
+    const hash = await onEtcd(finalAccess, (c) => hashKV(c));
     expect(hash.agree).toBe(true);
     expect(hash.hashes).toHaveLength(3);
   });

@@ -4,12 +4,19 @@
  * divergent member reported as a mismatch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createEtcdActivities } from '../../activities/etcd/index.js';
-import { ETCD_VERSIONS, EtcdTestCluster, membershipShape, rejectionOf } from '../helpers/etcd-cluster.js';
+import {
+  currentRevision,
+  hashKV,
+  listMembers,
+  memberHealth,
+  memberStatus,
+  observeCluster,
+} from '../../activities/etcd/observe.js';
+import { ETCD_VERSIONS, EtcdTestCluster, membershipShape } from '../helpers/etcd-cluster.js';
+import { failureOf, onEtcd, verdictOn } from './helpers.js';
 
 describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
   let cluster: EtcdTestCluster;
-  const etcd = createEtcdActivities();
   const names = ['etcd-0', 'etcd-1', 'etcd-2'];
 
   beforeAll(async () => {
@@ -20,7 +27,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
   });
 
   it('lists the members with names, URLs and learner flags', async () => {
-    const list = await etcd.etcdListMembers({ access: cluster.access() });
+    const list = await onEtcd(cluster.access(), (c) => listMembers(c));
     expect(list.members.map((m) => m.name).sort()).toEqual(names);
     for (const m of list.members) {
       const spec = cluster.member(m.name);
@@ -34,10 +41,10 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
 
   it('reports per-member status and health, one leader agreed by all', async () => {
     const ids = new Map(
-      (await etcd.etcdListMembers({ access: cluster.access() })).members.map((m) => [m.name, m.id]),
+      (await onEtcd(cluster.access(), (c) => listMembers(c))).members.map((m) => [m.name, m.id]),
     );
     const statuses = await Promise.all(
-      names.map((name) => etcd.etcdMemberStatus({ access: cluster.access(), name })),
+      names.map((name) => onEtcd(cluster.access(), (c) => memberStatus(c, name))),
     );
     for (const s of statuses) {
       expect(s.id).toBe(ids.get(s.name));
@@ -54,22 +61,22 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
     expect(statuses.filter((s) => s.isLeader)).toHaveLength(1);
     expect(new Set(statuses.map((s) => s.leaderId)).size).toBe(1);
     for (const name of names) {
-      const h = await etcd.etcdMemberHealth({ access: cluster.access(), name });
+      const h = await onEtcd(cluster.access(), (c) => memberHealth(c, name));
       expect(h).toMatchObject({ name, healthy: true, check: 'linearizable-read' });
     }
   });
 
   it('reads the current revision; observing changes nothing', async () => {
     const access = cluster.access();
-    const r1 = await etcd.etcdCurrentRevision({ access });
-    const o1 = await etcd.etcdObserveCluster({ access });
-    const o2 = await etcd.etcdObserveCluster({ access });
-    const r2 = await etcd.etcdCurrentRevision({ access });
+    const r1 = await onEtcd(access, (c) => currentRevision(c));
+    const o1 = await onEtcd(access, observeCluster);
+    const o2 = await onEtcd(access, observeCluster);
+    const r2 = await onEtcd(access, (c) => currentRevision(c));
     expect(r2.revision).toBe(r1.revision);
     expect(membershipShape(o2.members)).toEqual(membershipShape(o1.members));
     expect(o2.leaderId).toBe(o1.leaderId);
     await cluster.client().put('observe/k').value('v');
-    const r3 = await etcd.etcdCurrentRevision({ access });
+    const r3 = await onEtcd(access, (c) => currentRevision(c));
     expect(r3.revision).toBe(r1.revision + 1);
   });
 
@@ -77,22 +84,18 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
     await cluster.stopMember('etcd-1');
     try {
       const access = cluster.access(names);
-      const h = await etcd.etcdMemberHealth({ access, name: 'etcd-1' });
+      const h = await onEtcd(access, (c) => memberHealth(c, 'etcd-1'));
       expect(h.healthy).toBe(false);
       expect(h.error).toBeTruthy();
-      const obs = await etcd.etcdObserveCluster({ access });
+      const obs = await onEtcd(access, observeCluster);
       const e = obs.endpoints.find((x) => x.name === 'etcd-1');
       expect(e?.reachable).toBe(false);
       expect(e?.error).toBeTruthy();
       expect(obs.unobservedMemberIds).toHaveLength(1);
-      const verdict = await etcd.etcdEvaluateChange({
-        access,
-        change: { kind: 'maintenance', operation: 'compact' },
-        requiredFaultTolerance: 1,
-      });
+      const verdict = await verdictOn(access, { kind: 'maintenance', operation: 'compact' }, 1);
       expect(verdict.allowed).toBe(false);
       expect(verdict.reasons.map((r) => r.code)).toEqual(['VoterUnreachable']);
-      const err = await rejectionOf(etcd.etcdMemberStatus({ access, name: 'etcd-1' }));
+      const err = await failureOf(onEtcd(access, (c) => memberStatus(c, 'etcd-1')));
       expect(err.type).toBe('EtcdUnavailable');
       expect(err.nonRetryable).toBe(false);
       expect(err.message).toMatch(/etcd-1/);
@@ -115,7 +118,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
     try {
       // Let writes flow before and during the hashes.
       while (writes < 50) await new Promise((r) => setTimeout(r, 20));
-      const during = await etcd.etcdHashKV({ access });
+      const during = await onEtcd(access, (c) => hashKV(c));
       expect(during.errors).toEqual([]);
       expect(during.hashes).toHaveLength(3);
       expect(during.agree).toBe(true);
@@ -123,9 +126,9 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
       const before = writes;
       while (writes < before + 30) await new Promise((r) => setTimeout(r, 20));
       // Writes went on: the latest revision moved, the hash at the fixed revision did not.
-      const later = await etcd.etcdHashKV({ access });
+      const later = await onEtcd(access, (c) => hashKV(c));
       expect(later.revision).toBeGreaterThan(during.revision);
-      const again = await etcd.etcdHashKV({ access, revision: during.revision });
+      const again = await onEtcd(access, (c) => hashKV(c, { revision: during.revision }));
       expect(again.agree).toBe(true);
       expect(again.hashes.map((h) => h.hash)).toEqual(during.hashes.map((h) => h.hash));
     } finally {
@@ -140,14 +143,16 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
     const main = cluster.client(['etcd-0', 'etcd-1']);
     const forkClient = cluster.client([fork.name]);
     for (let i = 0; i < 5; i++) await main.put(`diverge/${i}`).value('main');
-    const mainRev = (await etcd.etcdCurrentRevision({ access: cluster.access(['etcd-0']) })).revision;
-    let forkRev = (await etcd.etcdCurrentRevision({ access: cluster.access([fork.name]) })).revision;
+    const revisionOf = async (name: string) =>
+      (await onEtcd(cluster.access([name]), (c) => currentRevision(c))).revision;
+    const mainRev = await revisionOf('etcd-0');
+    let forkRev = await revisionOf(fork.name);
     for (let i = 0; forkRev < mainRev + 5; i++) {
       await forkClient.put(`diverge/${i}`).value('fork');
-      forkRev = (await etcd.etcdCurrentRevision({ access: cluster.access([fork.name]) })).revision;
+      forkRev = await revisionOf(fork.name);
     }
     const access = cluster.access(['etcd-0', 'etcd-1', fork.name]);
-    const result = await etcd.etcdHashKV({ access, revision: mainRev });
+    const result = await onEtcd(access, (c) => hashKV(c, { revision: mainRev }));
     expect(result.agree).toBe(false);
     expect(result.mismatched).toEqual([fork.name]);
     expect(result.summary).toMatch(/MISMATCH on etcd-2-fork/);
@@ -155,11 +160,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
     expect(good).toHaveLength(2);
     expect(good[0]?.hash).toBe(good[1]?.hash);
     // The guard refuses changes too: the fork lists a different member set and leader.
-    const verdict = await etcd.etcdEvaluateChange({
-      access,
-      change: { kind: 'maintenance', operation: 'compact' },
-      requiredFaultTolerance: 1,
-    });
+    const verdict = await verdictOn(access, { kind: 'maintenance', operation: 'compact' }, 1);
     expect(verdict.allowed).toBe(false);
     expect(verdict.reasons.map((r) => r.code)).toContain('MemberListDisagreement');
   });

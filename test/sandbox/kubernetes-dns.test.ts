@@ -7,13 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApiextensionsV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import {
-  applyDnsEntries,
-  awaitLoadBalancers,
-  ensureHeadlessService,
-  kubeEnv,
-  removeDnsEntries,
-} from '../../activities/kubernetes/index.js';
+import { applyDnsEntries, removeDnsEntries } from '../../activities/kubernetes/dns.js';
+import { awaitLoadBalancers } from '../../activities/kubernetes/member-services.js';
+import { ensureHeadlessService } from '../../activities/kubernetes/target-statefulset.js';
 import { DeadlineExceeded, Invalid } from '../../activities/kubernetes/errors.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
@@ -26,7 +22,7 @@ import {
   waitFor,
   type ClusterClient,
 } from '../helpers/kube.js';
-import { articleSpec, corefileOf, randomSuffix, withoutOtherRuns } from './kubernetes-fixtures.js';
+import { articleSpec, corefileOf, kubeEnv, randomSuffix, withoutOtherRuns } from './kubernetes-fixtures.js';
 
 describe('Kubernetes activities: DNS strategies and load-balancer failures', () => {
   let target: ClusterClient;

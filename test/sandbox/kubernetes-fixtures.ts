@@ -1,11 +1,12 @@
 /**
- * Shared pieces of the Kubernetes-activity sandbox tests: a spec for the article's etcd in
- * test namespaces, the deploy/ RBAC applied to test namespaces with a token-bound worker
- * kubeconfig, and snapshots that show nothing changed.
+ * Shared pieces of the Kubernetes sandbox tests: the environment the Kubernetes library takes, a
+ * spec for the article's etcd in test namespaces, the deploy/ RBAC applied to test namespaces
+ * with a token-bound worker kubeconfig, and snapshots that show nothing changed.
  */
 import fs from 'node:fs';
 import { KubeConfig, type KubernetesObject } from '@kubernetes/client-node';
 import YAML from 'yaml';
+import { kubeClientFactory, type KubeEnv } from '../../activities/kubernetes/clients.js';
 import { removeHostsEntries } from '../../activities/kubernetes/corefile-hosts.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
@@ -14,6 +15,22 @@ import { apply, type ClusterClient } from '../helpers/kube.js';
 
 export const SOURCE_PODS = '198.18.1.0/24';
 export const TARGET_PODS = '198.18.2.0/24';
+
+/**
+ * The environment the Kubernetes library functions take first, as the migration activities build
+ * it: clients from `kubeconfig` (default: KUBECONFIG or ~/.kube/config), heartbeats to `heartbeat`.
+ */
+export function kubeEnv(
+  options: {
+    kubeconfig?: KubeConfig | string;
+    heartbeat?: (details: unknown) => void;
+    warn?: (message: string) => void;
+  } = {},
+): () => KubeEnv {
+  const clients = kubeClientFactory(options.kubeconfig);
+  const rc = { heartbeat: options.heartbeat ?? (() => undefined) };
+  return () => ({ clients, rc, ...(options.warn ? { warn: options.warn } : {}) });
+}
 
 export function randomSuffix(): string {
   return Math.random().toString(36).slice(2, 7);

@@ -4,14 +4,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import {
-  createKubernetesSecretReader,
-  discoverSource,
-  kubeClientFactory,
-  kubeEnv,
-  validateMigrationPreconditions,
-} from '../../activities/kubernetes/index.js';
-import { SecretUnavailable } from '../../activities/etcd/errors.js';
+import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
+import { discoverSource } from '../../activities/kubernetes/discover-source.js';
+import { createKubernetesSecretResolver } from '../../activities/kubernetes/secrets.js';
+import { validateMigrationPreconditions } from '../../activities/kubernetes/validate-target.js';
+import { SecretUnavailable } from '../../activities/secret-ref.js';
 import { NotFound } from '../../activities/kubernetes/errors.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
@@ -25,7 +22,7 @@ import {
   waitFor,
   type ClusterClient,
 } from '../helpers/kube.js';
-import { articleSpec, corefileOf, randomSuffix, snapshot } from './kubernetes-fixtures.js';
+import { articleSpec, corefileOf, kubeEnv, randomSuffix, snapshot } from './kubernetes-fixtures.js';
 
 describe('Kubernetes activities: discover the source and check preconditions', () => {
   let source: ClusterClient;
@@ -271,7 +268,8 @@ describe('Kubernetes activities: discover the source and check preconditions', (
       namespace: targetNs,
       body: { metadata: { name: 'etcd-auth' }, stringData: { username: 'root', password: 's3cret\n' } },
     });
-    const reader = createKubernetesSecretReader(kubeClientFactory(kubeconfigPath()), 'target');
+    const clients = kubeClientFactory(kubeconfigPath());
+    const reader = createKubernetesSecretResolver({ clients, defaultContext: 'target' });
     const ref = (key: string, name = 'etcd-auth') => ({ secret: { namespace: targetNs, name, key } });
     expect((await reader.read(ref('password'))).toString()).toBe('s3cret\n');
     expect(
@@ -287,7 +285,7 @@ describe('Kubernetes activities: discover the source and check preconditions', (
     const noSecret = await reader.read(ref('x', 'absent')).catch((e: unknown) => e);
     expect(noSecret).toBeInstanceOf(SecretUnavailable);
     expect((noSecret as Error).message).toContain(`Secret target/${targetNs}/absent[x]`);
-    const noContext = await createKubernetesSecretReader(kubeClientFactory(kubeconfigPath()))
+    const noContext = await createKubernetesSecretResolver({ clients })
       .read(ref('password'))
       .catch((e: unknown) => e);
     expect(noContext).toBeInstanceOf(SecretUnavailable);

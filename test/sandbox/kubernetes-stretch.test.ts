@@ -2,35 +2,46 @@
  * The Kubernetes side of a whole migration on the two real API servers, run by a worker that
  * holds only the deploy/ roles (a ServiceAccount token per cluster): member load balancers in
  * both clusters, DNS both ways, the target grown 0 -> 1 -> 2 -> 3 with real etcd members
- * joining (etcd activities), retiring the old members, finalizing, cleanup, undo.
- * Every activity runs twice; the second run changes nothing. No joined pod is ever restarted.
+ * joining (through the etcd library), retiring the old members, finalizing, cleanup, undo.
+ * Every Kubernetes step runs twice; the second run changes nothing. No joined pod is ever restarted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createEtcdActivities } from '../../activities/etcd/index.js';
-import type { EtcdAccess } from '../../activities/etcd/types.js';
+import { withConnection, type EtcdConnection } from '../../activities/etcd/connection.js';
+import { moveLeader } from '../../activities/etcd/maintenance.js';
+import {
+  addLearner,
+  promoteLearner,
+  removeMember,
+  waitForLearnerCatchUp,
+} from '../../activities/etcd/membership.js';
+import { listMembers, observeCluster } from '../../activities/etcd/observe.js';
+import type { HostEntry } from '../../activities/kubernetes/corefile-hosts.js';
+import { discoverSource } from '../../activities/kubernetes/discover-source.js';
+import { applyDnsEntries, removeDnsEntries } from '../../activities/kubernetes/dns.js';
 import { Forbidden } from '../../activities/kubernetes/errors.js';
 import { flagValue } from '../../activities/kubernetes/etcd-flags.js';
 import {
-  applyDnsEntries,
   awaitLoadBalancers,
   deleteMemberServices,
+  ensureMemberServices,
+} from '../../activities/kubernetes/member-services.js';
+import type { PodSummary } from '../../activities/kubernetes/pods.js';
+import {
   deleteSourcePvcs,
   deleteSourceStatefulSet,
-  deleteTarget,
-  discoverSource,
-  ensureHeadlessService,
-  ensureMemberServices,
-  finalizeTarget,
-  kubeEnv,
-  removeDnsEntries,
   scaleSource,
+} from '../../activities/kubernetes/source-statefulset.js';
+import {
+  deleteTarget,
+  ensureHeadlessService,
+  finalizeTarget,
   scaleTarget,
-  validateMigrationPreconditions,
-  type HostEntry,
-  type PodSummary,
-} from '../../activities/kubernetes/index.js';
+} from '../../activities/kubernetes/target-statefulset.js';
+import { validateMigrationPreconditions } from '../../activities/kubernetes/validate-target.js';
+import { createSecretResolver } from '../../activities/secret-ref.js';
+import type { Side } from '../../core/activity-contract.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import {
   apply,
@@ -50,6 +61,7 @@ import {
   articleSpec,
   corefileOf,
   grantWorker,
+  kubeEnv,
   withoutOtherRuns,
   randomSuffix,
   workerKubeConfig,
@@ -69,7 +81,7 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
   let worker: ReturnType<typeof kubeEnv>;
   const cleanups: (() => Promise<void>)[] = [];
   const heartbeats: unknown[] = [];
-  const etcd = createEtcdActivities();
+  const files = createSecretResolver();
   let corefileBefore: string;
   let lookout: V1Pod;
   const lbs: { source: Record<string, string>; target: Record<string, string> } = { source: {}, target: {} };
@@ -79,11 +91,15 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
   const joined: Record<string, { uid: string; restartCount: number; revision: string | null }> = {};
 
   const hostnames = (member: string, service: string) => [member, `${member}.${service}`];
-  const entries = (side: 'source' | 'target', service: string): HostEntry[] =>
+  const entries = (side: Side, service: string): HostEntry[] =>
     Object.entries(lbs[side]).map(([member, ip]) => ({ ip, hostnames: hostnames(member, service) }));
-  const access = (members: string[]): EtcdAccess => ({
-    endpoints: Object.fromEntries(members.map((m) => [m, `http://${podIps[m]}:2379`])),
-  });
+  /** Runs `fn` on a connection to `members` (by pod IP), closed afterwards. */
+  const onMembers = <T>(members: string[], fn: (conn: EtcdConnection) => Promise<T>): Promise<T> =>
+    withConnection(
+      { endpoints: Object.fromEntries(members.map((m) => [m, `http://${podIps[m]}:2379`])) },
+      files,
+      fn,
+    );
 
   async function resolves(c: ClusterClient, pod: V1Pod, name: string): Promise<string | undefined> {
     const r = await inPodNetns(podNetns(c, pod), ['getent', 'hosts', name]);
@@ -249,12 +265,13 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
     for (let k = 0; k < 3; k++) {
       const member = NEW[k]!;
       const voters = [...OLD, ...NEW.slice(0, k)];
-      const added = await etcd.etcdAddLearner({
-        access: access(voters),
-        name: member,
-        peerURLs: [`http://${member}.${tgt}:2380`],
-        requiredFaultTolerance: REQUIRED_FT,
-      });
+      const added = await onMembers(voters, (c) =>
+        addLearner(c, {
+          name: member,
+          peerURLs: [`http://${member}.${tgt}:2380`],
+          requiredFaultTolerance: REQUIRED_FT,
+        }),
+      );
       const r = await scaleTarget(worker(), {
         spec,
         replicas: k + 1,
@@ -284,16 +301,13 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
         const pod = await target.core.readNamespacedPod({ name: member, namespace: targetNs });
         expect(await resolves(target, pod, 'etcd-0.etcd')).toBe(lbs.source['etcd-0']);
       }
-      await etcd.etcdWaitForLearnerCatchUp({
-        access: access([...voters, member]),
-        member: { memberId: added.member.id, name: member },
-        timeoutMs: 120_000,
-      });
-      await etcd.etcdPromoteLearner({
-        access: access([...voters, member]),
-        member: { memberId: added.member.id, name: member },
-        requiredFaultTolerance: REQUIRED_FT,
-      });
+      const learner = { memberId: added.member.id, name: member };
+      await onMembers([...voters, member], (c) =>
+        waitForLearnerCatchUp(c, { member: learner, timeoutMs: 120_000 }),
+      );
+      await onMembers([...voters, member], (c) =>
+        promoteLearner(c, { member: learner, requiredFaultTolerance: REQUIRED_FT }),
+      );
       // Joined: from now on this pod must keep its UID and restart count whatever the next steps do.
       const pod = await target.core.readNamespacedPod({ name: member, namespace: targetNs });
       joined[member] = {
@@ -302,7 +316,7 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
         revision: pod.metadata?.labels?.['controller-revision-hash'] ?? null,
       };
     }
-    const list = await etcd.etcdListMembers({ access: access([...OLD, ...NEW]) });
+    const list = await onMembers([...OLD, ...NEW], (c) => listMembers(c));
     expect(
       list.members
         .filter((m) => !m.isLearner)
@@ -323,15 +337,13 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
   });
 
   it('retires the old members one at a time, keeping their PVCs, and finalizes the target without a restart', async () => {
-    await etcd.etcdMoveLeader({ access: access([...OLD, ...NEW]), target: { name: NEW[0]! } });
+    await onMembers([...OLD, ...NEW], (c) => moveLeader(c, { target: { name: NEW[0]! } }));
     for (let i = 2; i >= 0; i--) {
       const old = OLD[i]!;
       const voters = [...OLD.slice(0, i + 1), ...NEW];
-      await etcd.etcdRemoveMember({
-        access: access(voters),
-        member: { name: old },
-        requiredFaultTolerance: REQUIRED_FT,
-      });
+      await onMembers(voters, (c) =>
+        removeMember(c, { member: { name: old }, requiredFaultTolerance: REQUIRED_FT }),
+      );
       const r = await scaleSource(worker(), { spec, replicas: i });
       expect(r).toEqual({
         replicas: i,
@@ -356,12 +368,11 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
     const container = sts.spec!.template.spec!.containers[0]!;
     expect(flagValue(container, 'initial-cluster')).toBe(final);
     expect(flagValue(container, 'initial-cluster-state')).toBe('existing');
-    const list = await etcd.etcdListMembers({ access: access(NEW) });
+    const list = await onMembers(NEW, (c) => listMembers(c));
     expect(list.members.map((m) => m.name).sort()).toEqual([...NEW].sort());
     await waitFor(
       'every new member to report healthy',
-      async () =>
-        (await etcd.etcdObserveCluster({ access: access(NEW) })).endpoints.every((e) => e.health?.healthy),
+      async () => (await onMembers(NEW, observeCluster)).endpoints.every((e) => e.health?.healthy),
       { timeoutMs: 30_000 },
     );
   });

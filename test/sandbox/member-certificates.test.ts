@@ -7,7 +7,6 @@
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kubeEnv } from '../../activities/kubernetes/index.js';
 import {
   deleteMemberCertificates,
   ensureMemberCertificates,
@@ -16,7 +15,7 @@ import type { KubeEnv } from '../../activities/kubernetes/clients.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { clusterClient, createNamespace, deleteNamespace, type ClusterClient } from '../helpers/kube.js';
 import { TestPki, type KeyPair } from '../helpers/test-pki.js';
-import { articleSpec, grantWorker, randomSuffix, workerKubeConfig } from './kubernetes-fixtures.js';
+import { articleSpec, grantWorker, kubeEnv, randomSuffix, workerKubeConfig } from './kubernetes-fixtures.js';
 
 let source: ClusterClient;
 let target: ClusterClient;
