@@ -1,14 +1,14 @@
 /**
  * The activities the migration workflow calls: one per kind of plan step, plus their undos.
  * Types only (workflow code must not import activity code); `activities/migration/` implements
- * them on top of the etcd and Kubernetes activity groups. Every input carries the spec, which
- * holds references only (no secrets), and every result is small: it lands in the history.
+ * them on top of the etcd and Kubernetes libraries. Every input carries the spec, which holds
+ * references only (no secrets), and every result is small: it lands in the history.
  */
 import type { GuardVerdict } from './safety-guard.js';
-import type { ObservedMember } from './planner/plan-types.js';
+import type { ObservedMember, Side } from './planner/plan-types.js';
 import type { DnsStrategy, MigrationSpec } from './spec/schema.js';
 
-export type Side = 'source' | 'target';
+export type { Side } from './planner/plan-types.js';
 
 export interface SpecInput {
   spec: MigrationSpec;

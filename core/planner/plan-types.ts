@@ -27,7 +27,7 @@ export const GATE_BEFORE_PHASE: Record<Exclude<PhaseName, 'preflight'>, GateName
   cleanup: 'cleanup',
 };
 
-export type ClusterSide = 'source' | 'target';
+export type Side = 'source' | 'target';
 
 /** A member as observed in the etcd member list (`etcdctl member list`). */
 export interface ObservedMember {
@@ -71,9 +71,9 @@ export type PlanAction =
       kind: 'rolling-defragment';
       members: string[];
     }
-  | { kind: 'create-headless-service'; cluster: ClusterSide; service: string; statefulSet: string }
-  | { kind: 'create-member-services'; cluster: ClusterSide; members: string[] }
-  | { kind: 'await-load-balancers'; cluster: ClusterSide; members: string[]; timeout: string }
+  | { kind: 'create-headless-service'; cluster: Side; service: string; statefulSet: string }
+  | { kind: 'create-member-services'; cluster: Side; members: string[] }
+  | { kind: 'await-load-balancers'; cluster: Side; members: string[]; timeout: string }
   | {
       /** Certificates for the new members from the spec's `issueFrom` CA Secrets (SANs include their load balancers). */
       kind: 'issue-certificates';
@@ -84,7 +84,7 @@ export type PlanAction =
   | {
       kind: 'configure-dns';
       /** The cluster whose DNS view changes. */
-      cluster: ClusterSide;
+      cluster: Side;
       strategy: DnsStrategy;
       entries: DnsEntry[];
     }
@@ -121,8 +121,8 @@ export type PlanAction =
     }
   | { kind: 'finalize-target'; initialCluster: string }
   | { kind: 'soak'; duration: string; ms: number }
-  | { kind: 'cleanup-dns'; cluster: ClusterSide; strategy: DnsStrategy; entries: DnsEntry[] }
-  | { kind: 'cleanup-member-services'; cluster: ClusterSide; members: string[] }
+  | { kind: 'cleanup-dns'; cluster: Side; strategy: DnsStrategy; entries: DnsEntry[] }
+  | { kind: 'cleanup-member-services'; cluster: Side; members: string[] }
   | { kind: 'cleanup-source-statefulset'; statefulSet: string; service: string }
   | { kind: 'cleanup-source-pvcs'; statefulSet: string; members: string[] };
 

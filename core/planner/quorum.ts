@@ -3,8 +3,8 @@
  * learners neither vote nor count towards the quorum.
  */
 
-export type Side = 'old' | 'new';
-export type MajoritySide = Side | 'neither';
+export type MemberGroup = 'old' | 'new';
+export type MajoritySide = MemberGroup | 'neither';
 
 function checkVoters(voters: number): void {
   if (!Number.isInteger(voters) || voters < 1)
