@@ -458,6 +458,18 @@ const TLS_RUN_DNS_AND_EXPOSE_UNDOS = [
   '#38 deleteHeadlessService -> #4 ensureHeadlessService',
 ];
 
+/** The TLS run's undos paired by `undoes`: each join undo with the very step it reverses. */
+const TLS_RUN_UNDOS_BY_STEP_ID = [
+  '#26 moveLeader -> #24 moveLeader',
+  '#27 removeLearner -> #20 addLearner',
+  '#28 shrinkTarget -> #21 scaleTarget',
+  '#29 removeLearner -> #16 addLearner',
+  '#30 shrinkTarget -> #17 scaleTarget',
+  '#31 removeLearner -> #12 addLearner',
+  '#32 shrinkTarget -> #13 scaleTarget',
+  ...TLS_RUN_DNS_AND_EXPOSE_UNDOS,
+];
+
 describe('audit of a TLS run aborted at the switch-clients gate (recorded before stepId/undoes)', () => {
   const r = load('histories/before-step-executors-aborted.json');
 
@@ -495,16 +507,7 @@ describe('audit of the TLS run with stepId/undoes in its activity inputs (the re
 
   it('pairs each compensation with the newest completed step whose stepId its `undoes` names', () => {
     const r = audit(json);
-    expect(undoPairs(r)).toEqual([
-      '#26 moveLeader -> #24 moveLeader',
-      '#27 removeLearner -> #20 addLearner',
-      '#28 shrinkTarget -> #21 scaleTarget',
-      '#29 removeLearner -> #16 addLearner',
-      '#30 shrinkTarget -> #17 scaleTarget',
-      '#31 removeLearner -> #12 addLearner',
-      '#32 shrinkTarget -> #13 scaleTarget',
-      ...TLS_RUN_DNS_AND_EXPOSE_UNDOS,
-    ]);
+    expect(undoPairs(r)).toEqual(TLS_RUN_UNDOS_BY_STEP_ID);
     expect(r.steps.find((s) => s.seq === 35)).toMatchObject({
       role: 'compensation',
       description: 'delete the issued certificate Secrets; undoes expose/target/issue-certificates',
@@ -572,16 +575,7 @@ describe('audit of a TLS run recorded from the step executors (stepId/undoes as 
   it('reads every pairing from the history, deleteIssuedCertificates as the undo of issueCertificates', () => {
     expect(r.outcome.status).toBe('aborted');
     expect(r.notes.join('\n')).not.toContain('predates plan-step ids');
-    expect(undoPairs(r)).toEqual([
-      '#26 moveLeader -> #24 moveLeader',
-      '#27 removeLearner -> #20 addLearner',
-      '#28 shrinkTarget -> #21 scaleTarget',
-      '#29 removeLearner -> #16 addLearner',
-      '#30 shrinkTarget -> #17 scaleTarget',
-      '#31 removeLearner -> #12 addLearner',
-      '#32 shrinkTarget -> #13 scaleTarget',
-      ...TLS_RUN_DNS_AND_EXPOSE_UNDOS,
-    ]);
+    expect(undoPairs(r)).toEqual(TLS_RUN_UNDOS_BY_STEP_ID);
     expect(r.steps.filter((s) => s.role === 'forward').map((s) => s.activityType)).not.toContain(
       'deleteIssuedCertificates',
     );
