@@ -80,6 +80,12 @@ const boundaries: [string, string, string, string[]][] = [
     [ZONE],
   ],
   [
+    "the client's dry run may read the source through the plan observation",
+    'client/x.ts',
+    `export const load = () => import('../activities/migration/plan-observation.js');`,
+    [],
+  ],
+  [
     'the client imports no workflow code',
     'client/x.ts',
     `export * from '../workflows/migration-metrics.js';`,
