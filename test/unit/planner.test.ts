@@ -301,7 +301,9 @@ function checkPlan(plan: MigrationPlan, spec: MigrationSpec, observed: ObservedM
         removed.push(step.member);
         break;
       case 'scale-source': {
-        // Rule 5: a member leaves etcd before its pod stops; scale-down stops the highest ordinals.
+        // Rule 5: a member leaves etcd before its pod stops; scale-down stops the highest ordinals,
+        // one pod at a time (scaleSource refuses to stop more than one).
+        expect(step.replicas, where).toBe(sourceReplicas - 1);
         for (const pod of step.stops) {
           expect(removed, where).toContain(pod);
           expect(stopped, where).not.toContain(pod);

@@ -237,6 +237,16 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     },
     async scaleSource({ replicas }) {
       await record('scaleSource', String(replicas));
+      // The real activity's rules: one pod at a time, and only pods whose member has left.
+      if (replicas < world.sourceReplicas - 1)
+        throw nonRetryable(
+          `${world.sourceReplicas} replicas; old members stop one at a time (asked for ${replicas})`,
+          'PreconditionFailed',
+        );
+      const stillMember = members.find(
+        (m) => m.side === 'source' && Number(m.name.split('-').pop()) >= replicas,
+      );
+      if (stillMember) throw nonRetryable(`${stillMember.name} is still a member`, 'PreconditionFailed');
       world.sourceReplicas = replicas;
       return { replicas };
     },

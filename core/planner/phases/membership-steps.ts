@@ -30,8 +30,8 @@
  *   immediately remove the highest old member (new majority), then join the remaining new
  *   members (m > n) while the old ones are still there, then remove the rest, highest first.
  * - retire, m < n: all m new members are voters already; remove old members highest first; the
- *   removal that reaches (m, m) is followed directly by the next removal (its pod stops together
- *   with the next one's). Keeping every new member a voter until then keeps the fault tolerance
+ *   removal that reaches (m, m) is followed directly by the next removal; then both pods stop,
+ *   one at a time. Keeping every new member a voter until then keeps the fault tolerance
  *   at the source's level for as long as possible when the target is smaller.
  * So for n >= 2 exactly one step leaves the cluster without a majority on either side, and it
  * is directly followed by a removal.

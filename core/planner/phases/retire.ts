@@ -31,7 +31,9 @@ export function planRetire(b: PlanBuilder, ctx: PlanContext): void {
     for (let i = n - 1; i >= 0; i--) {
       removeOld(b, oldMember(i));
       if (i === m) continue; // even state (m, m): the next removal follows at once
-      scaleSource(b, ctx, i, i === m - 1 ? [oldMember(m), oldMember(i)] : [oldMember(i)]);
+      // Pods stop one at a time (scaleSource refuses more): after the even state, two of them.
+      if (i === m - 1) scaleSource(b, ctx, m, [oldMember(m)]);
+      scaleSource(b, ctx, i, [oldMember(i)]);
     }
   }
   verify(b, 'retire', 'end');
