@@ -3,6 +3,7 @@
  * tiny model of the cluster so results are consistent, record every call in order, and can be
  * told to fail. Never used outside test/workflow.
  */
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
   Evidence,
@@ -13,6 +14,7 @@ import type {
   SpecInput,
 } from '../../core/activity-contract.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
+import { withPlan } from '../../activities/migration/plan-once.js';
 
 export interface Link {
   name: keyof MigrationActivities;
@@ -25,6 +27,13 @@ export interface Call {
   detail: string;
 }
 
+/** The timeouts an activity call was scheduled with, as the activity sees them. */
+export interface Timeouts {
+  name: keyof MigrationActivities;
+  startToCloseTimeoutMs: number;
+  heartbeatTimeoutMs?: number;
+}
+
 export interface FakeOptions {
   /** Source members, e.g. 3 -> etcd-0..etcd-2. */
   sourceSize?: number;
@@ -32,7 +41,14 @@ export interface FakeOptions {
   failWhen?: (call: Call, attempt: number) => Error | undefined;
   /** Called after each call is recorded (e.g. to send a signal at a precise point). */
   onCall?: (call: Call) => void;
+  /**
+   * Holds a call after it is recorded, before its effect lands in the model, until the returned
+   * promise settles (a slow activity that does not heartbeat); undefined: no hold.
+   */
+  holdWhen?: (call: Call) => Promise<void> | undefined;
   refusals?: string[];
+  /** Leave the plan out of the preflight report, as workers before the recorded plan did. */
+  planInWorkflow?: boolean;
 }
 
 interface Member {
@@ -90,6 +106,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     if (err) throw err;
     calls.push(call);
     opts.onCall?.(call);
+    await opts.holdWhen?.(call);
   }
 
   const membership = (name: string, alreadyDone: boolean): MembershipResult => ({
@@ -102,7 +119,8 @@ export function createFakeActivities(opts: FakeOptions = {}) {
   const activities: MigrationActivities = {
     async preflight({ spec }: { spec: MigrationSpec }): Promise<PreflightReport> {
       await record('preflight', spec.source.statefulSet);
-      return {
+      // Plans the way the real preflight activity does (opts.planInWorkflow: as before that).
+      const report: PreflightReport = {
         refusals: opts.refusals ?? [],
         warnings: [],
         observed: {
@@ -116,6 +134,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         sourceReplicas: world.sourceReplicas,
         evidence: evidence(),
       };
+      return opts.planInWorkflow ? report : withPlan(spec, report);
     },
     async observe() {
       await record('observe', '');
@@ -263,16 +282,19 @@ export function createFakeActivities(opts: FakeOptions = {}) {
   };
   // What each call said it runs (stepId) or undoes (undoes), for the undo-pairing tests.
   const links: Link[] = [];
+  const timeouts: Timeouts[] = [];
   const linked = Object.fromEntries(
     Object.entries(activities).map(([name, fn]) => [
       name,
       (input: SpecInput) => {
         links.push({ name: name as keyof MigrationActivities, stepId: input.stepId, undoes: input.undoes });
+        const { startToCloseTimeoutMs, heartbeatTimeoutMs } = Context.current().info;
+        timeouts.push({ name: name as keyof MigrationActivities, startToCloseTimeoutMs, heartbeatTimeoutMs });
         return (fn as (i: SpecInput) => Promise<unknown>)(input);
       },
     ]),
   ) as unknown as MigrationActivities;
-  return { activities: linked, calls, world, links };
+  return { activities: linked, calls, world, links, timeouts };
 }
 
 export function retryable(message: string): Error {
