@@ -5,7 +5,7 @@
  * references only (no secrets), and every result is small: it lands in the history.
  */
 import type { GuardVerdict } from './safety-guard.js';
-import type { ObservedMember, Side } from './planner/plan-types.js';
+import type { MigrationPlan, ObservedMember, Side } from './planner/plan-types.js';
 import type { DnsStrategy, MigrationSpec } from './spec/schema.js';
 
 export type { Side } from './planner/plan-types.js';
@@ -45,6 +45,14 @@ export interface PreflightReport {
   observed: { members: ObservedMember[] };
   sourceReplicas: number;
   evidence?: Evidence;
+  /**
+   * The plan, made once in the worker from these observations when nothing was refused. It lands
+   * in the history with the report, so a worker with a newer planner replays a run that started
+   * with an older one. Absent in histories from before (the workflow then plans as it did).
+   */
+  plan?: MigrationPlan;
+  /** Why no safe plan could be made from these observations (instead of `plan`). */
+  planError?: string;
 }
 
 export interface MembershipInput extends SpecInput {

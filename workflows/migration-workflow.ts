@@ -86,7 +86,9 @@ async function preflight(
 function planOrRefuse(run: MigrationRun, spec: MigrationSpec, report: PreflightReport): MigrationPlan {
   let plan: MigrationPlan;
   try {
-    plan = planMigration({ spec, observed: report.observed });
+    if (report.planError !== undefined) throw new Error(report.planError);
+    // Runs from before the preflight activity made the plan, plan here as they did.
+    plan = report.plan ?? planMigration({ spec, observed: report.observed });
   } catch (err) {
     throw run.fail(
       'no-safe-plan',

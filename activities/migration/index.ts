@@ -45,6 +45,7 @@ import {
 import { etcdAccess } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
 import { preflight } from './preflight.js';
+import { withPlan } from './plan-once.js';
 
 export class ConsistencyMismatch extends defineErrorType(FailureType.ConsistencyMismatch, true) {}
 export class LearnerPodNotRunning extends defineErrorType(FailureType.LearnerPodNotRunning, false) {}
@@ -104,7 +105,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   }
 
   const activities: MigrationActivities = {
-    preflight: ({ spec }) => preflight({ clients, secrets }, spec),
+    preflight: async ({ spec }) => withPlan(spec, await preflight({ clients, secrets }, spec)),
 
     observe: ({ spec }) => evidenceOf(spec),
 
