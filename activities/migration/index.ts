@@ -19,7 +19,8 @@ import { resolveRunContext, sleep, type RunContext } from '../run-context.js';
 import { createSecretResolver, type SecretResolver } from '../secret-ref.js';
 import { withConnection, type EtcdConnection } from '../etcd/connection.js';
 import { compact, moveLeader } from '../etcd/maintenance.js';
-import { addLearner, promoteLearner, removeMember, waitForLearnerCatchUp } from '../etcd/membership.js';
+import { removeMemberNotLeading } from '../etcd/leader-safe-removal.js';
+import { addLearner, promoteLearner, waitForLearnerCatchUp } from '../etcd/membership.js';
 import { hashKV, listMembers, observeCluster } from '../etcd/observe.js';
 import { rollingDefragment } from '../etcd/rolling-defragment.js';
 import type { EtcdAccess } from '../etcd/types.js';
@@ -178,7 +179,12 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           if (!found) return { memberId: null, alreadyDone: true }; // never added, or already removed
           id = found.id;
         }
-        const r = await removeMember(c, { member: { memberId: id }, requiredFaultTolerance }, rc);
+        // Undoing a join: if the new member leads meanwhile, an old member takes over first.
+        const r = await removeMemberNotLeading(
+          c,
+          { member: { memberId: id }, requiredFaultTolerance, preferAsLeader: isMemberOf(spec.source) },
+          rc,
+        );
         return { memberId: id, alreadyDone: r.alreadyRemoved };
       });
     },
@@ -266,10 +272,15 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
     async removeMember({ spec, member, memberId, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);
+      // An old member that leads again (an election) hands the leadership to a new one first.
       const r = await onEtcd(access, (c, rc) =>
-        removeMember(
+        removeMemberNotLeading(
           c,
-          { member: memberId ? { memberId, name: member } : { name: member }, requiredFaultTolerance },
+          {
+            member: memberId ? { memberId, name: member } : { name: member },
+            requiredFaultTolerance,
+            preferAsLeader: isMemberOf(spec.target),
+          },
           rc,
         ),
       );
@@ -291,6 +302,12 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
   };
   return withApplicationFailures(activities);
+}
+
+/** Whether an etcd member is one of `side`'s StatefulSet pods (`<statefulSet>-<ordinal>`). */
+function isMemberOf(side: { statefulSet: string }): (member: { name: string }) => boolean {
+  const pod = new RegExp(`^${side.statefulSet.replace(/[.]/g, '\\.')}-\\d+$`);
+  return (member) => pod.test(member.name);
 }
 
 function pick(endpoints: Record<string, string>, names: Set<string>): Record<string, string> {
