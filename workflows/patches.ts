@@ -15,3 +15,9 @@ export const RETRY_FAILED_JOIN_PATCH = 'retry-failed-join';
  * add is in flight (it may land in etcd all the same) still removes the learner.
  */
 export const REGISTER_JOIN_UNDO_FIRST_PATCH = 'register-join-undo-first';
+
+/**
+ * The move-back of the move-leader step is registered before the move (to the leader of the
+ * last evidence), so a move whose answer was lost and that was retried is still undone.
+ */
+export const REGISTER_MOVE_BACK_FIRST_PATCH = 'register-move-back-first';

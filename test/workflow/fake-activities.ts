@@ -46,6 +46,8 @@ export interface FakeOptions {
    * promise settles (a slow activity that does not heartbeat); undefined: no hold.
    */
   holdWhen?: (call: Call) => Promise<void> | undefined;
+  /** The first moveLeader moves the leadership, then its answer is lost (a retryable failure). */
+  loseFirstMoveLeaderAnswer?: boolean;
   refusals?: string[];
   /** Leave the plan out of the preflight report, as workers before the recorded plan did. */
   planInWorkflow?: boolean;
@@ -116,6 +118,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     evidence: evidence(),
   });
 
+  let answerLost = false;
   const activities: MigrationActivities = {
     async preflight({ spec }: { spec: MigrationSpec }): Promise<PreflightReport> {
       await record('preflight', spec.source.statefulSet);
@@ -241,6 +244,10 @@ export function createFakeActivities(opts: FakeOptions = {}) {
       await record('moveLeader', to);
       const from = leader;
       leader = to;
+      if (opts.loseFirstMoveLeaderAnswer && !answerLost) {
+        answerLost = true;
+        throw retryable(`the answer of move-leader to ${to} was lost`);
+      }
       return { from, to, alreadyLeader: from === to };
     },
     async verifyConsistency({ members: names }) {

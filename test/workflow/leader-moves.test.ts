@@ -1,0 +1,45 @@
+/**
+ * The leader phase's move, when its answer is lost: the retry finds the leadership already moved
+ * and cannot say where from; an abort before the client switch must still move it back.
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { abortSignal } from '../../workflows/messages.js';
+import type { etcdMigration } from '../../workflows/migration-workflow.js';
+import { createFakeActivities } from './fake-activities.js';
+import { allGates, createWorker, startTestEnvironment, testSpec, waitForStatus } from './harness.js';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await startTestEnvironment();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+it('a move-leader whose answer was lost still registers its move-back', async () => {
+  const fake = createFakeActivities({ loseFirstMoveLeaderAnswer: true });
+  const taskQueue = `leader-${randomUUID()}`;
+  const worker = await createWorker(env, taskQueue, fake.activities);
+  const result = await worker.runUntil(async () => {
+    const h = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
+      taskQueue,
+      workflowId: `leader-${randomUUID()}`,
+      args: [{ spec: testSpec({ gates: allGates('auto', { 'switch-clients': 'manual' }) }) }],
+    });
+    await waitForStatus(
+      h,
+      'switch-clients gate',
+      (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients',
+    );
+    await h.signal(abortSignal, { by: 'dave', reason: 'after a lost move-leader answer' });
+    return h.result();
+  });
+  expect(result.outcome).toBe('aborted');
+  const moves = fake.calls.filter((c) => c.name === 'moveLeader').map((c) => c.detail);
+  // The move, its retry (which found it made), then the move back in the rollback.
+  expect(moves).toEqual(['etcd-main-0', 'etcd-main-0', 'etcd-0']);
+  expect(fake.world.leader).toBe('etcd-0');
+  expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+});
