@@ -13,7 +13,7 @@ import {
   messageOf,
   MemberNotFound,
 } from './errors.js';
-import { sleep } from '../run-context.js';
+import { heartbeatEvery, noopRunContext, sleep, type RunContext } from '../run-context.js';
 import type {
   AlarmInfo,
   ClusterObservation,
@@ -297,21 +297,22 @@ export interface HashKVOptions {
   revision?: number;
   /** How long a lagging member may take to reach the revision (default 10 s). */
   catchUpMs?: number;
+  /** How long one member may take to hash (default 30 s; a keyspace of gigabytes takes longer). */
+  callTimeoutMs?: number;
 }
 
 async function hashOne(
   conn: EtcdConnection,
   name: string,
   revision: number,
-  catchUpMs: number,
+  options: HashKVOptions,
 ): Promise<MemberHash> {
-  const until = Date.now() + catchUpMs;
+  const until = Date.now() + (options.catchUpMs ?? 10_000);
+  const timeoutMs = Math.max(conn.timeoutMs, options.callTimeoutMs ?? 30_000);
   for (;;) {
     try {
-      const r = await conn.call(
-        name,
-        { operation: `hashKV at ${revision}`, timeoutMs: Math.max(conn.timeoutMs, 30_000) },
-        (c, o) => hashKVRaw(c, { revision }, o),
+      const r = await conn.call(name, { operation: `hashKV at ${revision}`, timeoutMs }, (c, o) =>
+        hashKVRaw(c, { revision }, o),
       );
       return {
         name,
@@ -330,9 +331,14 @@ async function hashOne(
 
 /**
  * hashKV of every voter of the endpoint map at one fixed revision, and whether
- * they agree. Learners cannot serve hashKV and are left out.
+ * they agree. Learners cannot serve hashKV and are left out. Heartbeats while
+ * the members hash (each one reads its whole keyspace).
  */
-export async function hashKV(conn: EtcdConnection, options: HashKVOptions = {}): Promise<HashKVResult> {
+export async function hashKV(
+  conn: EtcdConnection,
+  options: HashKVOptions = {},
+  rc: RunContext = noopRunContext,
+): Promise<HashKVResult> {
   const statuses = await Promise.all(
     conn.names.map((n) =>
       memberStatus(conn, n).then(
@@ -351,14 +357,21 @@ export async function hashKV(conn: EtcdConnection, options: HashKVOptions = {}):
   if (!Number.isInteger(revision) || revision <= 0) {
     throw new EtcdRequestFailed(`hashKV needs a revision > 0, got ${revision}`);
   }
+  const started = Date.now();
+  const hashing = new Set(voters);
+  const progress = () => ({ hashKV: revision, hashing: [...hashing], elapsedMs: Date.now() - started });
+  rc.heartbeat(progress());
+  const stop = heartbeatEvery(rc, 2_000, progress);
   const results = await Promise.all(
     voters.map((n) =>
-      hashOne(conn, n, revision, options.catchUpMs ?? 10_000).then(
-        (h) => h,
-        (err: unknown) => ({ name: n, err }),
-      ),
+      hashOne(conn, n, revision, options)
+        .then(
+          (h) => h,
+          (err: unknown) => ({ name: n, err }),
+        )
+        .finally(() => hashing.delete(n)),
     ),
-  );
+  ).finally(stop);
   const hashes: MemberHash[] = [];
   for (const r of results) {
     if ('err' in r) errors.push({ name: r.name, error: messageOf(r.err) });

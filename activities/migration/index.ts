@@ -42,6 +42,7 @@ import {
   finalizeTarget,
   scaleTarget,
   shrinkTarget,
+  stepDeadlineMs,
 } from '../kubernetes/target-statefulset.js';
 import { etcdAccess } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
@@ -69,13 +70,17 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     fn: (conn: EtcdConnection, rc: RunContext) => Promise<T>,
   ): Promise<T> => withConnection(access, secrets, (conn) => fn(conn, resolveRunContext()));
 
+  /** hashKV of `members`, heartbeating; one member may hash for as long as a step may take. */
+  const hashOf = (spec: MigrationSpec, access: EtcdAccess, members: Set<string>) =>
+    onEtcd({ ...access, endpoints: pick(access.endpoints, members) }, (c, rc) =>
+      hashKV(c, { callTimeoutMs: stepDeadlineMs(spec) }, rc),
+    );
+
   async function evidenceOf(spec: MigrationSpec, withHash = true): Promise<Evidence> {
     const access = await etcdAccess(env(), spec);
     const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
-    const hash = withHash
-      ? await onEtcd({ ...access, endpoints: pick(access.endpoints, voters) }, (c) => hashKV(c))
-      : undefined;
+    const hash = withHash ? await hashOf(spec, access, voters) : undefined;
     return toEvidence(spec, obs, hash);
   }
 
@@ -262,9 +267,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
     async verifyConsistency({ spec, members }) {
       const access = await etcdAccess(env(), spec);
-      const hash = await onEtcd({ ...access, endpoints: pick(access.endpoints, new Set(members)) }, (c) =>
-        hashKV(c),
-      );
+      const hash = await hashOf(spec, access, new Set(members));
       if (!hash.agree)
         throw new ConsistencyMismatch(`hashKV disagrees at revision ${hash.revision}: ${hash.summary}`);
       const obs = await onEtcd(access, observeCluster);
