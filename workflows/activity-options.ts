@@ -1,14 +1,37 @@
 /**
- * Timeouts and retry policies per activity group. Typed errors the activities raise as
- * non-retryable (Forbidden, Invalid, QuorumAtRisk, ...) stop retries whatever the policy says.
+ * Timeouts, retry policies and cancellation per activity group, from the spec's deadlines.
+ * Typed errors the activities raise as non-retryable (Forbidden, Invalid, QuorumAtRisk, ...)
+ * stop retries whatever the policy says.
  */
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  patched,
+  proxyActivities,
+  type ActivityOptions,
+} from '@temporalio/workflow';
 import type { MigrationActivities } from '../core/activity-contract.js';
+import { WAIT_FOR_IN_FLIGHT_PATCH } from './patches.js';
+
+/** The spec's deadlines, in ms. */
+export interface ActivityDeadlines {
+  /** `deadlines.step`; without it (the preflight's proxies) the spec's default, 10 minutes. */
+  stepMs?: number;
+  catchUpMs: number;
+  loadBalancersMs: number;
+}
+
+const DEFAULT_STEP_MS = 10 * 60_000;
+
+/**
+ * An activity with a deadline of its own inside (a pod's start, a learner's catch-up) is given
+ * this much longer, so that its own error, which says what it waited for, comes first.
+ */
+const MARGIN_MS = 60_000;
 
 // Heartbeat timeouts let a retry start soon after a worker dies mid-activity (instead of after
 // the start-to-close timeout); every activity that can take longer heartbeats while it waits.
-const kubernetes: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
+const kubernetes = (stepMs: number): ActivityOptions => ({
+  startToCloseTimeout: stepMs + MARGIN_MS,
   heartbeatTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
@@ -16,11 +39,11 @@ const kubernetes: ActivityOptions = {
     maximumInterval: '30 seconds',
     maximumAttempts: 10,
   },
-};
+});
 
 /** Membership changes: retried (the guard re-checks health first), but not forever. */
-const membership: ActivityOptions = {
-  startToCloseTimeout: '3 minutes',
+const membership = (stepMs: number): ActivityOptions => ({
+  startToCloseTimeout: stepMs + MARGIN_MS,
   heartbeatTimeout: '30 seconds',
   retry: {
     initialInterval: '2 seconds',
@@ -28,33 +51,58 @@ const membership: ActivityOptions = {
     maximumInterval: '30 seconds',
     maximumAttempts: 8,
   },
-};
+});
 
 /** Long waits with their own deadline inside: they heartbeat, and time out a little after it. */
-function waiting(deadline: string): ActivityOptions {
+function waiting(deadlineMs: number): ActivityOptions {
   return {
-    startToCloseTimeout: deadline,
+    startToCloseTimeout: deadlineMs + MARGIN_MS,
     heartbeatTimeout: '30 seconds',
     retry: { initialInterval: '2 seconds', maximumInterval: '20 seconds', maximumAttempts: 3 },
   };
 }
 
-const observation: ActivityOptions = {
+/** observe and verifyConsistency heartbeat while they hash (hashKV of a large keyspace is slow). */
+const observation = (stepMs: number): ActivityOptions => ({
+  startToCloseTimeout: stepMs + MARGIN_MS,
+  heartbeatTimeout: '20 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
+});
+
+/** The preflight checks, before the plan: they do not heartbeat. */
+const preflight = proxyActivities<MigrationActivities>({
   startToCloseTimeout: '1 minute',
   heartbeatTimeout: '20 seconds',
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
-};
+});
 
-const k8s = proxyActivities<MigrationActivities>(kubernetes);
-const members = proxyActivities<MigrationActivities>(membership);
-const observe = proxyActivities<MigrationActivities>(observation);
+/**
+ * An abort cancels the step in flight. An activity that changes things may still land after
+ * that (one that does not heartbeat never hears of the cancellation), so the run waits until it
+ * has ended or acknowledged the cancellation before the rollback starts (patch
+ * `wait-for-in-flight`). Reads and waits that change nothing are let go at once.
+ */
+function changing(options: ActivityOptions, waitForInFlight: boolean): ActivityOptions {
+  return waitForInFlight
+    ? { ...options, cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+    : options;
+}
 
-export function activitiesFor(deadlines: { catchUpMs: number; loadBalancersMs: number }) {
-  const catchUp = proxyActivities<MigrationActivities>(waiting(`${deadlines.catchUpMs + 60_000} ms`));
-  const lbs = proxyActivities<MigrationActivities>(waiting(`${deadlines.loadBalancersMs + 60_000} ms`));
-  const maintenance = proxyActivities<MigrationActivities>(waiting('30 minutes'));
+export function activitiesFor(deadlines: ActivityDeadlines) {
+  // Decided once per set of proxies: the cancellation type is fixed when an activity is scheduled.
+  const waitForInFlight = patched(WAIT_FOR_IN_FLIGHT_PATCH);
+  const stepMs = deadlines.stepMs ?? DEFAULT_STEP_MS;
+  const k8s = proxyActivities<MigrationActivities>(changing(kubernetes(stepMs), waitForInFlight));
+  const members = proxyActivities<MigrationActivities>(changing(membership(stepMs), waitForInFlight));
+  const observe = proxyActivities<MigrationActivities>(observation(stepMs));
+  const catchUp = proxyActivities<MigrationActivities>(waiting(deadlines.catchUpMs));
+  const lbs = proxyActivities<MigrationActivities>(waiting(deadlines.loadBalancersMs));
+  // A rolling defragment is one step over every member: never less than the 30 minutes of before.
+  const maintenance = proxyActivities<MigrationActivities>(
+    changing(waiting(Math.max(stepMs, 30 * 60_000)), waitForInFlight),
+  );
   return {
-    preflight: observe.preflight,
+    preflight: preflight.preflight,
     observe: observe.observe,
     verifyConsistency: observe.verifyConsistency,
     compact: members.compact,

@@ -3,11 +3,12 @@
  * client switch; or, after a failure or an abort, rolled back before the switch (the saga's
  * undos, newest first) and failed without rollback after it.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, log } from '@temporalio/workflow';
+import { ApplicationFailure, CancellationScope, isCancellation, log, patched } from '@temporalio/workflow';
 import type { Evidence } from '../core/activity-contract.js';
 import { FailureType } from '../core/failure-types.js';
 import { recordRunFinished } from './migration-metrics.js';
 import { AbortRequested, failureMessage, now } from './migration-run.js';
+import { WAIT_FOR_IN_FLIGHT_PATCH } from './patches.js';
 import type { PhaseTiming } from './status.js';
 import type { StepContext } from './steps/index.js';
 
@@ -57,7 +58,10 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     failed.endedAt = now();
     failed.note = failureMessage(err);
   }
-  const aborted = err instanceof AbortRequested || (isCancellation(err) && status.abort !== null);
+  // The activity an abort waited for may have failed rather than been cancelled: still an abort.
+  const aborted =
+    err instanceof AbortRequested ||
+    (status.abort !== null && (isCancellation(err) || patched(WAIT_FOR_IN_FLIGHT_PATCH)));
   if (run.clientsSwitched) {
     throw run.fail(
       'failed',

@@ -8,6 +8,7 @@ import {
   CancellationScope,
   condition,
   log,
+  patched,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -15,6 +16,7 @@ import type { Evidence, MembershipResult } from '../core/activity-contract.js';
 import type { MigrationPlan, PhaseName, StepOfKind } from '../core/planner/plan-types.js';
 import type { AbortInput, ApproveInput, PauseInput } from './messages.js';
 import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
+import { ABORT_WINS_AT_GATE_PATCH } from './patches.js';
 import { Saga } from './saga.js';
 import { PHASE_KEY } from './search-attributes.js';
 import { initialStatus, type MigrationStatus, type StepProgress } from './status.js';
@@ -90,7 +92,8 @@ export class MigrationRun {
   abort(a: AbortInput): void {
     if (this.status.abort) return;
     this.status.abort = { by: a.by, reason: a.reason, at: now() };
-    // Before the client switch an abort rolls back: stop what is running now.
+    // Before the client switch an abort rolls back: stop what is running now. The rollback
+    // starts once a cancelled activity that changes things has ended (activity-options.ts).
     if (!this.clientsSwitched) this.currentScope?.cancel();
   }
 
@@ -137,7 +140,10 @@ export class MigrationRun {
     }
   }
 
-  /** Waits for approval; returns false when an abort after the client switch stops the run here. */
+  /**
+   * Waits for approval, or an abort (which wins when both came together); returns false when an
+   * abort after the client switch stops the run here.
+   */
   async waitAtGate(step: StepOfKind<'gate'>): Promise<boolean> {
     const { status } = this;
     if (step.approval === 'auto') {
@@ -156,7 +162,10 @@ export class MigrationRun {
     this.waitingGate = null;
     status.waitingFor = null;
     status.workflowState = 'running';
-    if (this.approvals.has(step.gate)) return true;
+    // An abort that came with the approval (the same workflow task) wins over it.
+    const approved = this.approvals.has(step.gate);
+    const aborted = status.abort !== null && (!approved || patched(ABORT_WINS_AT_GATE_PATCH));
+    if (!aborted) return true;
     if (!this.clientsSwitched) throw new AbortRequested();
     return false;
   }

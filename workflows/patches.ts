@@ -17,6 +17,22 @@ export const RETRY_FAILED_JOIN_PATCH = 'retry-failed-join';
 export const REGISTER_JOIN_UNDO_FIRST_PATCH = 'register-join-undo-first';
 
 /**
+ * An abort waits for the activity in flight: the activities that change things are scheduled
+ * with `WAIT_CANCELLATION_COMPLETED`, so the rollback starts only after the cancelled activity
+ * ended (completed, failed or acknowledged the cancellation), where it used to start at once
+ * while, say, an add-learner could still land. Decided once per set of proxies
+ * (`activitiesFor`); an abort also stays an abort when the activity it waited for failed.
+ */
+export const WAIT_FOR_IN_FLIGHT_PATCH = 'wait-for-in-flight';
+
+/**
+ * An abort that arrives with an approval (in the same workflow task) wins at the gate: the run
+ * rolls back (or, after the client switch, stops before the gate), where the approval used to
+ * win and the run went on, past the switch-clients gate even.
+ */
+export const ABORT_WINS_AT_GATE_PATCH = 'abort-wins-at-gate';
+
+/**
  * The move-back of the move-leader step is registered before the move (to the leader of the
  * last evidence), so a move whose answer was lost and that was retried is still undone.
  */

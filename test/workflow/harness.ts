@@ -9,12 +9,16 @@ import {
   type WorkflowBundleWithSourceMap,
 } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll } from 'vitest';
 import { toolPath, REPO_ROOT } from '../../sandbox/config.js';
 import { waitFor } from '../../sandbox/processes.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
 import { statusQuery } from '../../workflows/messages.js';
 import type { MigrationStatus } from '../../workflows/status.js';
 import type { MigrationActivities } from '../../core/activity-contract.js';
+import type { etcdMigration } from '../../workflows/migration-workflow.js';
+import { createFakeActivities, type FakeOptions } from './fake-activities.js';
 import fs from 'node:fs';
 import YAML from 'yaml';
 
@@ -33,6 +37,18 @@ export async function startTestEnvironment(): Promise<TestWorkflowEnvironment> {
       ui: false,
     },
   });
+}
+
+/** A dev server for the tests of this file: started before them, torn down after them. */
+export function useTestEnvironment(): () => TestWorkflowEnvironment {
+  let env: TestWorkflowEnvironment | undefined;
+  beforeAll(async () => {
+    env = await startTestEnvironment();
+  });
+  afterAll(async () => {
+    await env?.teardown();
+  });
+  return () => env!;
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
@@ -63,6 +79,38 @@ export function testSpec(overrides: Record<string, unknown> = {}): Record<string
     fs.readFileSync(path.join(REPO_ROOT, 'examples', 'migration-spec.yaml'), 'utf8'),
   ) as Record<string, unknown>;
   return { ...base, soak: '1s', ...overrides };
+}
+
+export type MigrationHandle = WorkflowHandle<typeof etcdMigration>;
+export type Fake = ReturnType<typeof createFakeActivities>;
+
+/** Starts a migration of `testSpec(specOverrides)` on `taskQueue` (a worker there runs it). */
+export function startMigration(
+  env: TestWorkflowEnvironment,
+  taskQueue: string,
+  specOverrides: Record<string, unknown> = {},
+): Promise<MigrationHandle> {
+  return env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
+    taskQueue,
+    workflowId: `migration-${randomUUID()}`,
+    args: [{ spec: testSpec(specOverrides) }],
+  });
+}
+
+/** A migration with fake activities on a task queue of its own; `drive` runs while a worker serves it. */
+export async function runWithFakes<T>(
+  env: TestWorkflowEnvironment,
+  specOverrides: Record<string, unknown>,
+  fakeOptions: FakeOptions,
+  drive: (handle: MigrationHandle, fake: Fake) => Promise<T>,
+): Promise<{ result: T; fake: Fake }> {
+  const taskQueue = `wf-${randomUUID()}`;
+  const fake = createFakeActivities(fakeOptions);
+  const worker = await createWorker(env, taskQueue, fake.activities);
+  const result = await worker.runUntil(async () =>
+    drive(await startMigration(env, taskQueue, specOverrides), fake),
+  );
+  return { result, fake };
 }
 
 export function allGates(

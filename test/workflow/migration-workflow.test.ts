@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -15,21 +14,16 @@ import {
   resumeSignal,
 } from '../../workflows/messages.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
-import {
-  createFakeActivities,
-  nonRetryable,
-  retryable,
-  type Call,
-  type FakeOptions,
-} from './fake-activities.js';
+import { nonRetryable, retryable, type Call, type FakeOptions } from './fake-activities.js';
 import {
   allGates,
-  createWorker,
+  runWithFakes,
   startTestEnvironment,
   statusOf,
-  testSpec,
   waitForStatus,
   workflowBundle,
+  type Fake,
+  type MigrationHandle,
 } from './harness.js';
 
 let env: TestWorkflowEnvironment;
@@ -41,27 +35,11 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-async function run<T>(
+const run = <T>(
   specOverrides: Record<string, unknown>,
   fakeOptions: FakeOptions,
-  drive: (
-    handle: WorkflowHandle<typeof etcdMigration>,
-    fake: ReturnType<typeof createFakeActivities>,
-  ) => Promise<T>,
-): Promise<{ result: T; fake: ReturnType<typeof createFakeActivities> }> {
-  const taskQueue = `wf-${randomUUID()}`;
-  const fake = createFakeActivities(fakeOptions);
-  const worker = await createWorker(env, taskQueue, fake.activities);
-  const result = await worker.runUntil(async () => {
-    const handle = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
-      taskQueue,
-      workflowId: `migration-${randomUUID()}`,
-      args: [{ spec: testSpec(specOverrides) }],
-    });
-    return drive(handle, fake);
-  });
-  return { result, fake };
-}
+  drive: (handle: MigrationHandle, fake: Fake) => Promise<T>,
+) => runWithFakes(env, specOverrides, fakeOptions, drive);
 
 /** Replays a finished run's history against the current workflow code; with RECORD_HISTORIES=1 also saves it. */
 async function replays(handle: WorkflowHandle<typeof etcdMigration>, fixtureName?: string): Promise<void> {
