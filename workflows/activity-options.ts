@@ -14,13 +14,11 @@ import { WAIT_FOR_IN_FLIGHT_PATCH } from './patches.js';
 
 /** The spec's deadlines, in ms. */
 export interface ActivityDeadlines {
-  /** `deadlines.step`; without it (the preflight's proxies) the spec's default, 10 minutes. */
-  stepMs?: number;
+  /** `deadlines.step`: how long any one step may take. */
+  stepMs: number;
   catchUpMs: number;
   loadBalancersMs: number;
 }
-
-const DEFAULT_STEP_MS = 10 * 60_000;
 
 /**
  * An activity with a deadline of its own inside (a pod's start, a learner's catch-up) is given
@@ -91,7 +89,7 @@ function changing(options: ActivityOptions, waitForInFlight: boolean): ActivityO
 export function activitiesFor(deadlines: ActivityDeadlines) {
   // Decided once per set of proxies: the cancellation type is fixed when an activity is scheduled.
   const waitForInFlight = patched(WAIT_FOR_IN_FLIGHT_PATCH);
-  const stepMs = deadlines.stepMs ?? DEFAULT_STEP_MS;
+  const { stepMs } = deadlines;
   const k8s = proxyActivities<MigrationActivities>(changing(kubernetes(stepMs), waitForInFlight));
   const members = proxyActivities<MigrationActivities>(changing(membership(stepMs), waitForInFlight));
   const observe = proxyActivities<MigrationActivities>(observation(stepMs));

@@ -36,6 +36,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
 
   const spec = validate(run, input.spec);
   const acts = activitiesFor({
+    stepMs: ms(spec.deadlines.step),
     catchUpMs: ms(spec.deadlines.catchUp),
     loadBalancersMs: ms(spec.deadlines.loadBalancers),
   });

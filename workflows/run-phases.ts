@@ -4,11 +4,9 @@
  * and retried after resume; any other failure goes up to the run's ending (endings.ts).
  */
 import type { PlanStep } from '../core/planner/plan-types.js';
-import { activitiesFor } from './activity-options.js';
 import { retryableJoin, undoFailedJoin } from './failed-join.js';
 import { now } from './migration-run.js';
 import { executeStep, type StepContext } from './steps/index.js';
-import { ms } from './steps/step-context.js';
 
 /** Where an abort after the client switch may stop the run: a new-side majority and no learner. */
 function safeStopAfter(step: PlanStep, ctx: StepContext): boolean {
@@ -23,13 +21,6 @@ function safeStopAfter(step: PlanStep, ctx: StepContext): boolean {
 
 /** Runs the plan; returns where it stopped when an abort after the client switch ended it early. */
 export async function runPhases(ctx: StepContext): Promise<string | null> {
-  // The steps, their undos and the run's ending call activities with every deadline of the spec.
-  const { deadlines } = ctx.spec;
-  ctx.acts = activitiesFor({
-    stepMs: ms(deadlines.step),
-    catchUpMs: ms(deadlines.catchUp),
-    loadBalancersMs: ms(deadlines.loadBalancers),
-  });
   const { run, plan } = ctx;
   const progress = run.progress;
   let index = 0;
