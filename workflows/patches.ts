@@ -37,3 +37,9 @@ export const ABORT_WINS_AT_GATE_PATCH = 'abort-wins-at-gate';
  * last evidence), so a move whose answer was lost and that was retried is still undone.
  */
 export const REGISTER_MOVE_BACK_FIRST_PATCH = 'register-move-back-first';
+
+/**
+ * The join's full undo (remove the member, then stop its pod) is registered before the target
+ * is scaled, so a scale that an abort cancels after it created the pod is still undone.
+ */
+export const REGISTER_SCALE_UNDO_FIRST_PATCH = 'register-scale-undo-first';

@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
 import { Worker } from '@temporalio/worker';
 import { abortSignal, approveSignal } from '../../workflows/messages.js';
 import { createFakeActivities, type Call } from './fake-activities.js';
@@ -31,6 +30,31 @@ async function replays(handle: MigrationHandle): Promise<void> {
 
 const names = (calls: Call[]) => calls.map((c) => `${c.name} ${c.detail}`.trim());
 const UNDO = /^(removeLearner|shrinkTarget|removeDns|delete\w+|moveLeader etcd-0)/;
+
+/** Event ids: when the slow call ended, and when the first undo (an input with `undoes`) was scheduled. */
+async function undoOrder(
+  h: MigrationHandle,
+  slow: Call,
+): Promise<{ slowEnded: number; firstUndoScheduled: number }> {
+  const events = (await h.fetchHistory()).events ?? [];
+  const inputOf = (e: (typeof events)[number]) => {
+    const data = e.activityTaskScheduledEventAttributes?.input?.payloads?.[0]?.data;
+    return data ? (JSON.parse(Buffer.from(data).toString('utf8')) as Record<string, unknown>) : {};
+  };
+  const scheduled = events.filter(
+    (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === slow.name,
+  );
+  const slowId = Number(scheduled.at(-1)?.eventId);
+  const ended = events.find((e) => {
+    const a =
+      e.activityTaskCompletedEventAttributes ??
+      e.activityTaskCanceledEventAttributes ??
+      e.activityTaskFailedEventAttributes;
+    return a && Number(a.scheduledEventId) === slowId;
+  });
+  const undo = events.find((e) => e.activityTaskScheduledEventAttributes && inputOf(e).undoes !== undefined);
+  return { slowEnded: Number(ended?.eventId ?? Infinity), firstUndoScheduled: Number(undo?.eventId ?? -1) };
+}
 
 /** The source as it was, and nothing of the target left. */
 function expectRolledBack(world: Fake['world']): void {
@@ -67,17 +91,18 @@ describe('an abort waits for what is in flight', () => {
       async (h, f) => {
         await inFlight;
         await h.signal(abortSignal, { by: 'dave', reason: `abort during ${slow.name}` });
+        // The abort's workflow task has run: without the wait, it had begun the rollback already.
         const afterAbort = await waitForStatus(h, 'the abort', (s) => s.abort !== null);
-        // Time enough for a rollback to begin, had it not waited for the call in flight.
-        await delay(1500);
         const beforeLanding = names(f.calls);
         land();
         const r = await h.result();
         await replays(h);
-        return { r, afterAbort, beforeLanding, status: await statusOf(h) };
+        return { r, afterAbort, beforeLanding, status: await statusOf(h), order: await undoOrder(h, slow) };
       },
     );
     expect(result.afterAbort.workflowState).toBe('running');
+    // In the history, the first undo is scheduled only after the slow call has ended.
+    expect(result.order.firstUndoScheduled).toBeGreaterThan(result.order.slowEnded);
     expect(result.beforeLanding.at(-1)).toBe(`${slow.name} ${slow.detail}`);
     expect(result.beforeLanding.filter((c) => UNDO.test(c))).toEqual([]);
     expect(result.r.outcome).toBe('aborted');
@@ -157,5 +182,27 @@ describe("the spec's deadlines", () => {
     // observe and verifyConsistency heartbeat while they hash: a dead worker shows soon.
     for (const t of fake.timeouts.filter((x) => x.name === 'observe' || x.name === 'verifyConsistency'))
       expect(t.heartbeatTimeoutMs).toBe(20_000);
+  });
+});
+
+describe('an abort while the target is being started', () => {
+  it('deletes the StatefulSet that a cancelled scale-target created', async () => {
+    const { result, fake } = await runWithFakes(
+      env(),
+      { gates: allGates('auto') },
+      { scaleTargetWaitsForCancel: 'etcd-main-0' },
+      async (h, f) => {
+        await waitForStatus(h, 'the first scale-target', () =>
+          f.calls.some((c) => c.name === 'scaleTarget' && c.detail === 'etcd-main-0 1'),
+        );
+        await h.signal(abortSignal, { by: 'dave', reason: 'abort while the pod starts' });
+        const r = await h.result();
+        await replays(h);
+        return r;
+      },
+    );
+    expect(result.outcome).toBe('aborted');
+    expect(names(fake.calls)).toContain('shrinkTarget 0 etcd-main-0');
+    expectRolledBack(fake.world);
   });
 });

@@ -46,6 +46,11 @@ export interface FakeOptions {
    * promise settles (a slow activity that does not heartbeat); undefined: no hold.
    */
   holdWhen?: (call: Call) => Promise<void> | undefined;
+  /**
+   * The scaleTarget of this member lands, then heartbeats until it is cancelled and acknowledges
+   * the cancellation (as the real one does while it waits for the pod).
+   */
+  scaleTargetWaitsForCancel?: string;
   /** The first moveLeader moves the leadership, then its answer is lost (a retryable failure). */
   loseFirstMoveLeaderAnswer?: boolean;
   refusals?: string[];
@@ -220,6 +225,13 @@ export function createFakeActivities(opts: FakeOptions = {}) {
       const created = !world.targetExists;
       world.targetExists = true;
       world.targetReplicas = replicas;
+      if (opts.scaleTargetWaitsForCancel === member) {
+        const activity = Context.current();
+        for (;;) {
+          activity.heartbeat();
+          await activity.sleep(200);
+        }
+      }
       return { replicas, created };
     },
     async shrinkTarget({ replicas, removedMembers, keepHeadlessService }) {
