@@ -2,7 +2,9 @@
  * The acceptance scenario of design.md, shared by the end-to-end test and the demo: the article's
  * 3-member etcd in cluster "source" with data in it, a live load client, the migration workflow
  * (real activities, a real Temporal server) to StatefulSet etcd-main in cluster "target", the load
- * client switched to the new members at the switch-clients gate. Returns the report.
+ * client switched to the new members at the switch-clients gate. Returns the report. Another source
+ * fixture and member count (`sourceFixture`) and another target size (`targetReplicas`) make the
+ * same scenario for other sizes.
  */
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
@@ -22,7 +24,6 @@ import {
   apply,
   clusterClient,
   createNamespaceInBoth,
-  loadManifests,
   readyPods,
   waitFor,
   type ClusterClient,
@@ -32,6 +33,7 @@ import { inProcessWorkers, type WorkerHost } from './worker-hosts.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
 import type { GateName } from '../../core/spec/schema.js';
+import { ARTICLE_FIXTURE, sourceManifests, type SourceFixture } from './source-fixture.js';
 
 export interface ScenarioOptions {
   client: Client;
@@ -46,6 +48,12 @@ export interface ScenarioOptions {
    * fault, resume or approve from here. Throwing ends the scenario with that error.
    */
   onStatus?: (ctx: ScenarioContext) => Promise<void>;
+  /** Keep calling onStatus after the client switch, until the run ends (faults in retire). */
+  onStatusAfterSwitch?: boolean;
+  /** The source etcd (StatefulSet and headless Service `etcd`) and its members; default the article's 3. */
+  sourceFixture?: SourceFixture;
+  /** The spec's `target.replicas` (default: unset, the source's size); the final members follow it. */
+  targetReplicas?: number;
   /** How many times a member may be added (a retried join adds it twice); default once. */
   expectedAdds?: (member: string) => number;
   keys?: number;
@@ -73,6 +81,8 @@ export interface ScenarioReport extends LoadSummary {
   durationMs: number;
   phases: { name: string; start: string; end?: string }[];
   finalMembers: { name: string; cluster: string; learner: boolean }[];
+  /** The members a completed migration ends with: etcd-main-0 .. (target size - 1). */
+  expectedFinalMembers: string[];
   hashKvConsistent: boolean;
   sourcePvcsRetained: boolean;
   sourceMemberIdsBefore: string[];
@@ -170,8 +180,9 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const { source, target, ns } = await createNamespaceInBoth('accept');
   say(`namespace ${ns} in both clusters`);
 
-  await apply(source, loadManifests(path.join(REPO_ROOT, 'test/fixtures/article-etcd.yaml'), ns));
-  const pods = await readyPods(source, ns, 'app=etcd', 3);
+  const fixture = opts.sourceFixture ?? ARTICLE_FIXTURE;
+  await apply(source, sourceManifests(fixture, ns));
+  const pods = await readyPods(source, ns, 'app=etcd', fixture.replicas);
   const sourceEndpoints = pods.map((p) => `http://${p.status!.podIP}:2379`);
   const seed = new Etcd3({ hosts: sourceEndpoints });
   try {
@@ -192,12 +203,19 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   say('load client running');
 
   const abortGate = opts.abortAtGate ?? (opts.abortAtSwitch ? 'switch-clients' : undefined);
-  const specOverrides = abortGate
-    ? {
-        ...opts.specOverrides,
-        gates: { ...opts.specOverrides?.gates, [abortGate]: 'manual' },
-      }
-    : opts.specOverrides;
+  const specOverrides = withTargetReplicas(
+    abortGate
+      ? {
+          ...opts.specOverrides,
+          gates: { ...opts.specOverrides?.gates, [abortGate]: 'manual' },
+        }
+      : opts.specOverrides,
+    opts.targetReplicas,
+  );
+  const expectedFinalMembers = Array.from(
+    { length: opts.targetReplicas ?? fixture.replicas },
+    (_, i) => `etcd-main-${i}`,
+  );
   const taskQueue = `accept-${randomUUID()}`;
   if (!opts.workers && !opts.connection) throw new Error('runAcceptanceScenario: pass connection or workers');
   const host = opts.workers ?? inProcessWorkers(opts.connection!);
@@ -217,22 +235,29 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     let lastPhase = '';
     let hookError: unknown;
     const stopAt = abortGate ?? 'switch-clients';
+    // One status poll: the phase line, then the hook; `ended` once the run is over or the hook threw.
+    const poll = async () => {
+      const s = await handle!.query(statusQuery);
+      if (s.phase && s.phase !== lastPhase) {
+        lastPhase = s.phase;
+        say(`phase ${s.phase}`);
+      }
+      try {
+        await opts.onStatus?.({ status: s, handle: handle!, namespace: ns, say });
+      } catch (err) {
+        hookError = err;
+        return { ended: true, s };
+      }
+      return {
+        ended: ['failed', 'rolled-back', 'aborted', 'completed', 'stopped'].includes(s.workflowState),
+        s,
+      };
+    };
     const atGate = await waitFor(
       `the ${stopAt} gate`,
       async () => {
-        const s = await handle!.query(statusQuery);
-        if (s.phase && s.phase !== lastPhase) {
-          lastPhase = s.phase;
-          say(`phase ${s.phase}`);
-        }
-        try {
-          await opts.onStatus?.({ status: s, handle: handle!, namespace: ns, say });
-        } catch (err) {
-          hookError = err;
-          return { ended: true as const, s };
-        }
-        if (['failed', 'rolled-back', 'aborted', 'completed', 'stopped'].includes(s.workflowState))
-          return { ended: true as const, s };
+        const { ended, s } = await poll();
+        if (ended) return { ended: true as const, s };
         return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === stopAt
           ? { ended: false as const, s }
           : undefined;
@@ -263,6 +288,15 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
         await handle.executeUpdate(approveUpdate, {
           args: [{ gate: 'switch-clients', by: 'acceptance-test', comment: 'load client switched' }],
         });
+        if (opts.onStatusAfterSwitch) {
+          await waitFor('the end of the run', async () => (await poll()).ended || undefined, {
+            timeoutMs: 15 * 60_000,
+            intervalMs: 500,
+          }).catch((err: unknown) => {
+            failure = err;
+          });
+          if (hookError) failure = hookError;
+        }
       }
     }
     if (!hookError) {
@@ -309,7 +343,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const check = checkHistory(load.history, finalValues);
   const summary = load.summary();
   const sourcePvcsRetained =
-    pvcsBefore.length === 3 && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
+    pvcsBefore.length === fixture.replicas && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
   if (opts.cleanup ?? true) await cleanUp(ns, specOverrides);
   // Kept for diagnosis: what the clients saw next to when each step ran.
   fs.mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
@@ -344,6 +378,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
       cluster: m.side,
       learner: m.isLearner,
     })),
+    expectedFinalMembers,
     hashKvConsistent,
     sourcePvcsRetained,
     sourceMemberIdsBefore: idsBefore,
@@ -361,6 +396,15 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     sourceStateBefore,
     sourceStateAfter,
   };
+}
+
+/** `overrides` with the spec's `target.replicas` set, when a target size is given. */
+function withTargetReplicas(
+  overrides: ScenarioSpecOverrides | undefined,
+  replicas: number | undefined,
+): ScenarioSpecOverrides | undefined {
+  if (replicas === undefined) return overrides;
+  return { ...overrides, target: { ...overrides?.target, replicas } };
 }
 
 function failureChain(err: Error): string {

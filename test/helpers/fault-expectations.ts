@@ -5,7 +5,7 @@ import type { ScenarioReport } from './acceptance.js';
 export function expectCompletedSafely(r: ScenarioReport, opts: { failedOpsAllowed?: boolean } = {}): void {
   expect(r.failure).toBeUndefined();
   expect(r.outcome).toBe('completed');
-  expect(r.finalMembers.map((m) => m.name).sort()).toEqual(['etcd-main-0', 'etcd-main-1', 'etcd-main-2']);
+  expect(r.finalMembers.map((m) => m.name).sort()).toEqual(r.expectedFinalMembers);
   expect(r.finalMembers.every((m) => m.cluster === 'target' && !m.learner)).toBe(true);
   expect(r.quorum.quorumLost).toBe(false);
   expect(r.quorum.duplicateChanges).toEqual([]);

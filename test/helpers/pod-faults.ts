@@ -6,7 +6,7 @@ import { Etcd3 } from 'etcd3';
 import fs from 'node:fs';
 import path from 'node:path';
 import { clusterDir, type ClusterName } from '../../sandbox/config.js';
-import { clusterClient } from './kube.js';
+import { clusterClient, waitFor } from './kube.js';
 
 /** The process group of a pod's `etcd` container, or undefined while it is not running. */
 export async function etcdPid(cluster: ClusterName, ns: string, pod: string): Promise<number | undefined> {
@@ -93,6 +93,51 @@ export async function leaderName(endpoints: Record<string, string>): Promise<str
     }
   }
   return undefined;
+}
+
+/**
+ * Moves the leadership to member `to`, as an operator would with `etcdctl move-leader`: the
+ * request goes to the current leader (etcd accepts it only there), found through the given pods
+ * (name -> client URL; member names are pod names); then waits until `to` says it leads.
+ * Returns the member that led before.
+ */
+export async function moveLeaderTo(endpoints: Record<string, string>, to: string): Promise<string> {
+  const status = async (url: string) => {
+    const c = new Etcd3({ hosts: url, dialTimeout: 1000 });
+    try {
+      const s = await c.maintenance.status({ deadline: Date.now() + 1500 });
+      const { members } = await c.cluster.memberList({ linearizable: false });
+      return { self: s.header.member_id, leader: s.leader, members };
+    } catch {
+      return undefined;
+    } finally {
+      c.close();
+    }
+  };
+  if (!endpoints[to]) throw new Error(`move leader to ${to}: no pod ${to} with an IP`);
+  const views = await Promise.all(
+    Object.entries(endpoints).map(async ([name, url]) => ({ name, url, s: await status(url) })),
+  );
+  const leading = views.find((v) => v.s && v.s.leader !== '0' && v.s.leader === v.s.self);
+  if (!leading) throw new Error(`move leader to ${to}: no member says it leads`);
+  const target = leading.s!.members.find((m) => m.name === to);
+  if (!target || target.isLearner) throw new Error(`move leader to ${to}: not a voter`);
+  if (target.ID === leading.s!.self) return leading.name;
+  const c = new Etcd3({ hosts: leading.url, dialTimeout: 1000 });
+  try {
+    await c.maintenance.moveLeader({ targetID: target.ID }, { deadline: Date.now() + 10_000 });
+  } finally {
+    c.close();
+  }
+  await waitFor(
+    `${to} to lead`,
+    async () => {
+      const s = await status(endpoints[to]!);
+      return s?.leader === target.ID && s.self === target.ID;
+    },
+    { timeoutMs: 15_000, intervalMs: 200 },
+  );
+  return leading.name;
 }
 
 /** Pod name -> `http://<pod IP>:2379` for the etcd pods of a namespace in a cluster. */

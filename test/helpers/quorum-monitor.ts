@@ -1,7 +1,8 @@
 /**
  * A background watcher for fault runs: every few hundred milliseconds it asks each etcd pod of
  * both clusters for its status and the member list, and records whether a majority of the
- * voters could be reached (quorum), and every membership change it saw (to find duplicates).
+ * voters could be reached (quorum), every membership change it saw (to find duplicates) and
+ * every change of leader.
  */
 import { Etcd3 } from 'etcd3';
 import { passThrough } from '../../activities/etcd/connection.js';
@@ -10,6 +11,13 @@ import { clusterClient, isReady, type ClusterClient } from './kube.js';
 export interface MembershipEvent {
   at: string;
   kind: 'added' | 'promoted' | 'removed';
+  id: string;
+  name: string;
+}
+
+/** A member seen leading from `at` on (it said so itself, at the highest term that answered). */
+export interface LeaderChange {
+  at: string;
   id: string;
   name: string;
 }
@@ -27,6 +35,7 @@ export interface QuorumReport {
   /** Samples where no reachable member knew a leader. */
   longestLeaderlessMs: number;
   events: MembershipEvent[];
+  leaderChanges: LeaderChange[];
   /** Member names added (or removed) more often than `expectedAdds` allows. */
   duplicateChanges: string[];
   maxVoters: number;
@@ -62,6 +71,7 @@ export class QuorumMonitor {
   private endpoints: PodEndpoint[] = [];
   private members = new Map<string, Member>();
   private readonly events: MembershipEvent[] = [];
+  private readonly leaderChanges: LeaderChange[] = [];
   private samples = 0;
   private withoutQuorum = 0;
   private lossStartedAt: number | null = null;
@@ -114,6 +124,7 @@ export class QuorumMonitor {
       longestQuorumLossMs: this.longestLoss,
       longestLeaderlessMs: this.longestLeaderless,
       events: [...this.events],
+      leaderChanges: [...this.leaderChanges],
       duplicateChanges: duplicates,
       maxVoters: this.maxVoters,
     };
@@ -152,7 +163,7 @@ export class QuorumMonitor {
       this.endpoints.map(async (e) => {
         try {
           const s = await this.client(e.url).maintenance.status(deadline());
-          return { name: e.name, id: s.header.member_id, leader: s.leader };
+          return { name: e.name, id: s.header.member_id, leader: s.leader, term: Number(s.raftTerm) };
         } catch {
           return undefined;
         }
@@ -178,6 +189,7 @@ export class QuorumMonitor {
     const now = Date.now();
     this.samples++;
     if (list) this.recordMembership(list, now);
+    this.recordLeader(answered, now);
     const voters = [...this.members.values()].filter((m) => !m.isLearner);
     this.maxVoters = Math.max(this.maxVoters, voters.length);
     const answeredIds = new Set(answered.filter((s) => s.leader !== '0').map((s) => s.id));
@@ -219,7 +231,17 @@ export class QuorumMonitor {
   }
 
   private renameEvents(id: string, name: string): void {
-    for (const e of this.events) if (e.id === id) e.name = name;
+    for (const e of [...this.events, ...this.leaderChanges]) if (e.id === id) e.name = name;
+  }
+
+  /** The member that says it leads (the highest term's, should an old leader not know yet). */
+  private recordLeader(answered: { id: string; leader: string; term: number }[], now: number): void {
+    const leading = answered.filter((s) => s.leader !== '0' && s.leader === s.id);
+    if (leading.length === 0) return;
+    const leader = leading.reduce((a, b) => (b.term > a.term ? b : a));
+    if (this.leaderChanges.at(-1)?.id === leader.id) return;
+    const name = this.members.get(leader.id)?.name || leader.id;
+    this.leaderChanges.push({ at: new Date(now).toISOString(), id: leader.id, name });
   }
 
   private async run(): Promise<void> {
