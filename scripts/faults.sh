@@ -9,7 +9,7 @@ bash scripts/setup.sh || exit 1
 export PATH="$PWD/.tools/bin:$PATH"
 rm -rf reports/faults
 status=0
-npx vitest run --project e2e test/e2e/faults test/e2e/bad-input.test.ts "$@" || status=1
+npx vitest run --project e2e test/e2e/faults test/e2e/bad-input.test.ts test/e2e/any-size.test.ts "$@" || status=1
 npx vitest run --project faults "$@" || status=1
 npx tsx scripts/fault-report.ts || status=1
 exit $status
