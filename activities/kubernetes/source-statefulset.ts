@@ -104,10 +104,17 @@ export interface DeleteSourceResult {
  * Cleanup: deletes the source StatefulSet (at 0 replicas only) and its headless Service. Its
  * PVCs stay; they are labelled with the StatefulSet's name first, so that deleteSourcePvcs
  * can still tell them from other claims once the StatefulSet (and its claim templates) is gone.
+ *
+ * With `persistentVolumeClaimRetentionPolicy.whenDeleted: Delete` the StatefulSet controller
+ * makes the StatefulSet an owner of its PVCs, and the garbage collector would delete them with
+ * it. The StatefulSet is then deleted with `propagationPolicy: Orphan`: the garbage collector
+ * removes those owner references before the StatefulSet goes, and this waits until it is gone,
+ * so that the PVCs are kept for good (only deleteSourcePvcs deletes them, when asked to). Its
+ * ControllerRevisions are orphaned with them (the worker may not delete those).
  */
 export async function deleteSourceStatefulSet(
   env: KubeEnv,
-  input: { spec: MigrationSpec },
+  input: { spec: MigrationSpec; deadlineMs?: number },
 ): Promise<DeleteSourceResult> {
   const { spec } = input;
   const side = sideOf(env, spec, 'source');
@@ -125,12 +132,15 @@ export async function deleteSourceStatefulSet(
       );
     }
     const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
-    for (const pvc of await listPvcs(side)) {
+    const pvcs = (await listPvcs(side)).filter((pvc) => {
       const pvcName = pvc.metadata?.name ?? '';
-      const ours = templates.some(
+      return templates.some(
         (t) => pvcName.startsWith(`${t}-`) && ordinalOf(name, pvcName.slice(t.length + 1)) !== undefined,
       );
-      if (!ours || pvc.metadata?.labels?.[FORMER_STATEFULSET_LABEL] === name) continue;
+    });
+    for (const pvc of pvcs) {
+      const pvcName = pvc.metadata?.name ?? '';
+      if (pvc.metadata?.labels?.[FORMER_STATEFULSET_LABEL] === name) continue;
       await kubeCall(opOn(side, 'patch', 'persistentvolumeclaims', pvcName), () =>
         side.clients.core.patchNamespacedPersistentVolumeClaim(
           {
@@ -144,13 +154,25 @@ export async function deleteSourceStatefulSet(
       );
       labelledPvcs.push(pvcName);
     }
+    const uid = sts.metadata?.uid;
+    const owned = pvcs.some((pvc) => pvc.metadata?.ownerReferences?.some((r) => r.uid === uid));
+    const orphan = owned || sts.spec?.persistentVolumeClaimRetentionPolicy?.whenDeleted === 'Delete';
     deletedStatefulSet = await kubeDeleteIdempotent(opOn(side, 'delete', 'statefulsets.apps', name), () =>
       side.clients.apps.deleteNamespacedStatefulSet({
         name,
         namespace: side.namespace,
-        propagationPolicy: 'Background',
+        propagationPolicy: orphan ? 'Orphan' : 'Background',
       }),
     );
+    if (orphan) {
+      // Gone only once the garbage collector has taken its owner references off the PVCs.
+      await waitUntil(
+        runContextOf(env),
+        `StatefulSet ${side.namespace}/${name} to be deleted (its PVCs orphaned)`,
+        stepDeadlineMs(spec, input.deadlineMs),
+        async () => ((await readStatefulSetOptional(side, name))?.metadata?.uid === uid ? undefined : true),
+      );
+    }
   }
   let deletedService = false;
   if (await readServiceOptional(side, spec.source.service)) {
