@@ -106,6 +106,52 @@ export function flagValue(container: V1Container, flag: string): string | undefi
   return (found.find((f) => f.where !== 'env') ?? found[0])?.value;
 }
 
+/** Go's `strconv.ParseBool`, as etcd reads a boolean flag's value. */
+function parseGoBool(text: string): boolean | undefined {
+  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(text)) return true;
+  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(text)) return false;
+  return undefined;
+}
+
+export interface BooleanFlag {
+  where: FlagLocation;
+  /** As written: '' for a bare `--flag`. */
+  text: string;
+  /** undefined when the text is not a boolean etcd reads (`$PRE_VOTE`, resolved elsewhere). */
+  value: boolean | undefined;
+}
+
+/**
+ * The effective setting of a boolean flag (`--pre-vote`, `--pre-vote=false`, `ETCD_PRE_VOTE`),
+ * or undefined when it is set nowhere. A bare flag takes no value (`--pre-vote false` is not
+ * `false` for etcd), the last flag given wins, and a flag wins over the environment.
+ */
+export function booleanFlag(container: V1Container, flag: string): BooleanFlag | undefined {
+  const given: BooleanFlag[] = [];
+  const add = (where: FlagLocation, text: string | undefined) =>
+    given.push({ where, text: text ?? '', value: text === undefined ? true : parseGoBool(text) });
+  for (const where of ['command', 'args'] as const) {
+    for (const element of container[where] ?? []) {
+      if (isScript(element)) {
+        const re = new RegExp(
+          `(^|[\\s;("'])--?${escapeRegExp(flag)}(?:=("[^"]*"|'[^']*'|[^\\s;'"]+))?(?=$|[\\s;)"'\\\\])`,
+          'g',
+        );
+        for (const m of element.matchAll(re))
+          add('script', m[2] === undefined ? undefined : unquote(m[2]).inner);
+        continue;
+      }
+      const hit = tokenFlag(element, flag);
+      if (hit) add(where, hit.inline);
+    }
+  }
+  const last = given.at(-1);
+  if (last) return last;
+  const env = (container.env ?? []).find((e) => e.name === envNameOf(flag));
+  if (env?.value === undefined) return undefined;
+  return { where: 'env', text: env.value, value: parseGoBool(env.value) };
+}
+
 export function readEtcdSettings(container: V1Container): Partial<Record<EtcdSetting, FoundFlag>> {
   const out: Partial<Record<EtcdSetting, FoundFlag>> = {};
   for (const s of ETCD_SETTINGS) {

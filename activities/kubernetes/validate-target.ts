@@ -261,12 +261,9 @@ export async function validateMigrationPreconditions(
           );
         }
       }
+      // A tag without a version is preflight's warning (with the versions the source admits).
       const version = etcdVersionOf(image);
-      if (!version) {
-        warnings.push(
-          `cannot read the etcd version from image ${image}: the new members need etcd >= 3.4 (learners)`,
-        );
-      } else if (version[0] < 3 || (version[0] === 3 && version[1] < 4)) {
+      if (version && (version[0] < 3 || (version[0] === 3 && version[1] < 4))) {
         refuse(
           'EtcdTooOld',
           `image ${image} is etcd ${version.join('.')}: the new members join as learners, which needs etcd >= 3.4 (set target.image)`,

@@ -5,9 +5,16 @@
  * Order: the contexts and their API servers first (without them nothing else can be checked,
  * and a missing context or an unreachable API server is the operator's input to fix, not a
  * transient failure to retry), then the Kubernetes preconditions, the Secrets the spec names,
- * the ports, then the source etcd itself.
+ * the ports, then the source etcd itself: its members and health, its version against the
+ * target image's, and that every healthy member holds the same data (hashKV at one revision).
  */
-import { ApiException, VersionApi, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
+import {
+  ApiException,
+  VersionApi,
+  type V1Container,
+  type V1Service,
+  type V1StatefulSet,
+} from '@kubernetes/client-node';
 import { withConnection } from '../etcd/connection.js';
 import { observeCluster } from '../etcd/observe.js';
 import type { ClusterObservation, EndpointObservation, MemberInfo } from '../etcd/types.js';
@@ -25,6 +32,7 @@ import type { MigrationSpec } from '../../core/spec/schema.js';
 import { dnsCollisions } from './dns-collisions.js';
 import { accessFromPods, memberPods } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
+import { minorVersion, preVoteWarning, sourceHashKvCheck, targetVersionCheck } from './source-etcd-checks.js';
 
 /** How long one probe of an API server may take, and how often it is tried before refusing. */
 const API_PROBE_TIMEOUT_MS = 10_000;
@@ -48,6 +56,7 @@ export async function preflight(
   const sts = await readStatefulSetOptional(source, spec.source.statefulSet);
   const svc = await readServiceOptional(source, spec.source.service);
   const portProblems = sts ? sourcePortRefusals(spec, sts, svc) : [];
+  const sourceEtcd = sts ? etcdContainerOf(sts) : undefined;
   refusals.push(...portProblems);
   const empty: PreflightReport = {
     refusals,
@@ -83,6 +92,16 @@ export async function preflight(
   }
   refusals.push(...observationRefusals(obs));
   refusals.push(...etcdVersionRefusals(obs.endpoints));
+  const targetImage = spec.target.image ?? sourceEtcd?.image;
+  if (targetImage) {
+    const versions = targetVersionCheck(targetImage, obs.endpoints);
+    refusals.push(...versions.refusals);
+    warnings.push(...versions.warnings);
+  }
+  const preVote = preVoteWarning(sourceEtcd, obs.endpoints);
+  if (preVote) warnings.push(preVote);
+  const consistency = await sourceHashKvCheck(access, deps.secrets, obs);
+  refusals.push(...consistency.refusals);
   if (portProblems.length === 0) refusals.push(...memberUrlRefusals(obs.members));
   refusals.push(...(await dnsCollisions(e, spec, obs.members.length)));
   return {
@@ -97,7 +116,7 @@ export async function preflight(
       })),
     },
     sourceReplicas: report.sourceReplicas ?? obs.members.length,
-    evidence: toEvidence(spec, obs),
+    evidence: toEvidence(spec, obs, consistency.hash),
   };
 }
 
@@ -167,10 +186,8 @@ export function etcdVersionRefusals(endpoints: readonly EndpointObservation[]): 
   const refusals: string[] = [];
   for (const ep of endpoints) {
     const version = ep.status?.version;
-    if (!version) continue;
-    const m = /^v?(\d+)\.(\d+)/.exec(version);
-    if (!m) continue;
-    const [major, minor] = [Number(m[1]), Number(m[2])];
+    const [major, minor] = minorVersion(version ?? '') ?? [];
+    if (major === undefined || minor === undefined) continue;
     if (major < 3 || (major === 3 && minor < 4)) {
       refusals.push(
         `etcd member ${ep.name} runs etcd ${version}: the new members join as learners, which needs etcd >= 3.4 on every member; upgrade the source cluster first`,
@@ -178,6 +195,15 @@ export function etcdVersionRefusals(endpoints: readonly EndpointObservation[]): 
     }
   }
   return refusals;
+}
+
+/** The source's etcd container, or undefined (validateMigrationPreconditions refuses that already). */
+function etcdContainerOf(sts: V1StatefulSet): V1Container | undefined {
+  try {
+    return findEtcdContainer(sts.spec?.template.spec).container;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The port of each URL of a comma-separated list (`http://$HOSTNAME.etcd:2380,...`), where given. */
@@ -204,12 +230,8 @@ export function sourcePortRefusals(
   svc: V1Service | undefined,
 ): string[] {
   const podSpec = sts.spec?.template.spec;
-  let container;
-  try {
-    container = findEtcdContainer(podSpec).container;
-  } catch {
-    return []; // validateMigrationPreconditions refuses that already
-  }
+  const container = etcdContainerOf(sts);
+  if (!container) return [];
   const where = `StatefulSet ${spec.source.namespace}/${spec.source.statefulSet}`;
   const refusals: string[] = [];
   const listening = new Set<number>();

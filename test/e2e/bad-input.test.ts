@@ -9,7 +9,8 @@
  *    ServiceAccounts) and both clusters' CoreDNS Corefiles are the same before and after.
  * A case that breaks the cluster state takes its "before" snapshot after breaking it (the
  * workflow must not change the broken state either), then restores it and waits until the
- * unmodified spec passes preflight again.
+ * unmodified spec passes preflight again. What preflight only warns about does not stop the
+ * workflow: the last block calls the preflight activity itself and reads its warnings.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatchStrategy, setHeaderOptions, type V1Service, type V1StatefulSet } from '@kubernetes/client-node';
@@ -514,6 +515,15 @@ describe('cluster state: PreflightRefused naming the object, only the read-only 
       only: true,
     }));
 
+  it('a target etcd more than one minor version above the source (3.4 -> 3.6)', () =>
+    expectRefused({
+      mutate: (s) => (s.target.image = 'registry.k8s.io/etcd:3.6.4-0'),
+      refusals: [
+        /^image registry\.k8s\.io\/etcd:3\.6\.4-0 is etcd 3\.6, more than one minor version above the source's etcd 3\.4 \((etcd-\d, ){2}etcd-\d\): etcd 3\.6 refuses to join a 3\.4 cluster; set target\.image to etcd 3\.4 or 3\.5/,
+      ],
+      only: true,
+    }));
+
   it('etcd too old for learners: the source StatefulSet runs etcd 3.3', () =>
     expectRefused({
       mutate: (s) => {
@@ -705,4 +715,28 @@ describe('cluster state: PreflightRefused naming the object, only the read-only 
       refusals: [/^dns\.sourceCluster: ConfigMap kube-system\/dns-overrides not found in context source$/],
       only: true,
     }));
+});
+
+describe('warnings, not refusals: preflight passes and says what it could not be sure of', () => {
+  it('a target image tag without a version; the 3.4 source runs without --pre-vote; hashKV compared', async () => {
+    const draft = baseSpec(suite);
+    draft.target.image = 'quay.io/coreos/etcd:latest';
+    const parsed = parseMigrationSpec(draft);
+    if (!parsed.ok) throw new Error(`spec invalid: ${JSON.stringify(parsed.errors)}`);
+    const before = await snapshotTouchedState(suite);
+    const report = await suite.activities.preflight({ spec: parsed.spec });
+    expect(await snapshotTouchedState(suite)).toEqual(before);
+    show(report.warnings.join('\n'));
+    expect(report.refusals).toEqual([]);
+    expect(report.warnings).toContainEqual(
+      expect.stringMatching(
+        /^cannot read an etcd version from the tag of image quay\.io\/coreos\/etcd:latest: .* admits only members of 3\.4 or 3\.5 /,
+      ),
+    );
+    expect(report.warnings).toContainEqual(
+      expect.stringMatching(/^etcd members (etcd-\d, ){2}etcd-\d run etcd 3\.4 without --pre-vote \(/),
+    );
+    expect(report.evidence?.hashKv?.agree).toBe(true);
+    expect(Object.keys(report.evidence?.hashKv?.hashes ?? {}).sort()).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+  });
 });
