@@ -67,13 +67,6 @@ const observation = (stepMs: number): ActivityOptions => ({
   retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
 });
 
-/** The preflight checks, before the plan: they do not heartbeat. */
-const preflight = proxyActivities<MigrationActivities>({
-  startToCloseTimeout: '1 minute',
-  heartbeatTimeout: '20 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '10 seconds', maximumAttempts: 5 },
-});
-
 /**
  * An abort cancels the step in flight. An activity that changes things may still land after
  * that (one that does not heartbeat never hears of the cancellation), so the run waits until it
@@ -100,7 +93,8 @@ export function activitiesFor(deadlines: ActivityDeadlines) {
     changing(waiting(Math.max(stepMs, 30 * 60_000)), waitForInFlight),
   );
   return {
-    preflight: preflight.preflight,
+    // Preflight hashes every source member (heartbeating): as long as any one step may take.
+    preflight: observe.preflight,
     observe: observe.observe,
     verifyConsistency: observe.verifyConsistency,
     compact: members.compact,
