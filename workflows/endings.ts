@@ -66,7 +66,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     throw run.fail(
       'failed',
       FailureType.FailedAfterSwitch,
-      `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: fix the cause and run again (the steps are idempotent), or migrate back`,
+      `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: the new members serve the clients; the steps still to do are the plan's pending ones in the status (a new run of the same spec cannot resume them yet)`,
     );
   }
   const reason = aborted

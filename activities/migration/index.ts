@@ -44,7 +44,7 @@ import {
   shrinkTarget,
   stepDeadlineMs,
 } from '../kubernetes/target-statefulset.js';
-import { etcdAccess } from './etcd-access.js';
+import { etcdAccess, sideOfMember } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
 import { preflight } from './preflight.js';
 import { withPlan } from './plan-once.js';
@@ -187,7 +187,11 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         // Undoing a join: if the new member leads meanwhile, an old member takes over first.
         const r = await removeMemberNotLeading(
           c,
-          { member: { memberId: id }, requiredFaultTolerance, preferAsLeader: isMemberOf(spec.source) },
+          {
+            member: { memberId: id },
+            requiredFaultTolerance,
+            preferAsLeader: (m) => sideOfMember(spec, m.name) === 'source',
+          },
           rc,
         );
         return { memberId: id, alreadyDone: r.alreadyRemoved };
@@ -282,7 +286,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           {
             member: memberId ? { memberId, name: member } : { name: member },
             requiredFaultTolerance,
-            preferAsLeader: isMemberOf(spec.target),
+            preferAsLeader: (m) => sideOfMember(spec, m.name) === 'target',
           },
           rc,
         ),
@@ -305,12 +309,6 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
   };
   return withApplicationFailures(activities);
-}
-
-/** Whether an etcd member is one of `side`'s StatefulSet pods (`<statefulSet>-<ordinal>`). */
-function isMemberOf(side: { statefulSet: string }): (member: { name: string }) => boolean {
-  const pod = new RegExp(`^${side.statefulSet.replace(/[.]/g, '\\.')}-\\d+$`);
-  return (member) => pod.test(member.name);
 }
 
 function pick(endpoints: Record<string, string>, names: Set<string>): Record<string, string> {

@@ -1,7 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import { REGISTER_JOIN_UNDO_FIRST_PATCH } from '../patches.js';
 import { joinKey, removeJoinedMember } from './join-undo.js';
-import type { StepContext, StepExecutor } from './step-context.js';
+import { recordMember, type StepExecutor } from './step-context.js';
 
 export const addLearner: StepExecutor<'add-learner'> = async (step, ctx) => {
   const { spec, acts, run } = ctx;
@@ -24,12 +24,3 @@ export const addLearner: StepExecutor<'add-learner'> = async (step, ctx) => {
   run.registerUndo(undoJoin(r.memberId));
   return `${r.alreadyDone ? 'already a member' : 'added as learner'}: ${r.memberId}`;
 };
-
-/** Keeps the member's ID (later steps and undos address it by ID) and the run's evidence. */
-export function recordMember(
-  ctx: StepContext,
-  r: Parameters<StepContext['run']['recordMembership']>[0],
-): void {
-  ctx.facts.memberIds[r.member] = r.memberId;
-  ctx.run.recordMembership(r);
-}

@@ -1,5 +1,4 @@
-import { recordMember } from './add-learner.js';
-import type { StepExecutor } from './step-context.js';
+import { recordMember, type StepExecutor } from './step-context.js';
 
 export const promote: StepExecutor<'promote'> = async (step, ctx) => {
   const r = await ctx.acts.promote({

@@ -1,5 +1,4 @@
-import { recordMember } from './add-learner.js';
-import type { StepExecutor } from './step-context.js';
+import { recordMember, type StepExecutor } from './step-context.js';
 
 export const removeMember: StepExecutor<'remove-member'> = async (step, ctx) => {
   const r = await ctx.acts.removeMember({

@@ -1,6 +1,6 @@
 /** What every step executor gets: the spec and plan, the activities, the run, and what was learned. */
 import { ApplicationFailure } from '@temporalio/workflow';
-import type { DnsEntryInput, Side } from '../../core/activity-contract.js';
+import type { DnsEntryInput, MembershipResult, Side } from '../../core/activity-contract.js';
 import type { MigrationPlan, PlanStepKind, StepOfKind } from '../../core/planner/plan-types.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { parseDuration } from '../../core/spec/duration.js';
@@ -44,4 +44,10 @@ export function memberStep<K extends 'add-learner' | 'scale-target'>(
   member: string,
 ): StepOfKind<K> | undefined {
   return plan.steps.find((s): s is StepOfKind<K> => s.kind === kind && s.member === member);
+}
+
+/** Keeps the member's ID (later steps and undos address it by ID) and the run's evidence. */
+export function recordMember(ctx: StepContext, r: MembershipResult): void {
+  ctx.facts.memberIds[r.member] = r.memberId;
+  ctx.run.recordMembership(r);
 }
