@@ -399,6 +399,43 @@ const secretRefSchema = z.strictObject({
   name: secretName,
 });
 
+const taskQueueName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'letters, digits and . _ : / - only');
+
+export const WORKER_MODES = ['single', 'per-cluster'] as const;
+
+const workersSchema = z
+  .strictObject({
+    mode: z
+      .enum(WORKER_MODES)
+      .default('single')
+      .describe(
+        "single: one worker reaches both clusters' API servers and pod networks (a jump host with peering). per-cluster: each cluster runs its own worker with only its own ServiceAccount; every activity goes to the task queue of the cluster it touches and the clusters share nothing but the member load balancers.",
+      ),
+    source: z
+      .strictObject({
+        taskQueue: taskQueueName
+          .optional()
+          .describe(
+            "Task queue of the source cluster's worker (per-cluster); default etcd-stretch-<source.context>.",
+          ),
+      })
+      .prefault({}),
+    target: z
+      .strictObject({
+        taskQueue: taskQueueName
+          .optional()
+          .describe(
+            "Task queue of the target cluster's worker (per-cluster); default etcd-stretch-<target.context>.",
+          ),
+      })
+      .prefault({}),
+  })
+  .describe('Where the activities run.');
+
 const tlsSchema = z
   .strictObject({
     peer: certificateSourceSchema.optional().describe('Peer TLS (https on 2380) for the new members.'),
@@ -456,6 +493,7 @@ export const migrationSpecSchema = z
           .describe('Compact to current revision minus this.'),
       })
       .prefault({}),
+    workers: workersSchema.prefault({}),
     gates: gatesSchema.prefault({}),
     soak: durationString
       .default('10m')
@@ -511,6 +549,13 @@ export const migrationSpecSchema = z
           "host-aliases cannot be used in the source cluster: changing the old StatefulSet's pod template restarts the old members; use coredns-hosts or patch",
       });
     }
+    if (spec.workers.mode === 'per-cluster' && spec.source.context === spec.target.context) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['workers', 'mode'],
+        message: `per-cluster needs two clusters, but source and target use the same context ${q(spec.source.context)}: use single`,
+      });
+    }
     findKeyMaterial(spec, [], ctx);
   });
 
@@ -540,3 +585,4 @@ export type LoadBalancerSpec = MigrationSpec['source']['loadBalancer'];
 export type DnsStrategy = MigrationSpec['dns']['sourceCluster'];
 export type CertificateSource = NonNullable<MigrationSpec['tls']['peer']>;
 export type GateApprovals = MigrationSpec['gates'];
+export type WorkerMode = MigrationSpec['workers']['mode'];
