@@ -3,6 +3,7 @@ import https from 'node:https';
 import path from 'node:path';
 import type { ClusterLayout } from './config.js';
 import { CONTROL_PLANE_ETCD, clusterDir, toolPath } from './config.js';
+import { gatewayOf } from './network.js';
 import { createClusterPki, type ClusterPki } from './pki.js';
 import { startDaemon, tailFile, waitFor } from './processes.js';
 import { writeKubeconfig } from './kubeconfig.js';
@@ -25,6 +26,11 @@ const CONTROLLERS = [
 
 export function apiserverUrl(layout: ClusterLayout): string {
   return `https://127.0.0.1:${layout.apiserverPort}`;
+}
+
+/** The API server as the cluster's pods and worker see it: the node agent's forwarder on the gateway. */
+export function apiserverGatewayUrl(layout: ClusterLayout): string {
+  return `https://${gatewayOf(layout)}:${layout.apiserverPort}`;
 }
 
 function readyz(layout: ClusterLayout, pki: ClusterPki): Promise<boolean> {
@@ -53,7 +59,7 @@ export async function startControlPlane(
 ): Promise<{ pki: ClusterPki; adminKubeconfig: string }> {
   const dir = clusterDir(layout.name);
   fs.mkdirSync(dir, { recursive: true });
-  const pki = await createClusterPki(path.join(dir, 'pki'), layout.name);
+  const pki = await createClusterPki(path.join(dir, 'pki'), layout.name, [gatewayOf(layout)]);
 
   const etcd = startDaemon(
     'control-plane-etcd',

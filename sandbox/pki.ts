@@ -57,8 +57,16 @@ async function issue(
   return { cert, key };
 }
 
-/** A fresh CA per cluster, serving and client certificates, and service-account signing keys. */
-export async function createClusterPki(dir: string, cluster: string): Promise<ClusterPki> {
+/**
+ * A fresh CA per cluster, serving and client certificates, and service-account signing keys.
+ * The API server's certificate is valid for 127.0.0.1 and `serverIps` (the cluster's gateway,
+ * where its pods and worker reach it).
+ */
+export async function createClusterPki(
+  dir: string,
+  cluster: string,
+  serverIps: string[] = [],
+): Promise<ClusterPki> {
   fs.mkdirSync(dir, { recursive: true });
   const caKey = path.join(dir, 'ca.key');
   const caCert = path.join(dir, 'ca.crt');
@@ -85,7 +93,8 @@ export async function createClusterPki(dir: string, cluster: string): Promise<Cl
     '/CN=kube-apiserver',
     ca,
     'keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' +
-      'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n',
+      `subjectAltName=${['127.0.0.1', ...serverIps].map((ip) => `IP:${ip}`).join(',')},` +
+      'DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n',
   );
   const admin = await issue(dir, 'admin', '/O=system:masters/CN=sandbox-admin', ca, clientExt);
   const controllerManager = await issue(

@@ -15,7 +15,9 @@ import {
   type V1Service,
 } from '@kubernetes/client-node';
 import type { ClusterLayout } from '../config.js';
+import { forwardOnGateway, type GatewayForwarder } from '../gateway-forwarder.js';
 import { gatewayOf, writePodHosts } from '../network.js';
+import { readWorkerRegistration, workerPod } from '../worker-netns.js';
 import { parseCorefileHosts, podHostsFile } from './dns-view.js';
 import { LoadBalancers } from './load-balancer.js';
 import { PodRuntime } from './pod-runtime.js';
@@ -45,6 +47,7 @@ export class NodeAgent {
   private stopped = false;
   private watches: AbortController[] = [];
   private timer?: NodeJS.Timeout;
+  private apiserverForwarder?: GatewayForwarder;
 
   constructor(
     private readonly layout: ClusterLayout,
@@ -89,6 +92,11 @@ export class NodeAgent {
   }
 
   async start(): Promise<void> {
+    // The cluster's API server for its pods and worker, as the `kubernetes` Service would be.
+    this.apiserverForwarder = await forwardOnGateway(this.layout, this.layout.apiserverPort, {
+      host: '127.0.0.1',
+      port: this.layout.apiserverPort,
+    });
     await this.registerNodes();
     await this.ensureStorageClass();
     for (const [p, query] of [
@@ -341,8 +349,11 @@ export class NodeAgent {
   private refreshDns(snap: Snapshot): void {
     const corefileHosts = parseCorefileHosts(snap.corefile);
     const byUid = new Map(snap.pods.map((p) => [p.metadata?.uid ?? '', p]));
-    for (const { uid, netns } of this.runtime.running()) {
-      const pod = byUid.get(uid);
+    const views = this.runtime.running().map(({ uid, netns }) => ({ pod: byUid.get(uid), netns }));
+    // The cluster's worker (sandbox/cluster-worker.ts) sees what a pod in its namespace would.
+    const worker = readWorkerRegistration(this.dir);
+    if (worker) views.push({ pod: workerPod(worker), netns: worker.netns });
+    for (const { pod, netns } of views) {
       if (!pod) continue;
       writePodHosts(netns, podHostsFile(pod, snap.pods, snap.services, corefileHosts));
     }
@@ -380,5 +391,6 @@ export class NodeAgent {
     for (const w of this.watches) w.abort();
     await this.runtime.stopAll(3000);
     await this.lbs.closeAll();
+    await this.apiserverForwarder?.close();
   }
 }
