@@ -25,6 +25,35 @@ export interface SpecInput {
    * an undo with the step it reverses by this field alone. Absent on forward calls.
    */
   undoes?: string;
+  /**
+   * Per-cluster workers only (absent in single mode): the load-balancer address (IP or hostname)
+   * of every member known so far, by the cluster its Service is in. A worker reaches its own
+   * cluster's members by pod IP and the other cluster's through these, the only path between
+   * the clusters.
+   */
+  memberAddresses?: Record<Side, Record<string, string>>;
+  /**
+   * Per-cluster workers only: the source objects the target is rendered from, read by the source
+   * worker in preflight (the target worker cannot read the source cluster). Configuration only:
+   * preflight refuses literal secret-looking env values in the pod template.
+   */
+  sourceManifests?: SourceManifests;
+}
+
+/** The source StatefulSet and its headless Service, as the API returned them (JSON). */
+export interface SourceManifests {
+  statefulSet: Record<string, unknown>;
+  service?: Record<string, unknown>;
+}
+
+/**
+ * Preflight in per-cluster mode runs twice: `source` on the source worker (the source cluster and
+ * etcd), then `target` on the target worker with the source part's report (the target cluster's
+ * checks, the merged report and the plan). Absent: one worker checks both (single mode).
+ */
+export interface PreflightInput extends SpecInput {
+  part?: Side;
+  sourceReport?: PreflightReport;
 }
 
 /** Health and consistency of the whole (possibly stretched) cluster at one moment. */
@@ -53,6 +82,8 @@ export interface PreflightReport {
   plan?: MigrationPlan;
   /** Why no safe plan could be made from these observations (instead of `plan`). */
   planError?: string;
+  /** Per-cluster mode: what the target worker renders the target from (see SpecInput). */
+  sourceManifests?: SourceManifests;
 }
 
 export interface MembershipInput extends SpecInput {
@@ -76,7 +107,7 @@ export interface DnsEntryInput {
 }
 
 export type MigrationActivities = {
-  preflight(input: SpecInput): Promise<PreflightReport>;
+  preflight(input: PreflightInput): Promise<PreflightReport>;
   observe(input: SpecInput): Promise<Evidence>;
 
   compact(input: SpecInput & { keepRevisions: number }): Promise<{ revision: number; compactedTo: number }>;
