@@ -33,7 +33,7 @@ export const OWNED_PLUGIN_MARKER =
 export const OPENED_BLOCK_SUFFIX =
   ' { # etcd-stretch: block opened by etcd-stretch (closed with its last entry)';
 const INDENT_STEP = '   ';
-const DEFAULT_PLUGIN_INDENT = '    ';
+export const DEFAULT_PLUGIN_INDENT = '    ';
 
 export function beginMarker(owner: string): string {
   return `# etcd-stretch begin ${owner} (managed by etcd-stretch: do not edit)`;
@@ -45,8 +45,13 @@ export function endMarker(owner: string): string {
 const OWNER = /^[A-Za-z0-9][A-Za-z0-9._/:-]*$/;
 const HOSTNAME = /^[A-Za-z0-9_]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
 
-function checkOwner(owner: string): void {
+export function checkOwner(owner: string): void {
   if (!OWNER.test(owner)) throw new CorefileError(`invalid block owner ${JSON.stringify(owner)}`);
+}
+
+/** A name CoreDNS takes as one token (no quotes, braces or `#`), as the hosts and rewrite plugins need. */
+export function isCorefileHostname(name: string): boolean {
+  return HOSTNAME.test(name) && name.length <= 253;
 }
 
 function checkEntries(entries: HostEntry[]): void {
@@ -54,14 +59,14 @@ function checkEntries(entries: HostEntry[]): void {
     if (!isIP(e.ip)) throw new CorefileError(`${JSON.stringify(e.ip)} is not an IP address`);
     if (e.hostnames.length === 0) throw new CorefileError(`entry for ${e.ip} has no host names`);
     for (const h of e.hostnames) {
-      if (!HOSTNAME.test(h) || h.length > 253) {
+      if (!isCorefileHostname(h)) {
         throw new CorefileError(`${JSON.stringify(h)} is not a valid host name for the CoreDNS hosts plugin`);
       }
     }
   }
 }
 
-interface LineInfo {
+export interface LineInfo {
   tokens: string[];
   depthBefore: number;
   depthAfter: number;
@@ -99,7 +104,7 @@ function tokenize(line: string): string[] {
   return tokens;
 }
 
-function analyse(lines: string[]): LineInfo[] {
+export function analyse(lines: string[]): LineInfo[] {
   let depth = 0;
   return lines.map((raw) => {
     const text = raw.replace(/\r$/, '');
@@ -121,7 +126,7 @@ function analyse(lines: string[]): LineInfo[] {
 }
 
 /** Index of the line at which the block opened at `open` closes. */
-function closeOf(info: LineInfo[], open: number): number {
+export function closeOf(info: LineInfo[], open: number): number {
   const depth = info[open]!.depthBefore;
   for (let i = open + 1; i < info.length; i++) if (info[i]!.depthAfter <= depth) return i;
   throw new CorefileError('unbalanced braces in the Corefile (a "{" without "}")');
@@ -131,25 +136,35 @@ function isRootKey(key: string): boolean {
   return /^(dns:\/\/)?\.(:\d+)?$/.test(key);
 }
 
+/** Lines where a block opens (`... {`) and closes (`}`). */
+export interface BlockSpan {
+  open: number;
+  close: number;
+}
+
 interface Layout {
   info: LineInfo[];
-  root: { open: number; close: number };
+  root: BlockSpan;
   plugin?: { header: number; close?: number; indent: string };
 }
 
-function layout(lines: string[]): Layout {
+/** The lines of a Corefile, analysed, and where its root server block opens and closes. */
+export function rootServerBlock(lines: string[]): { info: LineInfo[]; root: BlockSpan } {
   const info = analyse(lines);
   if (info.length && info[info.length - 1]!.depthAfter !== 0) {
     throw new CorefileError('unbalanced braces in the Corefile (a "{" without "}")');
   }
-  let root: Layout['root'] | undefined;
-  for (let i = 0; i < info.length && !root; i++) {
+  for (let i = 0; i < info.length; i++) {
     const l = info[i]!;
     if (l.depthBefore === 0 && l.tokens.length >= 2 && l.tokens[l.tokens.length - 1] === '{') {
-      if (l.tokens.slice(0, -1).some(isRootKey)) root = { open: i, close: closeOf(info, i) };
+      if (l.tokens.slice(0, -1).some(isRootKey)) return { info, root: { open: i, close: closeOf(info, i) } };
     }
   }
-  if (!root) throw new CorefileError('the Corefile has no root server block (".:53 {" or ". {")');
+  throw new CorefileError('the Corefile has no root server block (".:53 {" or ". {")');
+}
+
+function layout(lines: string[]): Layout {
+  const { info, root } = rootServerBlock(lines);
   for (let i = root.open + 1; i < root.close; i++) {
     const l = info[i]!;
     if (l.depthBefore === 1 && l.tokens[0] === 'hosts') {
@@ -216,7 +231,7 @@ function blockLines(indent: string, owner: string, entries: HostEntry[], eol: st
   ];
 }
 
-function eolOf(corefile: string): string {
+export function eolOf(corefile: string): string {
   return corefile.includes('\r\n') ? '\r' : '';
 }
 

@@ -1,7 +1,8 @@
 /**
  * The `coredns-hosts` DNS strategy: static entries in a block owned by this migration inside
- * the `hosts` plugin of the CoreDNS Corefile (default `kube-system/coredns`, key `Corefile`).
- * Everything else in the Corefile stays byte for byte (see corefile-hosts.ts). CoreDNS's
+ * the `hosts` plugin of the CoreDNS Corefile (default `kube-system/coredns`, key `Corefile`),
+ * and, for load balancers that report a hostname, `rewrite name exact` lines in a block of its
+ * own (corefile-entries.ts). Everything else in the Corefile stays byte for byte. CoreDNS's
  * `reload` plugin picks the change up; no pod restarts.
  *
  * Writes are a JSON merge patch of that one key carrying the resourceVersion read: a
@@ -11,7 +12,8 @@
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import type { DnsStrategy } from '../../core/spec/schema.js';
 import { FIELD_MANAGER, type KubeSide } from './clients.js';
-import { addHostsEntries, readHostsEntries, removeHostsEntries, type HostEntry } from './corefile-hosts.js';
+import { addMemberEntries, readMemberEntries, removeMemberEntries } from './corefile-entries.js';
+import type { HostEntry } from './corefile-hosts.js';
 import { PreconditionFailed, kubeCall, opOn, refusalsAsPreconditions, retryOnConflict } from './errors.js';
 
 export type CorednsHostsStrategy = Extract<DnsStrategy, { strategy: 'coredns-hosts' }>;
@@ -42,7 +44,7 @@ async function editCorefile(
         throw new PreconditionFailed(`${location}: the ConfigMap has no key "${key}"`);
       }
       const after = edit(before);
-      const hostnames = readHostsEntries(after, owner).flatMap((e) => e.hostnames);
+      const hostnames = readMemberEntries(after, owner).flatMap((e) => e.hostnames);
       if (after === before) return { changed: false, hostnames, location };
       await kubeCall(opOn(side, 'patch', 'configmaps', configMap, namespace), () =>
         side.clients.core.patchNamespacedConfigMap(
@@ -66,7 +68,7 @@ export function applyCorednsHosts(
   owner: string,
   entries: HostEntry[],
 ): Promise<DnsChangeResult> {
-  return editCorefile(side, strategy, owner, (corefile) => addHostsEntries(corefile, owner, entries));
+  return editCorefile(side, strategy, owner, (corefile) => addMemberEntries(corefile, owner, entries));
 }
 
 export function removeCorednsHosts(
@@ -75,5 +77,5 @@ export function removeCorednsHosts(
   owner: string,
   hostnames: string[] | 'all',
 ): Promise<DnsChangeResult> {
-  return editCorefile(side, strategy, owner, (corefile) => removeHostsEntries(corefile, owner, hostnames));
+  return editCorefile(side, strategy, owner, (corefile) => removeMemberEntries(corefile, owner, hostnames));
 }
