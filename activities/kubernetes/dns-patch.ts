@@ -10,6 +10,9 @@
  *       ops:
  *         - { op: add, path: /spec/settings/hosts/-, value: { domain: "{{name}}", ip: "{{ip}}" } }
  *
+ * Addresses are IPs: dns.ts refuses a load balancer known by a DNS name before anything is
+ * read (`{{ip}}` would receive a name; `coredns-hosts` rewrites names to names instead).
+ *
  * The template is applied once per host name (`{{name}}`) and IP (`{{ip}}`), against the
  * object as read, and only the operations that change something are sent (with the
  * resourceVersion read: a concurrent change is a Conflict, re-read and retried):

@@ -2,7 +2,12 @@
  * Cross-cluster DNS: make one cluster resolve the other cluster's member names to their
  * load-balancer addresses, by the strategy the spec chose for that cluster
  * (`coredns-hosts`, `host-aliases` (target only), `patch`). Every call is idempotent.
+ *
+ * An address is an IP or, where the cloud's load balancers report a hostname (AWS), a DNS name.
+ * Only `coredns-hosts` can point a name at another name (rewrite lines); `host-aliases` and
+ * `patch` write IPs, and refuse a hostname before they read or change anything.
  */
+import { isIP } from 'node:net';
 import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
 import { sideOf, type KubeEnv } from './clients.js';
@@ -46,6 +51,26 @@ function refuseHostAliasesOnSource(side: Side): void {
   }
 }
 
+const STRATEGY_FIELD: Record<Side, string> = { source: 'dns.sourceCluster', target: 'dns.targetCluster' };
+
+/** host-aliases and patch write IPs: a load balancer known by a DNS name is refused, naming the fix. */
+export function refuseHostnameAddresses(strategy: DnsStrategy, side: Side, entries: HostEntry[]): void {
+  if (strategy.strategy === 'coredns-hosts') return;
+  const named = entries.filter((e) => !isIP(e.ip));
+  if (named.length === 0) return;
+  const which = named.map((e) => `${e.hostnames[0] ?? '?'} (load balancer ${e.ip})`).join(', ');
+  const writes =
+    strategy.strategy === 'host-aliases'
+      ? "a pod's hostAliases take IP addresses only"
+      : 'the patch template writes an IP ({{ip}})';
+  throw new PreconditionFailed(
+    `the ${side} cluster cannot resolve member${named.length === 1 ? '' : 's'} ${which} by ${strategy.strategy}: ` +
+      `the load balancer reports a DNS name, not an IP, and ${writes}. ` +
+      `Use ${STRATEGY_FIELD[side]}.strategy: coredns-hosts for the ${side} cluster (it rewrites the member names to the load balancer's name). Nothing was changed.`,
+    { details: { side, strategy: strategy.strategy, hostnameAddresses: named } },
+  );
+}
+
 function dnsResult(
   strategy: DnsStrategy['strategy'],
   r: { changed: boolean; location: string; deferred?: boolean },
@@ -57,6 +82,7 @@ function dnsResult(
 export async function applyDnsEntries(env: KubeEnv, input: DnsEntriesInput): Promise<DnsResult> {
   const { spec, side: sideName, strategy, entries } = input;
   const count = entries.reduce((n, e) => n + e.hostnames.length, 0);
+  refuseHostnameAddresses(strategy, sideName, entries);
   switch (strategy.strategy) {
     case 'coredns-hosts': {
       const r = await applyCorednsHosts(sideOf(env, spec, sideName), strategy, dnsOwner(spec), entries);

@@ -80,6 +80,18 @@ describe('certificate issuer', () => {
     expect(certificateServes(issued.certPem, issued.keyPem, ca.certPem, names, 2 * 3600_000)).toBe(false);
   });
 
+  it("puts a load balancer's hostname (AWS-style) in as a DNS name, its IP as an IP address", async () => {
+    const lb = 'a1b2-0.elb.eu-west-1.amazonaws.com';
+    const names = memberCertificateNames(makeSpec(), 'etcd-main-0', lb);
+    expect(names[names.length - 1]).toBe(lb);
+    const issued = await issueCertificate(ecCa, { commonName: 'etcd-main-0', names, validityMs: 3600_000 });
+    const san = new X509Certificate(issued.certPem).subjectAltName!.split(', ');
+    expect(san).toContain(`DNS:${lb}`);
+    expect(san).toContain('IP Address:127.0.0.1');
+    expect(san.filter((n) => n.startsWith('IP Address:'))).toEqual(['IP Address:127.0.0.1']);
+    expect(certificateServes(issued.certPem, issued.keyPem, ecCa.certPem, [lb], 60_000)).toBe(true);
+  });
+
   it('refuses a key that does not belong to the CA certificate, and a leaf as CA', async () => {
     const mixed = { certPem: rsaCa.certPem, keyPem: ecCa.keyPem };
     await expect(
