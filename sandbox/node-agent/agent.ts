@@ -14,11 +14,14 @@ import {
   type V1Pod,
   type V1Service,
 } from '@kubernetes/client-node';
+import { cloudDnsEntries } from '../cloud-dns.js';
 import type { ClusterLayout } from '../config.js';
 import { forwardOnGateway, type GatewayForwarder } from '../gateway-forwarder.js';
 import { gatewayOf, writePodHosts } from '../network.js';
+import { readTopology } from '../topology.js';
 import { readWorkerRegistration, workerPod } from '../worker-netns.js';
-import { parseCorefileHosts, podHostsFile } from './dns-view.js';
+import { DelayedCorefile } from './delayed-corefile.js';
+import { parseCorefileHosts, parseCorefileRewrites, podHostsFile } from './dns-view.js';
 import { LoadBalancers } from './load-balancer.js';
 import { PodRuntime } from './pod-runtime.js';
 import { chooseNode } from './scheduler.js';
@@ -47,6 +50,8 @@ export class NodeAgent {
   private stopped = false;
   private watches: AbortController[] = [];
   private timer?: NodeJS.Timeout;
+  private readonly corefile = new DelayedCorefile((m) => this.log(m));
+  private corefileTimer?: NodeJS.Timeout;
   private apiserverForwarder?: GatewayForwarder;
 
   constructor(
@@ -77,13 +82,17 @@ export class NodeAgent {
       hostsFile: (pod, ip) => {
         const snap = this.snapshot;
         const withIp = { ...pod, status: { ...pod.status, podIP: ip } };
-        return podHostsFile(
-          withIp,
-          snap?.pods ?? [],
-          snap?.services ?? [],
-          parseCorefileHosts(snap?.corefile ?? ''),
-        );
+        return this.hostsFile(withIp, snap?.pods ?? [], snap?.services ?? []);
       },
+    });
+  }
+
+  /** A pod's DNS view: its cluster's records, the Corefile the pods see now, and the cloud DNS. */
+  private hostsFile(pod: V1Pod, pods: V1Pod[], services: V1Service[]): string {
+    const corefile = this.corefile.applied;
+    return podHostsFile(pod, pods, services, parseCorefileHosts(corefile), {
+      rewrites: parseCorefileRewrites(corefile),
+      cloud: cloudDnsEntries(),
     });
   }
 
@@ -237,11 +246,17 @@ export class NodeAgent {
       corefile: coredns?.data?.Corefile ?? '',
     };
     this.snapshot = snap;
+    const topology = readTopology();
+    // A failed read keeps the Corefile the pods see, as a running CoreDNS would.
+    if (coredns) this.corefile.observe(snap.corefile, topology.dnsDelayS);
+    const due = this.corefile.nextDueInMs();
+    clearTimeout(this.corefileTimer);
+    if (due !== undefined) this.corefileTimer = setTimeout(() => this.trigger(), due + 10);
     await this.provisionVolumes(snap);
     await this.schedule(snap);
     await this.runtime.sync(snap.pods, new Set(this.layout.nodes));
     this.refreshDns(snap);
-    await this.lbs.reconcile(snap.services, snap.pods);
+    await this.lbs.reconcile(snap.services, snap.pods, topology);
   }
 
   /** Dynamic provisioning: a host directory per claim, kept after the claim is released (reclaim policy Retain). */
@@ -347,7 +362,6 @@ export class NodeAgent {
   }
 
   private refreshDns(snap: Snapshot): void {
-    const corefileHosts = parseCorefileHosts(snap.corefile);
     const byUid = new Map(snap.pods.map((p) => [p.metadata?.uid ?? '', p]));
     const views = this.runtime.running().map(({ uid, netns }) => ({ pod: byUid.get(uid), netns }));
     // The cluster's worker (sandbox/cluster-worker.ts) sees what a pod in its namespace would.
@@ -355,7 +369,7 @@ export class NodeAgent {
     if (worker) views.push({ pod: workerPod(worker), netns: worker.netns });
     for (const { pod, netns } of views) {
       if (!pod) continue;
-      writePodHosts(netns, podHostsFile(pod, snap.pods, snap.services, corefileHosts));
+      writePodHosts(netns, this.hostsFile(pod, snap.pods, snap.services));
     }
   }
 
@@ -388,6 +402,7 @@ export class NodeAgent {
   async stop(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
+    clearTimeout(this.corefileTimer);
     for (const w of this.watches) w.abort();
     await this.runtime.stopAll(3000);
     await this.lbs.closeAll();

@@ -28,6 +28,87 @@ export function parseCorefileHosts(corefile: string): HostEntry[] {
   return entries;
 }
 
+/** A CoreDNS `rewrite name exact FROM TO`: a query for `from` is answered as `to` would be. */
+export interface NameRewrite {
+  from: string;
+  to: string;
+}
+
+const MATCH_TYPES = new Set(['exact', 'prefix', 'suffix', 'substring', 'regex']);
+
+function withoutRootDot(name: string): string {
+  return name.toLowerCase().replace(/\.$/, '');
+}
+
+/** `name [TYPE] FROM TO [answer ...]` (the words after `rewrite [continue|stop]`); only exact matches count. */
+function parseNameRule(words: string[]): NameRewrite | undefined {
+  if (words[0] !== 'name') return undefined;
+  let i = 1;
+  let type = 'exact';
+  if (MATCH_TYPES.has(words[i] ?? '')) type = words[i++]!;
+  const [from, to] = [words[i], words[i + 1]];
+  if (type !== 'exact' || !from || !to || from === 'answer' || to === 'answer') return undefined;
+  return { from: withoutRootDot(from), to: withoutRootDot(to) };
+}
+
+/**
+ * Exact name rewrites of every `rewrite` plugin in a Corefile, in the one-line form
+ * (`rewrite [continue|stop] name [exact] FROM TO [answer auto]`) and inside a
+ * `rewrite [continue|stop] { ... }` block. Other fields and match types are ignored.
+ */
+export function parseCorefileRewrites(corefile: string): NameRewrite[] {
+  const rewrites: NameRewrite[] = [];
+  let depth = 0;
+  let blockDepth = -1;
+  for (const raw of corefile.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const opens = (line.match(/\{/g) ?? []).length;
+    const closes = (line.match(/\}/g) ?? []).length;
+    const words = line.replace(/[{}]/g, ' ').trim().split(/\s+/);
+    if (blockDepth < 0 && words[0] === 'rewrite') {
+      let rule = words.slice(1);
+      if (rule[0] === 'continue' || rule[0] === 'stop') rule = rule.slice(1);
+      if (opens > 0) blockDepth = depth + 1;
+      const r = parseNameRule(rule);
+      if (r) rewrites.push(r);
+    } else if (blockDepth >= 0 && depth === blockDepth) {
+      const r = parseNameRule(words);
+      if (r) rewrites.push(r);
+    }
+    depth += opens - closes;
+    if (blockDepth >= 0 && depth < blockDepth) blockDepth = -1;
+  }
+  return rewrites;
+}
+
+/** What a pod's DNS knows besides its own cluster's records. */
+export interface ExtraDns {
+  /** Exact name rewrites of the cluster's Corefile. */
+  rewrites?: NameRewrite[];
+  /** The cloud's public names (load balancers that report a hostname); both clusters see all of them. */
+  cloud?: HostEntry[];
+}
+
+/**
+ * The rewrites as hosts lines: `FROM` gets the address `TO` resolves to through the Corefile's
+ * hosts entries first (CoreDNS's plugin order), then the cloud DNS. A target that resolves
+ * nowhere leaves its name unresolvable, as CoreDNS would answer NXDOMAIN.
+ */
+export function resolveRewrites(
+  rewrites: NameRewrite[],
+  corefileHosts: HostEntry[],
+  cloud: HostEntry[],
+): HostEntry[] {
+  const lookup = (name: string) =>
+    corefileHosts.find((e) => e.names.some((n) => withoutRootDot(n) === name))?.ip ??
+    cloud.find((e) => e.names.some((n) => withoutRootDot(n) === name))?.ip;
+  return rewrites.flatMap((r) => {
+    const ip = lookup(r.to);
+    return ip ? [{ ip, names: [r.from] }] : [];
+  });
+}
+
 function isReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
@@ -35,13 +116,15 @@ function isReady(pod: V1Pod): boolean {
 /**
  * What one pod resolves: its own names, the `<hostname>.<subdomain>` records of its
  * cluster's headless Services (ready pods only, unless the Service publishes
- * not-ready addresses, as CoreDNS does), the CoreDNS `hosts` entries, and its own hostAliases.
+ * not-ready addresses, as CoreDNS does), the CoreDNS `hosts` entries and name rewrites, the
+ * cloud DNS, and its own hostAliases.
  */
 export function podHostsFile(
   pod: V1Pod,
   clusterPods: V1Pod[],
   services: V1Service[],
   corefileHosts: HostEntry[],
+  extra: ExtraDns = {},
 ): string {
   const lines: string[] = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
   const ns = pod.metadata?.namespace ?? 'default';
@@ -74,9 +157,20 @@ export function podHostsFile(
     if (ons === ns) names.push(`${h}.${sub}.${ons}`, `${h}.${sub}`);
     lines.push(`${ip}\t${names.join(' ')}`);
   }
+  // CoreDNS runs `rewrite` before `hosts` whatever the Corefile's order; the first line wins here.
+  const cloud = extra.cloud ?? [];
+  const rewritten = resolveRewrites(extra.rewrites ?? [], corefileHosts, cloud);
+  if (rewritten.length) {
+    lines.push('# cluster DNS: kube-system/coredns rewrite name');
+    for (const e of rewritten) lines.push(`${e.ip}\t${e.names.join(' ')}`);
+  }
   if (corefileHosts.length) {
     lines.push('# cluster DNS: kube-system/coredns hosts');
     for (const e of corefileHosts) lines.push(`${e.ip}\t${e.names.join(' ')}`);
+  }
+  if (cloud.length) {
+    lines.push('# cloud DNS: load-balancer hostnames');
+    for (const e of cloud) lines.push(`${e.ip}\t${e.names.join(' ')}`);
   }
   const aliases = pod.spec?.hostAliases ?? [];
   if (aliases.length) {

@@ -1,8 +1,11 @@
 import net from 'node:net';
 import type { CoreV1Api, V1Pod, V1Service, V1ServicePort } from '@kubernetes/client-node';
 import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
-import type { ClusterLayout } from '../config.js';
+import { readCloudDnsRecords, writeCloudDnsRecords } from '../cloud-dns.js';
+import type { ClusterLayout, ClusterName } from '../config.js';
 import { addLbAddress, removeLbAddress } from '../network.js';
+import { KIND_TOPOLOGY, type SandboxTopology } from '../topology.js';
+import { ShapedPipe, UNSHAPED } from './link-shaper.js';
 import { matchesSelector } from './scheduler.js';
 
 /** Annotation of the sandbox's fault hook: `drop`, `reset` or `delay=<ms>`. */
@@ -43,6 +46,24 @@ export function allowedBy(ranges: string[], address: string): boolean {
   return list.check(ip, net.isIPv6(ip) ? 'ipv6' : 'ipv4');
 }
 
+/**
+ * Whether a client reaches this cluster's load balancer across the link between the clusters:
+ * every client outside the cluster's own pod network is. That is the other cluster's pods and
+ * the host too (the host stands for "somewhere else on the internet", outside both clouds).
+ */
+export function crossesTheLink(layout: ClusterLayout, address: string): boolean {
+  return !allowedBy([layout.podSubnet], address);
+}
+
+/** An AWS-style load-balancer name: one DNS label of at most 63 characters under the cluster's cloud. */
+export function lbHostname(cluster: ClusterName, svc: V1Service): string {
+  const id = (svc.metadata?.uid ?? '').replace(/-/g, '').slice(0, 6);
+  const label = `${id}-${svc.metadata?.name ?? ''}-${svc.metadata?.namespace ?? ''}`
+    .slice(0, 63)
+    .replace(/-+$/, '');
+  return `${label}.elb.${cluster}.sandbox.test`;
+}
+
 function ipToInt(ip: string): number {
   return ip.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
 }
@@ -53,6 +74,8 @@ function intToIp(n: number): string {
 interface Balancer {
   uid: string;
   ip: string;
+  /** Set when the cloud reports this load balancer by name; the name resolves through the cloud DNS. */
+  hostname?: string;
   svc: V1Service;
   servers: Map<number, net.Server>;
   connections: Set<net.Socket>;
@@ -63,6 +86,8 @@ interface Balancer {
 export class LoadBalancers {
   private balancers = new Map<string, Balancer>();
   private pods: V1Pod[] = [];
+  private topology: SandboxTopology = KIND_TOPOLOGY;
+  private publishedDns?: string;
 
   constructor(
     private readonly layout: ClusterLayout,
@@ -78,15 +103,39 @@ export class LoadBalancers {
   private allocate(svc: V1Service): string {
     const used = new Set([...this.balancers.values()].map((b) => b.ip));
     const { first, last } = this.pool();
-    const previous = svc.status?.loadBalancer?.ingress?.[0]?.ip;
+    const ingress = svc.status?.loadBalancer?.ingress?.[0];
+    const previous =
+      ingress?.ip ??
+      (ingress?.hostname ? readCloudDnsRecords(this.layout.name)[ingress.hostname] : undefined);
     if (previous && !used.has(previous) && ipToInt(previous) >= first && ipToInt(previous) <= last)
       return previous;
     for (let n = first; n <= last; n++) if (!used.has(intToIp(n))) return intToIp(n);
     throw new Error(`load-balancer pool ${this.layout.lbSubnet} exhausted`);
   }
 
-  async reconcile(services: V1Service[], pods: V1Pod[]): Promise<void> {
+  /** The kind of address is decided once, when the load balancer is allocated (a status already written wins). */
+  private hostnameFor(svc: V1Service): string | undefined {
+    const ingress = svc.status?.loadBalancer?.ingress?.[0];
+    if (ingress?.hostname) return ingress.hostname;
+    if (ingress?.ip) return undefined;
+    return this.topology.lbAddressKind[this.layout.name] === 'hostname'
+      ? lbHostname(this.layout.name, svc)
+      : undefined;
+  }
+
+  private publishCloudDns(): void {
+    const records = Object.fromEntries(
+      [...this.balancers.values()].filter((b) => b.hostname).map((b) => [b.hostname!, b.ip]),
+    );
+    const json = JSON.stringify(records);
+    if (json === this.publishedDns) return;
+    writeCloudDnsRecords(this.layout.name, records);
+    this.publishedDns = json;
+  }
+
+  async reconcile(services: V1Service[], pods: V1Pod[], topology: SandboxTopology): Promise<void> {
     this.pods = pods;
+    this.topology = topology;
     const wanted = new Map<string, V1Service>();
     for (const s of services) {
       if (s.spec?.type === 'LoadBalancer' && s.metadata?.uid && !s.metadata.deletionTimestamp)
@@ -97,10 +146,13 @@ export class LoadBalancers {
       let b = this.balancers.get(uid);
       if (!b) {
         const ip = this.allocate(svc);
+        const hostname = this.hostnameFor(svc);
         await addLbAddress(ip);
-        b = { uid, ip, svc, servers: new Map(), connections: new Set(), fault: { kind: 'none' } };
+        b = { uid, ip, hostname, svc, servers: new Map(), connections: new Set(), fault: { kind: 'none' } };
         this.balancers.set(uid, b);
-        this.log(`load balancer ${svc.metadata?.namespace}/${svc.metadata?.name} -> ${ip}`);
+        this.log(
+          `load balancer ${svc.metadata?.namespace}/${svc.metadata?.name} -> ${ip}${hostname ? ` (${hostname})` : ''}`,
+        );
       }
       b.svc = svc;
       const fault = parseFault(svc.metadata?.annotations?.[LB_FAULT_ANNOTATION]);
@@ -109,13 +161,25 @@ export class LoadBalancers {
       }
       b.fault = fault;
       await this.ensureListeners(b);
+      // The name resolves before anyone can read it from the status.
+      this.publishCloudDns();
       const ingress = svc.status?.loadBalancer?.ingress ?? [];
-      if (ingress.length !== 1 || ingress[0]?.ip !== b.ip) {
+      const current = ingress.length === 1 ? ingress[0] : undefined;
+      const upToDate = b.hostname
+        ? current?.hostname === b.hostname && !current.ip
+        : current?.ip === b.ip && !current.hostname;
+      if (!upToDate) {
         await this.api.patchNamespacedServiceStatus(
           {
             name: svc.metadata!.name!,
             namespace: svc.metadata!.namespace!,
-            body: { status: { loadBalancer: { ingress: [{ ip: b.ip, ipMode: 'VIP' }] } } },
+            body: {
+              status: {
+                loadBalancer: {
+                  ingress: [b.hostname ? { hostname: b.hostname } : { ip: b.ip, ipMode: 'VIP' }],
+                },
+              },
+            },
           },
           setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
         );
@@ -184,32 +248,42 @@ export class LoadBalancers {
     }
     const upstream = net.connect({ host: target.ip, port: target.port });
     b.connections.add(upstream);
-    upstream.on('close', () => {
-      b.connections.delete(upstream);
-      client.destroy();
-    });
     upstream.on('error', () => upstream.destroy());
-    client.on('close', () => upstream.destroy());
-    const delay = b.fault.kind === 'delay' ? b.fault.ms : 0;
-    if (delay > 0) {
-      let last = 0;
-      const delayed = (to: net.Socket) => (chunk: Buffer) => {
-        const at = Math.max(Date.now() + delay, last);
-        last = at;
-        setTimeout(() => to.write(chunk), at - Date.now());
-      };
-      client.on('data', delayed(upstream));
-      upstream.on('data', delayed(client));
-    } else {
-      client.pipe(upstream);
-      upstream.pipe(client);
-    }
+    // Both directions go through the shaper: the link (for clients across it) and the fault
+    // hook's delay are read per chunk, so a change reaches connections already open.
+    const across = crossesTheLink(this.layout, remote);
+    const opts = {
+      shape: () => (across ? this.topology.link : UNSHAPED),
+      extraDelayMs: () => (b.fault.kind === 'delay' ? b.fault.ms : 0),
+    };
+    const toUpstream = new ShapedPipe(client, upstream, opts);
+    const toClient = new ShapedPipe(upstream, client, opts);
+    const closeAfterFlush = (pipe: ShapedPipe, peer: net.Socket) => (hadError: boolean) => {
+      if (hadError) {
+        pipe.stop();
+        peer.destroy();
+        return;
+      }
+      // What is still on the link reaches the peer before it is closed.
+      pipe.whenFlushed(() => {
+        peer.end(() => peer.destroy());
+        setTimeout(() => peer.destroy(), 30_000).unref();
+      });
+    };
+    client.on('close', closeAfterFlush(toUpstream, upstream));
+    upstream.on('close', (hadError) => {
+      b.connections.delete(upstream);
+      closeAfterFlush(toClient, client)(hadError);
+    });
+    client.on('close', () => toClient.stop());
+    upstream.on('close', () => toUpstream.stop());
   }
 
   private async release(b: Balancer): Promise<void> {
     for (const s of b.servers.values()) s.close();
     for (const c of b.connections) c.destroy();
     this.balancers.delete(b.uid);
+    this.publishCloudDns();
     await removeLbAddress(b.ip);
     this.log(`load balancer ${b.svc.metadata?.namespace}/${b.svc.metadata?.name} released ${b.ip}`);
   }
