@@ -41,6 +41,8 @@ export const FailureType = {
   Unauthorized: 'Unauthorized',
   Invalid: 'Invalid',
   PreconditionFailed: 'PreconditionFailed',
+  /** A per-cluster worker was asked to reach a cluster other than its own (ETCD_STRETCH_CLUSTER). */
+  WrongCluster: 'WrongCluster',
 
   // The migration activities
   ConsistencyMismatch: 'ConsistencyMismatch',

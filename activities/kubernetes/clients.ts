@@ -13,10 +13,13 @@ import {
   PatchStrategy,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { clusterTaskQueue } from '../../core/routing/task-queues.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
 import { noopRunContext, type RunContext } from '../run-context.js';
+import { WrongCluster } from './errors.js';
 import type { PatchOp } from './json-patch.js';
+import { ownClusterKubeConfig } from './own-cluster.js';
 
 /** Field manager of every write (server-side apply and patches). */
 export const FIELD_MANAGER = 'etcd-stretch';
@@ -93,12 +96,34 @@ export function kubeConfigForContext(base: KubeConfig, context: string): KubeCon
   return kc;
 }
 
+export interface KubeClientFactoryOptions {
+  /**
+   * The one context this factory serves (a per-cluster worker's ETCD_STRETCH_CLUSTER): its
+   * KubeConfig keeps that context only (`source`, or without it the Pod's ServiceAccount) and
+   * is loaded at once, so a wrong one fails on start; asking for another context throws
+   * `WrongCluster`. Absent: every context of `source`.
+   */
+  cluster?: string;
+  /** With `cluster` and no `source`: prefix of the ServiceAccount files (tests outside a Pod). */
+  inClusterPathPrefix?: string;
+}
+
 /**
  * Client sets per context from a kubeconfig: a `KubeConfig`, a file path, or (default)
  * the usual lookup (`KUBECONFIG`, `~/.kube/config`, in-cluster). Cached per context.
  */
-export function kubeClientFactory(source?: KubeConfig | string): ClientsForContext {
-  let base: KubeConfig | undefined;
+export function kubeClientFactory(
+  source?: KubeConfig | string,
+  options: KubeClientFactoryOptions = {},
+): ClientsForContext {
+  const { cluster } = options;
+  let base: KubeConfig | undefined =
+    cluster === undefined
+      ? undefined
+      : ownClusterKubeConfig(cluster, {
+          kubeconfig: source,
+          inClusterPathPrefix: options.inClusterPathPrefix,
+        });
   const cache = new Map<string, KubeClients>();
   const load = (): KubeConfig => {
     if (base) return base;
@@ -113,6 +138,7 @@ export function kubeClientFactory(source?: KubeConfig | string): ClientsForConte
   return (context: string) => {
     const hit = cache.get(context);
     if (hit) return hit;
+    if (cluster !== undefined && context !== cluster) throw wrongCluster(cluster, context);
     const kc = kubeConfigForContext(load(), context);
     const clients: KubeClients = {
       context,
@@ -124,6 +150,13 @@ export function kubeClientFactory(source?: KubeConfig | string): ClientsForConte
     cache.set(context, clients);
     return clients;
   };
+}
+
+function wrongCluster(served: string, asked: string): WrongCluster {
+  return new WrongCluster(
+    `this worker serves cluster "${served}" only (ETCD_STRETCH_CLUSTER); "${asked}" is reached by the worker on task queue ${clusterTaskQueue(asked)} (or the spec's workers.<side>.taskQueue): check workers.* in the spec and that worker`,
+    { details: { served, asked } },
+  );
 }
 
 /** What every Kubernetes function takes first: how to reach a cluster, and how to heartbeat. */

@@ -9,7 +9,8 @@
  * Not retryable (retrying the same call cannot help; the workflow or the operator must act):
  *   NotFound, Forbidden (names the verb and resource the worker lacks), Unauthorized,
  *   Invalid (carries the API server's message), PreconditionFailed (a check of ours refused,
- *   nothing was changed), DeadlineExceeded (the activity already waited until its own deadline)
+ *   nothing was changed), DeadlineExceeded (the activity already waited until its own deadline),
+ *   WrongCluster (a per-cluster worker was asked for another cluster: the routing is wrong)
  */
 import { ApiException } from '@kubernetes/client-node';
 import { FailureType } from '../../core/failure-types.js';
@@ -26,6 +27,7 @@ export class Unauthorized extends defineErrorType(FailureType.Unauthorized, fals
 export class Invalid extends defineErrorType(FailureType.Invalid, false) {}
 export class PreconditionFailed extends defineErrorType(FailureType.PreconditionFailed, false) {}
 export class DeadlineExceeded extends defineErrorType(FailureType.DeadlineExceeded, false) {}
+export class WrongCluster extends defineErrorType(FailureType.WrongCluster, false) {}
 
 /** What a call was doing, in RBAC terms, so that a refusal can name exactly what is missing. */
 export interface KubeOperation {

@@ -53,13 +53,18 @@ export class ConsistencyMismatch extends defineErrorType(FailureType.Consistency
 export class LearnerPodNotRunning extends defineErrorType(FailureType.LearnerPodNotRunning, false) {}
 
 export interface MigrationActivityDeps {
-  /** Path of the kubeconfig with the contexts the specs name. */
-  kubeconfig: string;
+  /**
+   * Path of the kubeconfig with the contexts the specs name; with `cluster` it needs that one
+   * context only, and absent it is the Pod's ServiceAccount (in-cluster).
+   */
+  kubeconfig?: string;
+  /** the kubeconfig context this worker serves; absent: every context (single mode) */
+  cluster?: string;
   secrets?: SecretResolver;
 }
 
 export function createMigrationActivities(deps: MigrationActivityDeps): MigrationActivities {
-  const clients = kubeClientFactory(deps.kubeconfig);
+  const clients = kubeClientFactory(deps.kubeconfig, { cluster: deps.cluster });
   const secrets =
     deps.secrets ??
     createSecretResolver({ kubernetes: createKubernetesSecretResolver({ clients, defaultContext: '' }) });
