@@ -2,6 +2,7 @@
  * The etcd-stretch worker: hosts the migration workflow and its activities.
  * Configuration from the environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE,
  * TEMPORAL_TLS_* / TEMPORAL_API_KEY, ETCD_STRETCH_TASK_QUEUE, KUBECONFIG (the contexts named in specs),
+ * ETCD_STRETCH_CLUSTER / ETCD_STRETCH_ACTIVITY_TASK_QUEUE (per-cluster mode, worker/worker-mode.ts),
  * LOG_LEVEL and ETCD_STRETCH_LOG_FORMAT (JSON lines on stdout by default), ETCD_STRETCH_METRICS_ADDRESS
  * (Prometheus /metrics, default 127.0.0.1:9464, `off` disables).
  * ETCD_STRETCH_PAYLOAD_KEY / _KEY_FILE / _KEY_ID (optional payload encryption, worker/payload-codec.ts).
@@ -14,9 +15,10 @@ import { createMigrationActivities } from '../activities/migration/index.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes.js';
 import { temporalSettings } from './temporal-connection.js';
 import { dataConverterFromEnvironment } from './payload-codec.js';
-import { kubeconfigFromEnvironment } from '../activities/migration/kubeconfig.js';
 import { createWorkerLogger } from './json-logger.js';
 import { metricsAddress, migrationMetricsInterceptor, prometheusTelemetry } from './metrics.js';
+import { runWorkers } from './run-workers.js';
+import { workerKubeconfig, workerModeFromEnvironment } from './worker-mode.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -68,7 +70,11 @@ export async function runWorker(): Promise<void> {
   const logger = createWorkerLogger();
   const metrics = installRuntime(logger, metricsAddress());
   const settings = temporalSettings();
-  const kubeconfig = kubeconfigFromEnvironment();
+  const mode = workerModeFromEnvironment(settings.taskQueue);
+  const kubeconfig = workerKubeconfig(mode);
+  const cluster = mode.mode === 'per-cluster' ? mode.cluster : undefined;
+  // Loads a per-cluster worker's kubeconfig now: a missing context fails the start, not a step.
+  const activities = createMigrationActivities({ kubeconfig, cluster });
   // Optional payload encryption (ETCD_STRETCH_PAYLOAD_KEY[_FILE]); the CLI must hold the same key.
   const dataConverter = dataConverterFromEnvironment();
   await ensureSearchAttributes(settings.address, settings.namespace, settings.tls, logger, settings.apiKey);
@@ -77,29 +83,44 @@ export async function runWorker(): Promise<void> {
     tls: settings.tls as never,
     apiKey: settings.apiKey,
   });
-  const worker = await Worker.create({
+  const common = {
     connection,
     namespace: settings.namespace,
-    taskQueue: settings.taskQueue,
+    ...(dataConverter ? { dataConverter } : {}),
+  };
+  const workflows = {
     // A prebuilt bundle (ETCD_STRETCH_WORKFLOW_BUNDLE) skips webpack at start-up.
     ...(process.env.ETCD_STRETCH_WORKFLOW_BUNDLE
       ? { workflowBundle: { codePath: process.env.ETCD_STRETCH_WORKFLOW_BUNDLE } }
       : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
-    activities: createMigrationActivities({ kubeconfig }),
-    interceptors: { activity: [migrationMetricsInterceptor] },
-    ...(dataConverter ? { dataConverter } : {}),
-  });
+  };
+  const activityOptions = { activities, interceptors: { activity: [migrationMetricsInterceptor] } };
+  // per-cluster: the workflows on the shared workflow queue, the activities on this cluster's own.
+  const workers =
+    mode.mode === 'single'
+      ? [await Worker.create({ ...common, taskQueue: mode.taskQueue, ...workflows, ...activityOptions })]
+      : [
+          await Worker.create({ ...common, taskQueue: mode.taskQueue, ...workflows }),
+          await Worker.create({ ...common, taskQueue: mode.activityTaskQueue, ...activityOptions }),
+        ];
   logger.info('worker ready', {
     address: settings.address,
     namespace: settings.namespace,
-    taskQueue: settings.taskQueue,
-    kubeconfig,
+    mode: mode.mode,
+    taskQueue: mode.taskQueue,
+    ...(mode.mode === 'per-cluster'
+      ? { cluster: mode.cluster, activityTaskQueue: mode.activityTaskQueue }
+      : {}),
+    kubeconfig: kubeconfig ?? "in-cluster (the Pod's ServiceAccount)",
     payloads: dataConverter ? 'encrypted' : 'plain',
     metrics: metrics ? `http://${metrics}/metrics` : 'off',
   });
-  // Worker.run() returns after SIGINT/SIGTERM once running activities finished or timed out.
-  await worker.run();
-  await connection.close();
+  // Returns after SIGINT/SIGTERM once running tasks finished or timed out, in every worker.
+  try {
+    await runWorkers(workers);
+  } finally {
+    await connection.close();
+  }
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -1,15 +1,18 @@
 // Liveness of the etcd-stretch worker, for the Docker HEALTHCHECK, docker-compose and the
 // Deployment's livenessProbe: healthy when the Temporal frontend lists a poller of THIS
-// container (worker identity `<pid>@<hostname>`, the SDK default) on the workflow task queue,
-// seen within the last STALE_MS. Same settings as the worker (worker/temporal-connection.ts):
-// run it as `node --import tsx deploy/worker/healthcheck.mjs`. Exit 0 healthy, 1 not.
+// container (worker identity `<pid>@<hostname>`, the SDK default) seen within the last STALE_MS
+// on the workflow task queue, and for a per-cluster worker (ETCD_STRETCH_CLUSTER) also on its
+// activity task queue. Same settings as the worker (worker/temporal-connection.ts,
+// worker/worker-mode.ts): run it as `node --import tsx deploy/worker/healthcheck.mjs`.
+// Exit 0 healthy, 1 not.
 import os from 'node:os';
 import process from 'node:process';
 import { Connection } from '@temporalio/client';
 import { temporalSettings } from '../../worker/temporal-connection.ts';
+import { workerModeFromEnvironment } from '../../worker/worker-mode.ts';
 
 const STALE_MS = 150_000; // a long poll lasts up to ~70 s: two of them may pass between updates
-const TASK_QUEUE_TYPE_WORKFLOW = 1;
+const TASK_QUEUE_TYPE = { workflow: 1, activity: 2 };
 
 async function main() {
   const s = temporalSettings();
@@ -20,25 +23,31 @@ async function main() {
     connectTimeout: 10_000,
   });
   try {
-    const r = await connection.workflowService.describeTaskQueue({
-      namespace: s.namespace,
-      taskQueue: { name: s.taskQueue },
-      taskQueueType: TASK_QUEUE_TYPE_WORKFLOW,
-    });
+    const mode = workerModeFromEnvironment(s.taskQueue);
+    const polled = [{ taskQueue: s.taskQueue, type: 'workflow' }];
+    if (mode.mode === 'per-cluster') polled.push({ taskQueue: mode.activityTaskQueue, type: 'activity' });
     const suffix = `@${os.hostname()}`;
-    const now = Date.now();
-    const mine = (r.pollers ?? []).filter((p) => p.identity?.endsWith(suffix));
-    const fresh = mine.filter((p) => {
-      const seconds = Number(String(p.lastAccessTime?.seconds ?? 0));
-      return now - seconds * 1000 < STALE_MS;
-    });
-    if (fresh.length === 0) {
-      process.stderr.write(
-        `unhealthy: no recent poller ${suffix} on task queue ${s.taskQueue} (namespace ${s.namespace}, ${s.address})\n`,
-      );
-      return 1;
+    const seen = [];
+    for (const { taskQueue, type } of polled) {
+      const r = await connection.workflowService.describeTaskQueue({
+        namespace: s.namespace,
+        taskQueue: { name: taskQueue },
+        taskQueueType: TASK_QUEUE_TYPE[type],
+      });
+      const now = Date.now();
+      const fresh = (r.pollers ?? []).filter((p) => {
+        const seconds = Number(String(p.lastAccessTime?.seconds ?? 0));
+        return p.identity?.endsWith(suffix) && now - seconds * 1000 < STALE_MS;
+      });
+      if (fresh.length === 0) {
+        process.stderr.write(
+          `unhealthy: no recent ${type} poller ${suffix} on task queue ${taskQueue} (namespace ${s.namespace}, ${s.address})\n`,
+        );
+        return 1;
+      }
+      seen.push(`${fresh.map((p) => p.identity).join(', ')} polls ${taskQueue} (${type})`);
     }
-    process.stdout.write(`healthy: ${fresh.map((p) => p.identity).join(', ')} polls ${s.taskQueue}\n`);
+    process.stdout.write(`healthy: ${seen.join('; ')}\n`);
     return 0;
   } finally {
     await connection.close();
