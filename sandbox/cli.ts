@@ -1,5 +1,14 @@
+import fs from 'node:fs';
 import { Command } from 'commander';
+import { kubeconfigPath } from './config.js';
 import { sandboxDown, sandboxStatus, sandboxUp } from './sandbox.js';
+import { KIND_TOPOLOGY, readTopology, setTopology } from './topology.js';
+import {
+  addTopologyOptions,
+  describeTopology,
+  topologyFromOptions,
+  type TopologyOptions,
+} from './topology-options.js';
 
 function fail(err: unknown): never {
   process.stderr.write(`sandbox: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -10,15 +19,34 @@ const program = new Command('sandbox').description(
   'Two local Kubernetes clusters ("source", "target") with real etcd pods',
 );
 
-program
-  .command('up')
-  .description('start both clusters (removing whatever a previous run left) and write the kubeconfig')
-  .action(async () => {
-    const r = await sandboxUp().catch(fail);
-    process.stdout.write(
-      `sandbox up in ${(r.durationMs / 1000).toFixed(1)} s\nkubeconfig: ${r.kubeconfig} (contexts: source, target)\n`,
-    );
-  });
+addTopologyOptions(
+  program
+    .command('up')
+    .description('start both clusters (removing whatever a previous run left) and write the kubeconfig'),
+).action(async (opts: TopologyOptions) => {
+  const topology = topologyFromOptions(KIND_TOPOLOGY, opts);
+  const r = await sandboxUp().catch(fail);
+  // The node agents read it on every reconcile; no load balancer exists yet.
+  setTopology(topology);
+  process.stdout.write(
+    `sandbox up in ${(r.durationMs / 1000).toFixed(1)} s\nkubeconfig: ${r.kubeconfig} (contexts: source, target)\n` +
+      describeTopology(topology),
+  );
+});
+
+addTopologyOptions(
+  program
+    .command('topology')
+    .description(
+      'show or change the link between the clusters, the CoreDNS delay and the load-balancer address kind of the running sandbox',
+    ),
+).action((opts: TopologyOptions) => {
+  if (!fs.existsSync(kubeconfigPath())) fail('the sandbox is not up (`sandbox up` takes the same options)');
+  const changes = Object.values(opts).some((v) => v !== undefined);
+  const topology = changes ? topologyFromOptions(readTopology(), opts) : readTopology();
+  if (changes) setTopology(topology);
+  process.stdout.write(describeTopology(topology));
+});
 
 program
   .command('down')
