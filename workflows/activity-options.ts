@@ -18,6 +18,8 @@ export interface ActivityDeadlines {
   stepMs: number;
   catchUpMs: number;
   loadBalancersMs: number;
+  /** `deadlines.dns`: how long a cluster's DNS may take to answer the member names. */
+  dnsMs: number;
 }
 
 /**
@@ -79,19 +81,24 @@ function changing(options: ActivityOptions, waitForInFlight: boolean): ActivityO
     : options;
 }
 
-export function activitiesFor(deadlines: ActivityDeadlines) {
+/**
+ * The activities with their options. `taskQueue`: the queue of the worker that runs them
+ * (per-cluster mode); absent, they go to the workflow's own queue (single mode).
+ */
+export function activitiesFor(deadlines: ActivityDeadlines, taskQueue?: string) {
   // Decided once per set of proxies: the cancellation type is fixed when an activity is scheduled.
   const waitForInFlight = patched(WAIT_FOR_IN_FLIGHT_PATCH);
   const { stepMs } = deadlines;
-  const k8s = proxyActivities<MigrationActivities>(changing(kubernetes(stepMs), waitForInFlight));
-  const members = proxyActivities<MigrationActivities>(changing(membership(stepMs), waitForInFlight));
-  const observe = proxyActivities<MigrationActivities>(observation(stepMs));
-  const catchUp = proxyActivities<MigrationActivities>(waiting(deadlines.catchUpMs));
-  const lbs = proxyActivities<MigrationActivities>(waiting(deadlines.loadBalancersMs));
+  const proxy = (options: ActivityOptions) =>
+    proxyActivities<MigrationActivities>(taskQueue === undefined ? options : { ...options, taskQueue });
+  const k8s = proxy(changing(kubernetes(stepMs), waitForInFlight));
+  const members = proxy(changing(membership(stepMs), waitForInFlight));
+  const observe = proxy(observation(stepMs));
+  const catchUp = proxy(waiting(deadlines.catchUpMs));
+  const lbs = proxy(waiting(deadlines.loadBalancersMs));
+  const dnsWait = proxy(waiting(deadlines.dnsMs));
   // A rolling defragment is one step over every member: never less than the 30 minutes of before.
-  const maintenance = proxyActivities<MigrationActivities>(
-    changing(waiting(Math.max(stepMs, 30 * 60_000)), waitForInFlight),
-  );
+  const maintenance = proxy(changing(waiting(Math.max(stepMs, 30 * 60_000)), waitForInFlight));
   return {
     // Preflight hashes every source member (heartbeating): as long as any one step may take.
     preflight: observe.preflight,
@@ -108,6 +115,7 @@ export function activitiesFor(deadlines: ActivityDeadlines) {
     deleteIssuedCertificates: k8s.deleteIssuedCertificates,
     configureDns: k8s.configureDns,
     removeDns: k8s.removeDns,
+    awaitDnsResolution: dnsWait.awaitDnsResolution,
     addLearner: members.addLearner,
     removeLearner: members.removeLearner,
     scaleTarget: k8s.scaleTarget,

@@ -3,13 +3,13 @@
  * run the plan's phases, finish. Deterministic: all I/O is in activities (core/activity-contract.ts).
  */
 import { upsertSearchAttributes } from '@temporalio/workflow';
-import type { PreflightReport } from '../core/activity-contract.js';
+import type { PreflightReport, SourceManifests } from '../core/activity-contract.js';
 import { FailureType } from '../core/failure-types.js';
 import { planMigration } from '../core/planner/plan.js';
 import type { MigrationPlan } from '../core/planner/plan-types.js';
 import type { MigrationSpec } from '../core/spec/schema.js';
 import { formatSpecErrors, parseMigrationSpec } from '../core/spec/validate.js';
-import { activitiesFor, type WorkflowActivities } from './activity-options.js';
+import { routedActivities, type RoutedActivities } from './activity-routing.js';
 import { afterFailure, complete, stopAt, type MigrationResult } from './endings.js';
 import { installHandlers } from './handlers.js';
 import { MigrationRun } from './migration-run.js';
@@ -35,19 +35,32 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   installHandlers(run);
 
   const spec = validate(run, input.spec);
-  const acts = activitiesFor({
-    stepMs: ms(spec.deadlines.step),
-    catchUpMs: ms(spec.deadlines.catchUp),
-    loadBalancersMs: ms(spec.deadlines.loadBalancers),
-  });
+  const facts = emptyFacts();
+  let sourceManifests: SourceManifests | undefined;
+  const acts = routedActivities(
+    spec,
+    {
+      stepMs: ms(spec.deadlines.step),
+      catchUpMs: ms(spec.deadlines.catchUp),
+      loadBalancersMs: ms(spec.deadlines.loadBalancers),
+      dnsMs: ms(spec.deadlines.dns),
+    },
+    {
+      addresses: () => facts.addresses,
+      sourceManifests: () => sourceManifests,
+      clientsSwitched: () => run.clientsSwitched,
+    },
+  );
   upsertSearchAttributes([
     { key: SOURCE_KEY, value: `${spec.source.context}/${spec.source.namespace}/${spec.source.statefulSet}` },
     { key: TARGET_KEY, value: `${spec.target.context}/${spec.target.namespace}/${spec.target.statefulSet}` },
   ]);
 
   const report = await preflight(run, spec, acts);
+  sourceManifests = report.sourceManifests;
   const plan = planOrRefuse(run, spec, report);
-  const ctx = { spec, plan, acts, run, facts: factsFrom(report) };
+  for (const m of report.observed.members) if (m.id) facts.memberIds[m.name] = m.id;
+  const ctx = { spec, plan, acts, run, facts };
 
   try {
     const stoppedAt = await runPhases(ctx);
@@ -68,10 +81,17 @@ function validate(run: MigrationRun, raw: unknown): MigrationSpec {
 async function preflight(
   run: MigrationRun,
   spec: MigrationSpec,
-  acts: WorkflowActivities,
+  acts: RoutedActivities,
 ): Promise<PreflightReport> {
   run.enterPhase('preflight');
-  const report = await acts.preflight({ spec });
+  const report =
+    spec.workers.mode === 'per-cluster'
+      ? await acts.onSide.target.preflight({
+          spec,
+          part: 'target',
+          sourceReport: await acts.onSide.source.preflight({ spec, part: 'source' }),
+        })
+      : await acts.preflight({ spec });
   if (report.evidence) run.recordEvidence(report.evidence);
   if (report.refusals.length > 0) {
     throw run.fail(
@@ -101,8 +121,6 @@ function planOrRefuse(run: MigrationRun, spec: MigrationSpec, report: PreflightR
   return plan;
 }
 
-function factsFrom(report: PreflightReport): RunFacts {
-  const memberIds: Record<string, string> = {};
-  for (const m of report.observed.members) if (m.id) memberIds[m.name] = m.id;
-  return { addresses: { source: {}, target: {} }, targetHostAliases: [], memberIds };
+function emptyFacts(): RunFacts {
+  return { addresses: { source: {}, target: {} }, targetHostAliases: [], memberIds: {} };
 }

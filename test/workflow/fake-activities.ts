@@ -9,6 +9,7 @@ import type {
   Evidence,
   MembershipResult,
   MigrationActivities,
+  PreflightInput,
   PreflightReport,
   Side,
   SpecInput,
@@ -64,6 +65,9 @@ interface Member {
   isLearner: boolean;
   side: Side;
 }
+
+/** The source objects a fake per-cluster preflight hands on. */
+export const FAKE_MANIFESTS = { statefulSet: { kind: 'StatefulSet', metadata: { name: 'etcd' } } };
 
 export function createFakeActivities(opts: FakeOptions = {}) {
   const calls: Call[] = [];
@@ -125,8 +129,8 @@ export function createFakeActivities(opts: FakeOptions = {}) {
 
   let answerLost = false;
   const activities: MigrationActivities = {
-    async preflight({ spec }: { spec: MigrationSpec }): Promise<PreflightReport> {
-      await record('preflight', spec.source.statefulSet);
+    async preflight({ spec, part, sourceReport }: PreflightInput): Promise<PreflightReport> {
+      await record('preflight', part ? `${spec.source.statefulSet} ${part}` : spec.source.statefulSet);
       // Plans the way the real preflight activity does (opts.planInWorkflow: as before that).
       const report: PreflightReport = {
         refusals: opts.refusals ?? [],
@@ -142,6 +146,10 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         sourceReplicas: world.sourceReplicas,
         evidence: evidence(),
       };
+      // Per-cluster mode: the source part hands the source objects on, the target part plans.
+      if (part === 'source') return { ...report, sourceManifests: FAKE_MANIFESTS };
+      if (part === 'target')
+        return { ...withPlan(spec, report), sourceManifests: sourceReport?.sourceManifests };
       return opts.planInWorkflow ? report : withPlan(spec, report);
     },
     async observe() {
@@ -205,6 +213,17 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     async removeDns({ side, hostnames }) {
       await record('removeDns', `${side} ${hostnames.join(',')}`);
       for (const h of hostnames) world.dns[side].delete(h);
+    },
+    async awaitDnsResolution({ side, entries }) {
+      await record('awaitDnsResolution', `${side} ${entries.map((e) => e.hostnames[0]).join(',')}`);
+      // Like the real one, it waits for names configured in that cluster; here they answer at once.
+      const missing = entries.flatMap((e) => e.hostnames).filter((h) => !world.dns[side].has(h));
+      if (missing.length)
+        throw nonRetryable(`${missing.join(', ')} do not resolve in ${side}`, 'DeadlineExceeded');
+      return {
+        resolved: Object.fromEntries(entries.flatMap((e) => e.hostnames.map((h) => [h, [e.ip]]))),
+        tookMs: 5,
+      };
     },
     async addLearner({ member }) {
       await record('addLearner', member);

@@ -1,0 +1,114 @@
+/**
+ * Which worker runs each activity. Single mode: the workflow's own task queue, as always.
+ * Per-cluster mode (`workers.mode`): the worker of the cluster the activity touches, and what it
+ * needs from the other cluster travels in its input: the members' load-balancer addresses for
+ * etcd calls, the source objects for everything that renders or checks the target.
+ */
+import type { MigrationActivities, Side, SourceManifests, SpecInput } from '../core/activity-contract.js';
+import { taskQueueOf } from '../core/routing/task-queues.js';
+import type { MigrationSpec } from '../core/spec/schema.js';
+import { activitiesFor, type ActivityDeadlines, type WorkflowActivities } from './activity-options.js';
+
+/** What routing reads from the run at call time. */
+export interface RoutingState {
+  addresses(): Record<Side, Record<string, string>>;
+  sourceManifests(): SourceManifests | undefined;
+  clientsSwitched(): boolean;
+}
+
+type ActivityName = keyof MigrationActivities;
+
+/**
+ * - a side: always that cluster's worker;
+ * - `input`: the cluster the input names (`side`);
+ * - `etcd`: membership and observation go through a voter the worker reaches by pod IP: the
+ *   source's until the clients switch (the leader has moved to the target by then), the
+ *   target's after. Either worker reaches the other side's members through their load balancers.
+ */
+type Route = Side | 'input' | 'etcd';
+
+const ROUTES: Record<Exclude<ActivityName, 'preflight'>, Route> = {
+  observe: 'etcd',
+  compact: 'source',
+  rollingDefragment: 'source',
+  ensureHeadlessService: 'input',
+  deleteHeadlessService: 'input',
+  ensureMemberServices: 'input',
+  deleteMemberServices: 'input',
+  awaitLoadBalancers: 'input',
+  issueCertificates: 'target',
+  deleteIssuedCertificates: 'target',
+  configureDns: 'input',
+  removeDns: 'input',
+  addLearner: 'etcd',
+  removeLearner: 'etcd',
+  scaleTarget: 'target',
+  shrinkTarget: 'target',
+  awaitCatchUp: 'target',
+  promote: 'etcd',
+  moveLeader: 'etcd',
+  verifyConsistency: 'etcd',
+  removeMember: 'etcd',
+  scaleSource: 'source',
+  finalizeTarget: 'target',
+  cleanupSourceStatefulSet: 'source',
+  cleanupSourcePvcs: 'source',
+};
+
+/** Activities that talk to etcd: they get every member's load-balancer address. */
+const TALKS_TO_ETCD = new Set<ActivityName>([
+  'observe',
+  'compact',
+  'rollingDefragment',
+  'addLearner',
+  'removeLearner',
+  'awaitCatchUp',
+  'promote',
+  'moveLeader',
+  'verifyConsistency',
+  'removeMember',
+]);
+
+export type RoutedActivities = WorkflowActivities & {
+  /** Each cluster's worker directly (preflight runs a part on each). Both the same in single mode. */
+  onSide: Record<Side, WorkflowActivities>;
+};
+
+export function routedActivities(
+  spec: MigrationSpec,
+  deadlines: ActivityDeadlines,
+  state: RoutingState,
+): RoutedActivities {
+  const sourceQueue = taskQueueOf(spec, 'source');
+  const targetQueue = taskQueueOf(spec, 'target');
+  if (sourceQueue === undefined || targetQueue === undefined) {
+    const acts = activitiesFor(deadlines);
+    return { ...acts, onSide: { source: acts, target: acts } };
+  }
+  const onSide: Record<Side, WorkflowActivities> = {
+    source: activitiesFor(deadlines, sourceQueue),
+    target: activitiesFor(deadlines, targetQueue),
+  };
+  const routed: Record<string, unknown> = { preflight: onSide.source.preflight };
+  for (const name of Object.keys(ROUTES) as (keyof typeof ROUTES)[]) {
+    routed[name] = (input: SpecInput & { side?: Side }) => {
+      const side = sideFor(ROUTES[name], input, state);
+      const call = onSide[side][name] as (i: unknown) => Promise<unknown>;
+      return call(withCrossingData(name, side, input, state));
+    };
+  }
+  return { ...(routed as WorkflowActivities), onSide };
+}
+
+function sideFor(route: Route, input: { side?: Side }, state: RoutingState): Side {
+  if (route === 'etcd') return state.clientsSwitched() ? 'target' : 'source';
+  if (route === 'input') return input.side ?? 'target';
+  return route;
+}
+
+function withCrossingData(name: ActivityName, side: Side, input: SpecInput, state: RoutingState): SpecInput {
+  if (TALKS_TO_ETCD.has(name)) return { ...input, memberAddresses: state.addresses() };
+  const manifests = state.sourceManifests();
+  if (side === 'target' && manifests) return { ...input, sourceManifests: manifests };
+  return input;
+}
