@@ -14,7 +14,6 @@ import type {
   Side,
   SpecInput,
 } from '../../core/activity-contract.js';
-import type { MigrationSpec } from '../../core/spec/schema.js';
 import { withPlan } from '../../activities/migration/plan-once.js';
 
 export interface Link {
