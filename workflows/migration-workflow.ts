@@ -36,7 +36,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
 
   const spec = validate(run, input.spec);
   const facts = emptyFacts();
-  let sourceManifests: SourceManifests | undefined;
+  const learned: { sourceManifests?: SourceManifests } = {};
   const acts = routedActivities(
     spec,
     {
@@ -47,7 +47,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     },
     {
       addresses: () => facts.addresses,
-      sourceManifests: () => sourceManifests,
+      sourceManifests: () => learned.sourceManifests,
       clientsSwitched: () => run.clientsSwitched,
     },
   );
@@ -57,7 +57,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   ]);
 
   const report = await preflight(run, spec, acts);
-  sourceManifests = report.sourceManifests;
+  learned.sourceManifests = report.sourceManifests;
   const plan = planOrRefuse(run, spec, report);
   for (const m of report.observed.members) if (m.id) facts.memberIds[m.name] = m.id;
   const ctx = { spec, plan, acts, run, facts };
