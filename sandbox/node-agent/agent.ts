@@ -52,6 +52,7 @@ export class NodeAgent {
   private timer?: NodeJS.Timeout;
   private readonly corefile = new DelayedCorefile((m) => this.log(m));
   private corefileTimer?: NodeJS.Timeout;
+  private topologySeen?: string;
   private apiserverForwarder?: GatewayForwarder;
 
   constructor(
@@ -247,6 +248,8 @@ export class NodeAgent {
     };
     this.snapshot = snap;
     const topology = readTopology();
+    const seen = JSON.stringify(topology);
+    if (seen !== this.topologySeen) this.log(`topology ${(this.topologySeen = seen)}`);
     // A failed read keeps the Corefile the pods see, as a running CoreDNS would.
     if (coredns) this.corefile.observe(snap.corefile, topology.dnsDelayS);
     const due = this.corefile.nextDueInMs();
