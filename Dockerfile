@@ -1,12 +1,12 @@
 # The etcd-stretch worker (workflow + activities), run with tsx like in development.
 #   docker build -t etcd-stretch-worker:0.1.0 .
-# Needs at run time: TEMPORAL_* / ETCD_STRETCH_TASK_QUEUE (worker/temporal-connection.ts) and
-# KUBECONFIG naming a self-contained kubeconfig with the contexts of your migration specs,
-# mounted read-only (docker-compose.yml, deploy/worker/worker.yaml).
+# Needs at run time: TEMPORAL_* / ETCD_STRETCH_TASK_QUEUE (worker/temporal-connection.ts), and
+# either KUBECONFIG naming a self-contained kubeconfig with the contexts of your migration specs,
+# mounted read-only (single mode: docker-compose.yml), or ETCD_STRETCH_CLUSTER in a Pod of that
+# cluster, which then uses the Pod's ServiceAccount (per-cluster mode: deploy/worker/worker.yaml).
 FROM node:20.20.2-bookworm-slim
 
-ENV NODE_ENV=production \
-    KUBECONFIG=/etc/etcd-stretch/kubeconfig
+ENV NODE_ENV=production
 WORKDIR /app
 
 # Dependencies first (cached while the lockfile is unchanged). tsx is a runtime dependency:
@@ -21,7 +21,7 @@ COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker
 COPY client ./client
-COPY deploy/worker/healthcheck.mjs deploy/worker/merge-kubeconfig.mjs ./deploy/worker/
+COPY deploy/worker/healthcheck.mjs ./deploy/worker/
 
 # The image's unprivileged user (uid/gid 1000); nothing under /app is writable by it.
 USER node

@@ -233,7 +233,7 @@ describe('Dockerfile', () => {
       'worker/main.ts',
       'workflows/index.ts',
       'client/cli.ts',
-      'deploy/worker/merge-kubeconfig.mjs',
+      'deploy/worker/healthcheck.mjs',
     ]) {
       expect(fs.existsSync(f)).toBe(true);
       expect(copies.some((c) => f === c || f.startsWith(`${c}/`))).toBe(true);
