@@ -102,8 +102,20 @@ export interface MembershipResult {
 }
 
 export interface DnsEntryInput {
+  /**
+   * The member's load-balancer address, as its Service reports it: an IP, or a DNS name where
+   * the cloud's load balancers report a hostname (AWS). The field keeps its name so that
+   * recorded histories read the same. coredns-hosts takes both (a hostname becomes
+   * `rewrite name exact` lines); host-aliases and patch refuse a hostname before changing anything.
+   */
   ip: string;
   hostnames: string[];
+}
+
+/** What awaitDnsResolution saw once every name resolved: name -> addresses (the last look). */
+export interface DnsResolution {
+  resolved: Record<string, string[]>;
+  tookMs: number;
 }
 
 export type MigrationActivities = {
@@ -123,7 +135,11 @@ export type MigrationActivities = {
     input: SpecInput & { side: Side; members: string[]; timeoutMs: number },
   ): Promise<{ addresses: Record<string, string> }>;
 
-  /** Issues (or keeps) the new members' certificates from the spec's issueFrom CA Secrets; names and expiry only. */
+  /**
+   * Issues (or keeps) the new members' certificates from the spec's issueFrom CA Secrets; names
+   * and expiry only. `addresses`: member -> load-balancer address, a SAN of its certificate (an
+   * IP as an IP address, a hostname as a DNS name).
+   */
   issueCertificates(input: SpecInput & { members: string[]; addresses: Record<string, string> }): Promise<{
     secrets: {
       kind: string;
@@ -140,6 +156,15 @@ export type MigrationActivities = {
     input: SpecInput & { side: Side; strategy: DnsStrategy; entries: DnsEntryInput[] },
   ): Promise<{ entries: number }>;
   removeDns(input: SpecInput & { side: Side; strategy: DnsStrategy; hostnames: string[] }): Promise<void>;
+  /**
+   * Read-only. Waits until the worker resolves every host name of `entries` (libc's resolver,
+   * as a pod does) to the entry's address: the IP, or for a load balancer known by name the
+   * addresses that name resolves to. Means something only on a worker that resolves through
+   * `side`'s DNS (per-cluster workers); heartbeats `{ waitingFor: 'dns', pending }`.
+   */
+  awaitDnsResolution(
+    input: SpecInput & { side: Side; entries: DnsEntryInput[]; timeoutMs: number },
+  ): Promise<DnsResolution>;
 
   addLearner(input: MembershipInput & { peerURLs: string[] }): Promise<MembershipResult>;
   /**

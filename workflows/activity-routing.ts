@@ -40,6 +40,7 @@ const ROUTES: Record<Exclude<ActivityName, 'preflight'>, Route> = {
   deleteIssuedCertificates: 'target',
   configureDns: 'input',
   removeDns: 'input',
+  awaitDnsResolution: 'input',
   addLearner: 'etcd',
   removeLearner: 'etcd',
   scaleTarget: 'target',

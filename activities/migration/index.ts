@@ -26,6 +26,7 @@ import { rollingDefragment } from '../etcd/rolling-defragment.js';
 import type { EtcdAccess } from '../etcd/types.js';
 import { kubeClientFactory, sideOf, type KubeEnv } from '../kubernetes/clients.js';
 import { applyDnsEntries, removeDnsEntries } from '../kubernetes/dns.js';
+import { awaitDnsResolution } from '../kubernetes/dns-confirmation.js';
 import { deleteMemberCertificates, ensureMemberCertificates } from '../kubernetes/member-certificates.js';
 import {
   awaitLoadBalancers,
@@ -169,6 +170,13 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     async removeDns({ spec, side, strategy, hostnames }) {
       await removeDnsEntries(env(), { spec, side, strategy, hostnames });
     },
+    awaitDnsResolution: ({ spec, side, entries, timeoutMs }) =>
+      awaitDnsResolution({
+        entries,
+        where: `${side} cluster (context ${spec[side].context})`,
+        timeoutMs,
+        rc: resolveRunContext(),
+      }),
 
     async addLearner({ spec, member, peerURLs, requiredFaultTolerance }) {
       const access = await etcdAccess(env(), spec);

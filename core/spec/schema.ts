@@ -503,6 +503,11 @@ export const migrationSpecSchema = z
         step: positiveDuration.default('10m').describe('Longest time one step may take.'),
         catchUp: positiveDuration.default('30m').describe('Longest time a learner may take to catch up.'),
         loadBalancers: positiveDuration.default('15m').describe('Longest wait for load-balancer IPs.'),
+        dns: positiveDuration
+          .default('5m')
+          .describe(
+            "Longest wait, per cluster, until that cluster's DNS answers the configured member names (per-cluster workers only).",
+          ),
         approval: positiveDuration
           .optional()
           .describe('Longest wait at a manual gate; without it a gate waits until approved or aborted.'),
