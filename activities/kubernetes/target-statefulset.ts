@@ -16,7 +16,7 @@ import {
   type V1StatefulSet,
 } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import type { Side } from '../../core/activity-contract.js';
+import type { Side, SourceManifests } from '../../core/activity-contract.js';
 import { parseDuration } from '../../core/spec/duration.js';
 import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
@@ -37,6 +37,7 @@ import {
   renderTargetStatefulSet,
   type HostEntry,
 } from './render-target.js';
+import { sourceObjectsOf } from './source-objects.js';
 import { isOurTarget } from './validate-target.js';
 
 /** Server-side apply of a whole object as `etcd-stretch` (force: we own what we render). */
@@ -96,7 +97,7 @@ export interface HeadlessServiceResult {
 /** Creates (or re-applies) the target's headless Service. Side `source` only checks that the source's exists. */
 export async function ensureHeadlessService(
   env: KubeEnv,
-  input: { spec: MigrationSpec; side?: Side },
+  input: { spec: MigrationSpec; side?: Side; sourceManifests?: SourceManifests },
 ): Promise<HeadlessServiceResult> {
   const { spec } = input;
   if ((input.side ?? 'target') === 'source') {
@@ -106,7 +107,6 @@ export async function ensureHeadlessService(
     );
     return { service: spec.source.service, created: false, changed: false };
   }
-  const source = sideOf(env, spec, 'source');
   const target = sideOf(env, spec, 'target');
   const existing = await readServiceOptional(target, spec.target.service);
   if (existing && !isManagedByUs(existing.metadata)) {
@@ -114,7 +114,7 @@ export async function ensureHeadlessService(
       `Service ${target.namespace}/${spec.target.service} in context ${target.context} exists and was not created by etcd-stretch`,
     );
   }
-  const sourceService = await readServiceOptional(source, spec.source.service);
+  const sourceService = await sourceObjectsOf(env, spec, input.sourceManifests).service();
   const applied = await applyObject(target, renderTargetHeadlessService(sourceService, spec), 'services');
   return {
     service: spec.target.service,
@@ -161,6 +161,8 @@ export interface ScaleTargetInput {
   hostAliases?: HostEntry[];
   /** Wait this long for the new pod to start (default: spec.deadlines.step). */
   deadlineMs?: number;
+  /** The source objects to render from (per-cluster); absent: read from the source cluster. */
+  sourceManifests?: SourceManifests;
 }
 
 export interface ScaleTargetResult {
@@ -209,8 +211,7 @@ export async function scaleTarget(env: KubeEnv, input: ScaleTargetInput): Promis
         { details: { currentReplicas, replicas } },
       );
     }
-    const source = sideOf(env, spec, 'source');
-    const sourceSts = await readStatefulSet(source, spec.source.statefulSet);
+    const sourceSts = await sourceObjectsOf(env, spec, input.sourceManifests).statefulSet();
     const hostAliases = input.hostAliases ?? hostEntriesOf(current?.spec?.template?.spec?.hostAliases);
     const rendered = renderTargetStatefulSet(sourceSts, spec, {
       replicas,
