@@ -1,12 +1,13 @@
 /**
- * What a migration needs before anything changes, checked read-only in both clusters.
+ * What a migration needs before anything changes, checked read-only in both clusters, in two
+ * halves: the source's (reads the source cluster only) and the target's (reads the target cluster
+ * only, renders from the source objects it is given), so that a per-cluster worker runs its own.
  * Every problem is a refusal with a message naming the object or spec field; nothing is
  * changed either way. Authorisation and connection failures are thrown (typed), not
  * reported as refusals: they are the worker's problem, not the migration's.
  */
-import type { V1PodSpec, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1PodSpec, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import type { Side } from '../../core/activity-contract.js';
 import { sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { readHostsEntries } from './corefile-hosts.js';
 import { readServiceOptional, readStatefulSetOptional, summarizeStatefulSet } from './discover-source.js';
@@ -147,20 +148,47 @@ export function isOurTarget(sts: V1StatefulSet, spec: MigrationSpec): boolean {
   return isManagedByUs(sts.metadata) && sts.metadata?.annotations?.[SOURCE_ANNOTATION] === sourceRef(spec);
 }
 
+/** The source half's findings, with the objects it read: the target half renders from them. */
+export interface SourcePreconditionReport extends PreconditionReport {
+  statefulSet?: V1StatefulSet;
+  service?: V1Service;
+}
+
+/** Both halves in one process (a worker that reaches both clusters): the source's, then the target's. */
 export async function validateMigrationPreconditions(
   env: KubeEnv,
   input: ValidateInput,
 ): Promise<PreconditionReport> {
+  const source = await validateSourcePreconditions(env, input);
+  const target = await validateTargetPreconditions(env, input, source);
+  const refusals = [...source.refusals, ...target.refusals];
+  return {
+    ok: refusals.length === 0,
+    refusals,
+    warnings: [...source.warnings, ...target.warnings],
+    sourceReplicas: source.sourceReplicas,
+    resumable: target.resumable,
+  };
+}
+
+function sameNamespace(spec: MigrationSpec): boolean {
+  return spec.source.context === spec.target.context && spec.source.namespace === spec.target.namespace;
+}
+
+/**
+ * The source half: the names, and what the source cluster holds (the StatefulSet, its pods and
+ * headless Service, the free member Service names, the source DNS configuration). Reads the
+ * source cluster only.
+ */
+export async function validateSourcePreconditions(
+  env: KubeEnv,
+  input: ValidateInput,
+): Promise<SourcePreconditionReport> {
   const { spec } = input;
-  const resuming = input.resuming ?? false;
   const refusals: Refusal[] = [];
   const warnings: string[] = [];
-  const resumable: string[] = [];
   const refuse = (code: RefusalCode, message: string) => refusals.push({ code, message });
   const source = sideOf(env, spec, 'source');
-  const target = sideOf(env, spec, 'target');
-  const sameNamespace =
-    spec.source.context === spec.target.context && spec.source.namespace === spec.target.namespace;
 
   // Names.
   if (spec.target.statefulSet === spec.source.statefulSet) {
@@ -176,7 +204,6 @@ export async function validateMigrationPreconditions(
     );
   }
 
-  // Source.
   const sts = await readStatefulSetOptional(source, spec.source.statefulSet);
   let sourceReplicas: number | null = null;
   if (!sts) {
@@ -217,7 +244,62 @@ export async function validateMigrationPreconditions(
         )} (StatefulSet ${spec.source.namespace}/${spec.source.statefulSet}, replicas ${summary.replicas})`,
       );
     }
-    const replicas = input.targetReplicas ?? spec.target.replicas ?? summary.replicas;
+  }
+  const svc = await readServiceOptional(source, spec.source.service);
+  if (!svc) {
+    refuse(
+      'SourceServiceMissing',
+      `source headless Service ${spec.source.namespace}/${spec.source.service} not found`,
+    );
+  } else if (svc.spec?.clusterIP !== 'None') {
+    refuse(
+      'SourceServiceNotHeadless',
+      `source Service ${spec.source.namespace}/${spec.source.service} is not headless (clusterIP: None)`,
+    );
+  }
+
+  if (!sameNamespace(spec)) {
+    const members = Array.from({ length: sourceReplicas ?? 0 }, (_, i) => `${spec.source.statefulSet}-${i}`);
+    await crossClusterChecks(source, spec, members, true, refuse, warnings);
+  }
+  return {
+    ok: refusals.length === 0,
+    refusals,
+    warnings,
+    sourceReplicas,
+    resumable: [],
+    ...(sts ? { statefulSet: sts } : {}),
+    ...(svc ? { service: svc } : {}),
+  };
+}
+
+/**
+ * The target half: the target rendered from the source objects (`source`, as the source half
+ * read them or as the source worker sent them) and what the target cluster holds (the namespace,
+ * the objects the migration creates, what the pod template needs, the target DNS configuration).
+ * Reads the target cluster only.
+ */
+export async function validateTargetPreconditions(
+  env: KubeEnv,
+  input: ValidateInput,
+  source: { statefulSet?: V1StatefulSet; service?: V1Service },
+): Promise<PreconditionReport> {
+  const { spec } = input;
+  const resuming = input.resuming ?? false;
+  const refusals: Refusal[] = [];
+  const warnings: string[] = [];
+  const resumable: string[] = [];
+  const refuse = (code: RefusalCode, message: string) => refusals.push({ code, message });
+  const target = sideOf(env, spec, 'target');
+  const crossCluster = !sameNamespace(spec);
+  const sts = source.statefulSet;
+  const sourceReplicas = sts ? summarizeStatefulSet(sts).replicas : null;
+  const ns = await kubeGetOptional(opOn(target, 'get', 'namespaces', spec.target.namespace, null), () =>
+    target.clients.core.readNamespace({ name: spec.target.namespace }),
+  );
+
+  if (sts) {
+    const replicas = input.targetReplicas ?? spec.target.replicas ?? sourceReplicas ?? 1;
     try {
       const rendered = renderTargetStatefulSet(sts, spec, {
         replicas: Math.max(1, replicas),
@@ -241,8 +323,6 @@ export async function validateMigrationPreconditions(
         }
       }
       const sourceEtcd = findEtcdContainer(sts.spec?.template?.spec).container;
-      const crossCluster =
-        spec.source.context !== spec.target.context || spec.source.namespace !== spec.target.namespace;
       if (spec.tls.peer && crossCluster && flagValue(sourceEtcd, 'peer-trusted-ca-file')) {
         // etcd checks a peer certificate's SANs against the connection's remote address, which a
         // load balancer that rewrites source addresses (SNAT, proxy) replaces with its own.
@@ -273,44 +353,38 @@ export async function validateMigrationPreconditions(
         const classes = (sts.spec?.volumeClaimTemplates ?? [])
           .map((c) => c.spec?.storageClassName)
           .filter(Boolean);
-        if (classes.length && !sameNamespace) {
+        if (classes.length && crossCluster) {
           warnings.push(
             `the target PVCs use the source's StorageClass ${classes.join(', ')}: it must exist in context ${spec.target.context} (or set target.storage.className)`,
           );
         }
       }
-      if (!sameNamespace) {
-        const nsExists = await kubeGetOptional(
-          opOn(target, 'get', 'namespaces', spec.target.namespace, null),
-          () => target.clients.core.readNamespace({ name: spec.target.namespace }),
+      if (crossCluster && ns) {
+        // The Secrets the migration issues certificates into come into being at the expose phase.
+        const issued = new Set(
+          (['peer', 'client'] as const)
+            .filter((k) => spec.tls[k]?.issueFrom)
+            .map((k) => tlsSecretName(spec, k)),
         );
-        if (nsExists) {
-          // The Secrets the migration issues certificates into come into being at the expose phase.
-          const issued = new Set(
-            (['peer', 'client'] as const)
-              .filter((k) => spec.tls[k]?.issueFrom)
-              .map((k) => tlsSecretName(spec, k)),
-          );
-          for (const ref of templateReferences(podSpec)) {
-            if (ref.kind === 'Secret' && issued.has(ref.name)) continue;
-            const exists = await referenceExists(target, ref.kind, ref.name);
-            if (exists === undefined) {
-              warnings.push(
-                `the pod template needs ${ref.kind} "${ref.name}"; the worker may not read it in ${spec.target.context}/${spec.target.namespace}, so its existence was not checked (grant get on it by name in deploy/rbac-target.yaml to have it checked)`,
-              );
-            } else if (!exists) {
-              refuse(
-                'TargetReferenceMissing',
-                `the pod template needs ${ref.kind} "${ref.name}", which does not exist in ${spec.target.context}/${spec.target.namespace}: copy or create it first`,
-              );
-            }
+        for (const ref of templateReferences(podSpec)) {
+          if (ref.kind === 'Secret' && issued.has(ref.name)) continue;
+          const exists = await referenceExists(target, ref.kind, ref.name);
+          if (exists === undefined) {
+            warnings.push(
+              `the pod template needs ${ref.kind} "${ref.name}"; the worker may not read it in ${spec.target.context}/${spec.target.namespace}, so its existence was not checked (grant get on it by name in deploy/rbac-target.yaml to have it checked)`,
+            );
+          } else if (!exists) {
+            refuse(
+              'TargetReferenceMissing',
+              `the pod template needs ${ref.kind} "${ref.name}", which does not exist in ${spec.target.context}/${spec.target.namespace}: copy or create it first`,
+            );
           }
-          for (const s of podSpec.imagePullSecrets ?? []) {
-            if (s.name && (await referenceExists(target, 'Secret', s.name)) === false) {
-              warnings.push(
-                `imagePullSecret "${s.name}" does not exist in ${spec.target.context}/${spec.target.namespace}: pulls from a private registry would fail`,
-              );
-            }
+        }
+        for (const s of podSpec.imagePullSecrets ?? []) {
+          if (s.name && (await referenceExists(target, 'Secret', s.name)) === false) {
+            warnings.push(
+              `imagePullSecret "${s.name}" does not exist in ${spec.target.context}/${spec.target.namespace}: pulls from a private registry would fail`,
+            );
           }
         }
       }
@@ -322,23 +396,7 @@ export async function validateMigrationPreconditions(
       );
     }
   }
-  const svc = await readServiceOptional(source, spec.source.service);
-  if (!svc) {
-    refuse(
-      'SourceServiceMissing',
-      `source headless Service ${spec.source.namespace}/${spec.source.service} not found`,
-    );
-  } else if (svc.spec?.clusterIP !== 'None') {
-    refuse(
-      'SourceServiceNotHeadless',
-      `source Service ${spec.source.namespace}/${spec.source.service} is not headless (clusterIP: None)`,
-    );
-  }
 
-  // Target.
-  const ns = await kubeGetOptional(opOn(target, 'get', 'namespaces', spec.target.namespace, null), () =>
-    target.clients.core.readNamespace({ name: spec.target.namespace }),
-  );
   if (!ns) {
     refuse(
       'TargetNamespaceMissing',
@@ -375,94 +433,90 @@ export async function validateMigrationPreconditions(
     }
   }
 
-  // Member Services in both clusters: the names must be free or ours.
-  if (!sameNamespace) {
-    const memberSets: [Side, KubeSide, string[]][] = [
-      [
-        'source',
-        source,
-        Array.from({ length: sourceReplicas ?? 0 }, (_, i) => `${spec.source.statefulSet}-${i}`),
-      ],
-    ];
+  if (crossCluster) {
     const n = input.targetReplicas ?? spec.target.replicas ?? sourceReplicas ?? 1;
-    memberSets.push([
-      'target',
-      target,
-      Array.from({ length: n }, (_, i) => `${spec.target.statefulSet}-${i}`),
-    ]);
-    for (const [sideName, side, pods] of memberSets) {
-      const strict = pods.map(memberServiceName).filter((name) => !isDns1035Label(name));
-      if (strict.length) {
-        // Recent API servers accept them (relaxed Service name validation); older ones refuse them.
-        warnings.push(
-          `member Service names ${strict.join(', ')} (${sideName}) do not start with a letter: API servers without relaxed Service name validation will refuse them`,
+    const members = Array.from({ length: n }, (_, i) => `${spec.target.statefulSet}-${i}`);
+    await crossClusterChecks(target, spec, members, ns !== undefined, refuse, warnings);
+  }
+  return { ok: refusals.length === 0, refusals, warnings, sourceReplicas, resumable };
+}
+
+/**
+ * One cluster's part of a migration between two: the member Service names must be free or ours,
+ * who the member load balancers admit, and the DNS configuration object the spec names there.
+ */
+async function crossClusterChecks(
+  side: KubeSide,
+  spec: MigrationSpec,
+  members: string[],
+  readServices: boolean,
+  refuse: (code: RefusalCode, message: string) => void,
+  warnings: string[],
+): Promise<void> {
+  const sideName = side.side;
+  const strict = members.map(memberServiceName).filter((name) => !isDns1035Label(name));
+  if (strict.length) {
+    // Recent API servers accept them (relaxed Service name validation); older ones refuse them.
+    warnings.push(
+      `member Service names ${strict.join(', ')} (${sideName}) do not start with a letter: API servers without relaxed Service name validation will refuse them`,
+    );
+  }
+  if (readServices) {
+    for (const pod of members) {
+      const existing = await readServiceOptional(side, memberServiceName(pod));
+      if (existing && !isManagedByUs(existing.metadata)) {
+        refuse(
+          'MemberServiceNameTaken',
+          `Service ${side.namespace}/${memberServiceName(pod)} (${sideName}) exists and was not created by etcd-stretch: the member load balancer of ${pod} needs that name`,
         );
-      }
-      if (sideName === 'target' && !ns) continue;
-      for (const pod of pods) {
-        const existing = await readServiceOptional(side, memberServiceName(pod));
-        if (existing && !isManagedByUs(existing.metadata)) {
-          refuse(
-            'MemberServiceNameTaken',
-            `Service ${side.namespace}/${memberServiceName(pod)} (${sideName}) exists and was not created by etcd-stretch: the member load balancer of ${pod} needs that name`,
-          );
-        }
-      }
-    }
-    for (const sideName of ['source', 'target'] as const) {
-      const lb = spec[sideName].loadBalancer;
-      if (lb.allowAnyone) {
-        warnings.push(
-          `${sideName}.loadBalancer.allowAnyone is true: the member load balancers admit ${
-            lb.sourceRanges?.length ? lb.sourceRanges.join(', ') : '0.0.0.0/0'
-          }; anyone who reaches them can join or read etcd${spec.tls.peer ? '' : ' (and peer traffic is plain http)'}`,
-        );
-      }
-    }
-    // DNS configuration objects must exist.
-    for (const [sideName, strategy] of [
-      ['source', spec.dns.sourceCluster],
-      ['target', spec.dns.targetCluster],
-    ] as const) {
-      const side = sideName === 'source' ? source : target;
-      if (strategy.strategy === 'coredns-hosts') {
-        const cm = await kubeGetOptional(
-          opOn(side, 'get', 'configmaps', strategy.configMap, strategy.namespace),
-          () =>
-            side.clients.core.readNamespacedConfigMap({
-              name: strategy.configMap,
-              namespace: strategy.namespace,
-            }),
-        );
-        const corefile = cm?.data?.[strategy.key];
-        if (corefile === undefined) {
-          refuse(
-            'DnsConfigMissing',
-            `dns.${sideName}Cluster: ConfigMap ${strategy.namespace}/${strategy.configMap} ${cm ? `has no key "${strategy.key}"` : 'not found'} in context ${side.context}`,
-          );
-        } else {
-          try {
-            readHostsEntries(corefile, dnsOwner(spec));
-          } catch (err) {
-            refuse(
-              'DnsConfigMissing',
-              `dns.${sideName}Cluster: cannot edit the Corefile in ${strategy.namespace}/${strategy.configMap}: ${(err as Error).message}`,
-            );
-          }
-        }
-      } else if (strategy.strategy === 'patch') {
-        const obj = await kubeGetOptional(
-          opOn(side, 'get', strategy.object.kind, strategy.object.name, strategy.object.namespace ?? null),
-          () => side.clients.objects.readRaw(strategy.object),
-        );
-        if (!obj) {
-          refuse(
-            'DnsConfigMissing',
-            `dns.${sideName}Cluster: ${strategy.object.kind} ${strategy.object.namespace ? `${strategy.object.namespace}/` : ''}${strategy.object.name} not found in context ${side.context}`,
-          );
-        }
       }
     }
   }
-  return { ok: refusals.length === 0, refusals, warnings, sourceReplicas, resumable };
+  const lb = spec[sideName].loadBalancer;
+  if (lb.allowAnyone) {
+    warnings.push(
+      `${sideName}.loadBalancer.allowAnyone is true: the member load balancers admit ${
+        lb.sourceRanges?.length ? lb.sourceRanges.join(', ') : '0.0.0.0/0'
+      }; anyone who reaches them can join or read etcd${spec.tls.peer ? '' : ' (and peer traffic is plain http)'}`,
+    );
+  }
+  // The DNS configuration object must exist.
+  const strategy = sideName === 'source' ? spec.dns.sourceCluster : spec.dns.targetCluster;
+  if (strategy.strategy === 'coredns-hosts') {
+    const cm = await kubeGetOptional(
+      opOn(side, 'get', 'configmaps', strategy.configMap, strategy.namespace),
+      () =>
+        side.clients.core.readNamespacedConfigMap({
+          name: strategy.configMap,
+          namespace: strategy.namespace,
+        }),
+    );
+    const corefile = cm?.data?.[strategy.key];
+    if (corefile === undefined) {
+      refuse(
+        'DnsConfigMissing',
+        `dns.${sideName}Cluster: ConfigMap ${strategy.namespace}/${strategy.configMap} ${cm ? `has no key "${strategy.key}"` : 'not found'} in context ${side.context}`,
+      );
+    } else {
+      try {
+        readHostsEntries(corefile, dnsOwner(spec));
+      } catch (err) {
+        refuse(
+          'DnsConfigMissing',
+          `dns.${sideName}Cluster: cannot edit the Corefile in ${strategy.namespace}/${strategy.configMap}: ${(err as Error).message}`,
+        );
+      }
+    }
+  } else if (strategy.strategy === 'patch') {
+    const obj = await kubeGetOptional(
+      opOn(side, 'get', strategy.object.kind, strategy.object.name, strategy.object.namespace ?? null),
+      () => side.clients.objects.readRaw(strategy.object),
+    );
+    if (!obj) {
+      refuse(
+        'DnsConfigMissing',
+        `dns.${sideName}Cluster: ${strategy.object.kind} ${strategy.object.namespace ? `${strategy.object.namespace}/` : ''}${strategy.object.name} not found in context ${side.context}`,
+      );
+    }
+  }
 }
