@@ -7,7 +7,10 @@
  * clear, non-retryable SecretUnavailable.
  */
 import { readFile } from 'node:fs/promises';
+import type { Side } from '../core/activity-contract.js';
 import { FailureType } from '../core/failure-types.js';
+import { sidesServedBy } from '../core/routing/task-queues.js';
+import type { MigrationSpec } from '../core/spec/schema.js';
 import { defineErrorType } from './errors.js';
 
 /** Where the worker reads a secret from: a file on the worker, or a key of a Kubernetes Secret. */
@@ -17,6 +20,32 @@ export type SecretRef =
 /** Resolves secret references to their bytes, inside the worker only. */
 export interface SecretResolver {
   read(ref: SecretRef): Promise<Buffer>;
+}
+
+/** A spec's reference to a Secret of one side (`tls.operator`, `auth.secret`). */
+export interface SpecSecretRef {
+  cluster: Side;
+  namespace?: string;
+  name: string;
+}
+
+/** Where a worker reads a spec's Secret reference: the side (cluster) and namespace. */
+export interface SecretLocation {
+  side: Side;
+  context: string;
+  namespace: string;
+}
+
+/**
+ * Where the worker serving `cluster` (absent: every cluster, single mode) reads `ref`: on the side
+ * the reference names when it serves that side; else (a per-cluster worker asked about the other
+ * cluster's Secret) in its own cluster, under the same name, in the namespace the reference gives
+ * or else its own side's. So in per-cluster mode the Secret must exist in both clusters.
+ */
+export function secretLocation(spec: MigrationSpec, ref: SpecSecretRef, cluster?: string): SecretLocation {
+  const served = sidesServedBy(spec, cluster);
+  const side = served.includes(ref.cluster) ? ref.cluster : (served[0] ?? ref.cluster);
+  return { side, context: spec[side].context, namespace: ref.namespace ?? spec[side].namespace };
 }
 
 export class SecretUnavailable extends defineErrorType(FailureType.SecretUnavailable, false) {}

@@ -27,10 +27,12 @@ export function foreignHostEntries(corefile: string, owner: string): Map<string,
   return names;
 }
 
+/** Each of `sides` checks its own cluster's DNS for the other side's member names. */
 export async function dnsCollisions(
   env: KubeEnv,
   spec: MigrationSpec,
   sourceReplicas: number,
+  sides: readonly Side[] = ['source', 'target'],
 ): Promise<string[]> {
   const checks: { side: Side; names: string[] }[] = [];
   const targetReplicas = spec.target.replicas ?? sourceReplicas;
@@ -39,7 +41,7 @@ export async function dnsCollisions(
   checks.push({ side: 'source', names: names(spec.target.statefulSet, spec.target.service, targetReplicas) });
   checks.push({ side: 'target', names: names(spec.source.statefulSet, spec.source.service, sourceReplicas) });
   const refusals: string[] = [];
-  for (const { side, names: wanted } of checks) {
+  for (const { side, names: wanted } of checks.filter((c) => sides.includes(c.side))) {
     const strategy = side === 'source' ? spec.dns.sourceCluster : spec.dns.targetCluster;
     if (strategy.strategy !== 'coredns-hosts') continue;
     const s = sideOf(env, spec, side);

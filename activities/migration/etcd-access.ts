@@ -1,28 +1,54 @@
 /**
- * How the worker reaches the etcd members: the pod IPs of the source and target StatefulSets
- * (`access.etcd: pod-ip`; the worker runs where both clusters' pod networks are routable), with
- * the spec's client TLS and auth references.
+ * How the worker reaches the etcd members, with the spec's client TLS and auth references.
+ *
+ * The members of the sides this worker serves (`sidesServedBy`: both in single mode, its own
+ * cluster's in per-cluster mode) by pod IP, from the pods it lists there. The members of a side
+ * it does not serve through their load balancers (`memberAddresses`, which the workflow sends to
+ * per-cluster workers: an IP or a DNS name each), the only path between the clusters. Every
+ * member keeps its TLS server name `<pod>.<service>`: the URL holds an address, the certificate
+ * the member's name. Members without a pod IP or address are left out (not reachable yet).
  */
+import { isIP } from 'node:net';
 import type { KubeEnv } from '../kubernetes/clients.js';
 import { sideOf } from '../kubernetes/clients.js';
 import { listStatefulSetPods, type PodSummary } from '../kubernetes/pods.js';
 import type { EtcdAccess } from '../etcd/types.js';
+import { secretLocation, type SecretRef, type SpecSecretRef } from '../secret-ref.js';
+import { sidesServedBy } from '../../core/routing/task-queues.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
 
 export const CLIENT_PORT = 2379;
 
-export interface MemberPods {
-  source: PodSummary[];
-  target: PodSummary[];
+const SIDES: readonly Side[] = ['source', 'target'];
+
+export type MemberPods = Record<Side, PodSummary[]>;
+
+/** Member load-balancer addresses by side and member (SpecInput.memberAddresses). */
+export type MemberAddresses = Partial<Record<Side, Record<string, string>>>;
+
+export interface EtcdAccessOptions {
+  /** The kubeconfig context this worker serves (MigrationActivityDeps.cluster); absent: every one. */
+  cluster?: string;
+  /** Load-balancer addresses of the members of the sides this worker does not serve. */
+  memberAddresses?: MemberAddresses;
+  /** Only the members of these sides (default both). */
+  sides?: readonly Side[];
 }
 
-export async function memberPods(env: KubeEnv, spec: MigrationSpec): Promise<MemberPods> {
-  const [source, target] = await Promise.all([
-    listStatefulSetPods(sideOf(env, spec, 'source'), spec.source.statefulSet),
-    listStatefulSetPods(sideOf(env, spec, 'target'), spec.target.statefulSet),
-  ]);
-  return { source, target };
+/** Pods of the served sides among `sides` (the others are not listed: no access there). */
+export async function memberPods(
+  env: KubeEnv,
+  spec: MigrationSpec,
+  sides: readonly Side[] = SIDES,
+): Promise<Partial<MemberPods>> {
+  const listed = await Promise.all(
+    sides.map(async (side) => [
+      side,
+      await listStatefulSetPods(sideOf(env, spec, side), spec[side].statefulSet),
+    ]),
+  );
+  return Object.fromEntries(listed) as Partial<MemberPods>;
 }
 
 export function sideOfMember(spec: MigrationSpec, name: string): Side | 'unknown' {
@@ -33,37 +59,49 @@ export function sideOfMember(spec: MigrationSpec, name: string): Side | 'unknown
   return 'unknown';
 }
 
-export function accessFromPods(
+/** `scheme://host:port`, with an IPv6 address in brackets. */
+export function clientUrl(scheme: 'http' | 'https', host: string): string {
+  return `${scheme}://${isIP(host) === 6 ? `[${host}]` : host}:${CLIENT_PORT}`;
+}
+
+/**
+ * The access to the members of `options.sides`: served sides from `pods` (by pod IP), the others
+ * from `options.memberAddresses`. Served sides come first: calls that fall over from member to
+ * member try the ones reached directly before those behind a load balancer.
+ */
+export function buildEtcdAccess(
   spec: MigrationSpec,
-  pods: MemberPods,
-  sides: Side[] = ['source', 'target'],
+  pods: Partial<MemberPods>,
+  options: EtcdAccessOptions = {},
 ): EtcdAccess {
+  const served = sidesServedBy(spec, options.cluster);
+  const sides = options.sides ?? SIDES;
   const scheme = spec.tls.client ? 'https' : 'http';
   const endpoints: Record<string, string> = {};
-  // The worker dials pod IPs; a member's certificate names it `<pod>.<headless-service>`.
   const serverNames: Record<string, string> = {};
-  for (const side of sides) {
-    for (const p of pods[side]) {
-      if (!p.ip || p.terminating) continue;
-      endpoints[p.name] = `${scheme}://${p.ip}:${CLIENT_PORT}`;
-      serverNames[p.name] = `${p.name}.${spec[side].service}`;
+  const add = (side: Side, member: string, host: string) => {
+    endpoints[member] = clientUrl(scheme, host);
+    serverNames[member] = `${member}.${spec[side].service}`;
+  };
+  for (const side of sides.filter((s) => served.includes(s))) {
+    for (const p of pods[side] ?? []) if (p.ip && !p.terminating) add(side, p.name, p.ip);
+  }
+  for (const side of sides.filter((s) => !served.includes(s))) {
+    for (const [member, address] of Object.entries(options.memberAddresses?.[side] ?? {})) {
+      if (address) add(side, member, address);
     }
   }
-  const access: EtcdAccess = { endpoints, timeoutMs: 5000, ...tlsAndAuth(spec) };
+  const access: EtcdAccess = { endpoints, timeoutMs: 5000, ...tlsAndAuth(spec, options.cluster) };
   if (access.tls && spec.tls.client) access.tls = { ...access.tls, serverNames };
   return access;
 }
 
-function tlsAndAuth(spec: MigrationSpec): Pick<EtcdAccess, 'tls' | 'auth'> {
+function tlsAndAuth(spec: MigrationSpec, cluster: string | undefined): Pick<EtcdAccess, 'tls' | 'auth'> {
   const out: Pick<EtcdAccess, 'tls' | 'auth'> = {};
-  const sideRef = (r: { cluster: Side; namespace?: string; name: string }, key: string) => ({
-    secret: {
-      context: spec[r.cluster].context,
-      namespace: r.namespace ?? spec[r.cluster].namespace,
-      name: r.name,
-      key,
-    },
-  });
+  const sideRef = (r: SpecSecretRef, key: string): SecretRef => {
+    const { context, namespace } = secretLocation(spec, r, cluster);
+    return { secret: { context, namespace, name: r.name, key } };
+  };
   const operator = spec.tls.operator;
   if (operator) {
     out.tls = {
@@ -78,6 +116,13 @@ function tlsAndAuth(spec: MigrationSpec): Pick<EtcdAccess, 'tls' | 'auth'> {
   return out;
 }
 
-export async function etcdAccess(env: KubeEnv, spec: MigrationSpec, sides?: Side[]): Promise<EtcdAccess> {
-  return accessFromPods(spec, await memberPods(env, spec), sides);
+/** Lists the pods of the served sides among `options.sides` and builds the access (buildEtcdAccess). */
+export async function etcdAccess(
+  env: KubeEnv,
+  spec: MigrationSpec,
+  options: EtcdAccessOptions = {},
+): Promise<EtcdAccess> {
+  const served = sidesServedBy(spec, options.cluster);
+  const listed = (options.sides ?? SIDES).filter((s) => served.includes(s));
+  return buildEtcdAccess(spec, await memberPods(env, spec, listed), options);
 }

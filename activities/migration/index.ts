@@ -12,7 +12,9 @@ import type {
   MembershipResult,
   MigrationActivities,
   Side,
+  SpecInput,
 } from '../../core/activity-contract.js';
+import { sidesServedBy } from '../../core/routing/task-queues.js';
 import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
 import { defineErrorType, withApplicationFailures } from '../errors.js';
 import { resolveRunContext, sleep, type RunContext } from '../run-context.js';
@@ -48,7 +50,6 @@ import {
 import { etcdAccess, sideOfMember } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
 import { preflight } from './preflight.js';
-import { withPlan } from './plan-once.js';
 
 export class ConsistencyMismatch extends defineErrorType(FailureType.ConsistencyMismatch, true) {}
 export class LearnerPodNotRunning extends defineErrorType(FailureType.LearnerPodNotRunning, false) {}
@@ -70,6 +71,9 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     deps.secrets ??
     createSecretResolver({ kubernetes: createKubernetesSecretResolver({ clients, defaultContext: '' }) });
   const env = (): KubeEnv => ({ clients, rc: resolveRunContext() });
+  /** The members of `sides` (default both) as this worker reaches them (etcd-access.ts). */
+  const accessFor = ({ spec, memberAddresses }: SpecInput, sides?: Side[]) =>
+    etcdAccess(env(), spec, { cluster: deps.cluster, memberAddresses, ...(sides ? { sides } : {}) });
   /** Runs `fn` on a connection to `access`, closed afterwards. */
   const onEtcd = <T>(
     access: EtcdAccess,
@@ -82,16 +86,17 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       hashKV(c, { callTimeoutMs: stepDeadlineMs(spec) }, rc),
     );
 
-  async function evidenceOf(spec: MigrationSpec, withHash = true): Promise<Evidence> {
-    const access = await etcdAccess(env(), spec);
+  async function evidenceOf(input: SpecInput, withHash = true): Promise<Evidence> {
+    const { spec } = input;
+    const access = await accessFor(input);
     const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
     const hash = withHash ? await hashOf(spec, access, voters) : undefined;
-    return toEvidence(spec, obs, hash);
+    return toEvidence(spec, obs, hash, sidesServedBy(spec, deps.cluster));
   }
 
   async function membership(
-    spec: MigrationSpec,
+    input: SpecInput,
     member: string,
     memberId: string | null,
     alreadyDone: boolean,
@@ -102,7 +107,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       memberId: memberId ?? '',
       alreadyDone,
       guard: guard ?? undefined,
-      evidence: await evidenceOf(spec, false),
+      evidence: await evidenceOf(input, false),
     };
   }
 
@@ -117,24 +122,25 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   }
 
   const activities: MigrationActivities = {
-    preflight: async ({ spec }) => withPlan(spec, await preflight({ clients, secrets }, spec)),
+    preflight: (input) => preflight({ clients, secrets, cluster: deps.cluster }, input),
 
-    observe: ({ spec }) => evidenceOf(spec),
+    observe: (input) => evidenceOf(input),
 
-    async compact({ spec, keepRevisions }) {
-      const access = await etcdAccess(env(), spec, ['source']);
+    async compact(input) {
+      const { keepRevisions } = input;
+      const access = await accessFor(input, ['source']);
       const r = await onEtcd(access, (c) => compact(c, { keep: keepRevisions }));
       return { revision: r.revision, compactedTo: r.compactedTo };
     },
 
-    async rollingDefragment({ spec }) {
-      const access = await etcdAccess(env(), spec, ['source']);
+    async rollingDefragment(input) {
+      const access = await accessFor(input, ['source']);
       const r = await onEtcd(access, (c, rc) => rollingDefragment(c, { disarmAlarms: true }, rc));
       return { order: r.order, dbSizeBefore: r.totalBefore.dbSize, dbSizeAfter: r.totalAfter.dbSize };
     },
 
-    async ensureHeadlessService({ spec, side }) {
-      const r = await ensureHeadlessService(env(), { spec, side });
+    async ensureHeadlessService({ spec, side, sourceManifests }) {
+      const r = await ensureHeadlessService(env(), { spec, side, sourceManifests });
       return { created: r.created };
     },
     async deleteHeadlessService({ spec, side }) {
@@ -178,15 +184,17 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         rc: resolveRunContext(),
       }),
 
-    async addLearner({ spec, member, peerURLs, requiredFaultTolerance }) {
-      const access = await etcdAccess(env(), spec);
+    async addLearner(input) {
+      const { member, peerURLs, requiredFaultTolerance } = input;
+      const access = await accessFor(input);
       const r = await onEtcd(access, (c, rc) =>
         addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc),
       );
-      return membership(spec, member, r.member.id, r.alreadyPresent, r.verdict);
+      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict);
     },
-    async removeLearner({ spec, member, memberId, peerURLs, requiredFaultTolerance }) {
-      const access = await etcdAccess(env(), spec);
+    async removeLearner(input) {
+      const { spec, member, memberId, peerURLs, requiredFaultTolerance } = input;
+      const access = await accessFor(input);
       return onEtcd(access, async (c, rc) => {
         let id = memberId;
         if (!id) {
@@ -210,15 +218,16 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         return { memberId: id, alreadyDone: r.alreadyRemoved };
       });
     },
-    async scaleTarget({ spec, replicas, initialCluster, hostAliases }) {
-      const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases });
+    async scaleTarget({ spec, replicas, initialCluster, hostAliases, sourceManifests }) {
+      const r = await scaleTarget(env(), { spec, replicas, initialCluster, hostAliases, sourceManifests });
       return { replicas: r.replicas, created: r.created };
     },
     async shrinkTarget({ spec, replicas, keepHeadlessService }) {
       if (replicas === 0 && !keepHeadlessService) await deleteTarget(env(), { spec });
       else await shrinkTarget(env(), { spec, replicas });
     },
-    async awaitCatchUp({ spec, member, memberId, timeoutMs }) {
+    async awaitCatchUp(input) {
+      const { spec, member, memberId, timeoutMs } = input;
       const started = Date.now();
       const rc = resolveRunContext();
       const target = sideOf(env(), spec, 'target');
@@ -229,14 +238,14 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         if (trouble) throw new LearnerPodNotRunning(`pod ${member} is not running: ${trouble}`);
       };
       // The learner's pod may still be starting: wait for its IP within the same deadline.
-      let access = await etcdAccess(env(), spec);
+      let access = await accessFor(input);
       while (!access.endpoints[member]) {
         await failIfStuck();
         if (Date.now() - started > timeoutMs)
           throw new LearnerPodNotRunning(`pod ${member} did not get an IP within ${timeoutMs} ms`);
         rc.heartbeat({ member, waitingFor: 'pod IP' });
         await sleep(1000);
-        access = await etcdAccess(env(), spec);
+        access = await accessFor(input);
       }
       const watchdog = new AbortController();
       const podWatch = (async () => {
@@ -266,15 +275,17 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         podWatch.catch(() => undefined);
       }
     },
-    async promote({ spec, member, requiredFaultTolerance }) {
-      const access = await etcdAccess(env(), spec);
+    async promote(input) {
+      const { member, requiredFaultTolerance } = input;
+      const access = await accessFor(input);
       const r = await onEtcd(access, (c, rc) =>
         promoteLearner(c, { member: { name: member }, requiredFaultTolerance }, rc),
       );
-      return membership(spec, member, r.member.id, r.alreadyVoter, r.verdict);
+      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict);
     },
-    async moveLeader({ spec, to }) {
-      const access = await etcdAccess(env(), spec);
+    async moveLeader(input) {
+      const { to } = input;
+      const access = await accessFor(input);
       return onEtcd(access, async (c, rc) => {
         const { members } = await listMembers(c);
         const r = await moveLeader(c, { target: { name: to } }, rc);
@@ -282,16 +293,18 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         return { from, to: r.leaderName, alreadyLeader: !r.changed };
       });
     },
-    async verifyConsistency({ spec, members }) {
-      const access = await etcdAccess(env(), spec);
+    async verifyConsistency(input) {
+      const { spec, members } = input;
+      const access = await accessFor(input);
       const hash = await hashOf(spec, access, new Set(members));
       if (!hash.agree)
         throw new ConsistencyMismatch(`hashKV disagrees at revision ${hash.revision}: ${hash.summary}`);
       const obs = await onEtcd(access, observeCluster);
-      return toEvidence(spec, obs, hash);
+      return toEvidence(spec, obs, hash, sidesServedBy(spec, deps.cluster));
     },
-    async removeMember({ spec, member, memberId, requiredFaultTolerance }) {
-      const access = await etcdAccess(env(), spec);
+    async removeMember(input) {
+      const { spec, member, memberId, requiredFaultTolerance } = input;
+      const access = await accessFor(input);
       // An old member that leads again (an election) hands the leadership to a new one first.
       const r = await onEtcd(access, (c, rc) =>
         removeMemberNotLeading(
@@ -304,7 +317,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           rc,
         ),
       );
-      return membership(spec, member, r.memberId, r.alreadyRemoved, r.verdict);
+      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict);
     },
     async scaleSource({ spec, replicas }) {
       const r = await scaleSource(env(), { spec, replicas });

@@ -10,7 +10,7 @@ import { kubeconfigFromEnvironment } from './kubeconfig.js';
 
 export async function observeSourceForPlan(spec: MigrationSpec): Promise<ObservedMember[]> {
   const clients = kubeClientFactory(kubeconfigFromEnvironment());
-  const access = await etcdAccess({ clients }, spec, ['source']);
+  const access = await etcdAccess({ clients }, spec, { sides: ['source'] });
   if (Object.keys(access.endpoints).length === 0) {
     throw new Error(
       `no running pod of ${spec.source.namespace}/${spec.source.statefulSet} in context ${spec.source.context} to read the member list from (or use --offline)`,

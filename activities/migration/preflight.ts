@@ -2,6 +2,12 @@
  * Preflight: everything a migration needs, checked before anything changes, read-only in both
  * clusters. Each problem is one refusal naming the object or spec field; the workflow stops on any.
  *
+ * Two parts, one per cluster, so that a per-cluster worker runs the part of its own cluster
+ * (`PreflightInput.part`): the source part checks the source cluster and the source etcd and
+ * hands on the source objects (`sourceManifests`); the target part checks the target cluster,
+ * renders the target from those objects, merges the two reports and makes the plan. A single
+ * worker (no `part`) runs both parts in one process.
+ *
  * Order: the contexts and their API servers first (without them nothing else can be checked,
  * and a missing context or an unreachable API server is the operator's input to fix, not a
  * transient failure to retry), then the Kubernetes preconditions, the Secrets the spec names,
@@ -18,77 +24,154 @@ import {
 import { withConnection } from '../etcd/connection.js';
 import { observeCluster } from '../etcd/observe.js';
 import type { ClusterObservation, EndpointObservation, MemberInfo } from '../etcd/types.js';
-import { sideOf, type ClientsForContext, type KubeEnv } from '../kubernetes/clients.js';
+import type { ClientsForContext, KubeEnv } from '../kubernetes/clients.js';
 import { resolveRunContext, sleep } from '../run-context.js';
 import type { SecretResolver } from '../secret-ref.js';
-import { readServiceOptional, readStatefulSetOptional } from '../kubernetes/discover-source.js';
 import { findFlag } from '../kubernetes/etcd-flags.js';
-import { kubeGetOptional, opOn } from '../kubernetes/errors.js';
+import { PreconditionFailed } from '../kubernetes/errors.js';
 import { CLIENT_PORT, PEER_PORT } from '../kubernetes/member-services.js';
 import { findEtcdContainer } from '../kubernetes/render-target.js';
-import { validateMigrationPreconditions } from '../kubernetes/validate-target.js';
-import type { PreflightReport, Side } from '../../core/activity-contract.js';
+import { fromSourceManifests, toSourceManifests } from '../kubernetes/source-objects.js';
+import { validateSourcePreconditions, validateTargetPreconditions } from '../kubernetes/validate-target.js';
+import type { PreflightInput, PreflightReport, Side } from '../../core/activity-contract.js';
+import { sidesServedBy } from '../../core/routing/task-queues.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { dnsCollisions } from './dns-collisions.js';
-import { accessFromPods, memberPods } from './etcd-access.js';
+import { etcdAccess } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
+import { withPlan } from './plan-once.js';
+import {
+  etcdAccessSecretChecks,
+  literalSecretEnvRefusal,
+  secretReferenceRefusals,
+  targetSecretChecks,
+} from './preflight-secrets.js';
 import { minorVersion, preVoteWarning, sourceHashKvCheck, targetVersionCheck } from './source-etcd-checks.js';
 
 /** How long one probe of an API server may take, and how often it is tried before refusing. */
 const API_PROBE_TIMEOUT_MS = 10_000;
 const API_PROBE_ATTEMPTS = 3;
 
-export async function preflight(
-  deps: { clients: ClientsForContext; secrets: SecretResolver },
-  spec: MigrationSpec,
-): Promise<PreflightReport> {
-  const nothing = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
-  const unreachable = await clusterAccessRefusals(deps.clients, spec);
-  if (unreachable.length > 0) return { ...nothing, refusals: unreachable };
+export interface PreflightDeps {
+  clients: ClientsForContext;
+  secrets: SecretResolver;
+  /** The kubeconfig context this worker serves (per-cluster); absent: every context. */
+  cluster?: string;
+}
 
+/** The source part's report, with the source objects it read (in memory; in history as manifests). */
+interface SourcePart {
+  report: PreflightReport;
+  objects: { statefulSet?: V1StatefulSet; service?: V1Service };
+}
+
+const NOTHING_OBSERVED = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
+
+/**
+ * The preflight activity: the `part` of a per-cluster worker, or both parts (single mode). The
+ * report of the target part and of a single worker carries the plan when nothing was refused.
+ */
+export async function preflight(deps: PreflightDeps, input: PreflightInput): Promise<PreflightReport> {
+  const { spec } = input;
+  if (input.part === 'source') {
+    const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source']);
+    if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
+    return (await sourcePart(deps, spec, { forHistory: true })).report;
+  }
+  if (input.part === 'target') {
+    const sourceReport = input.sourceReport;
+    if (!sourceReport) {
+      throw new PreconditionFailed(
+        "preflight part target needs the source part's report (sourceReport): run part source on the source cluster's worker first",
+      );
+    }
+    const unreachable = await clusterAccessRefusals(deps.clients, spec, ['target']);
+    const target: Pick<PreflightReport, 'refusals' | 'warnings'> =
+      unreachable.length > 0
+        ? { refusals: unreachable, warnings: [] }
+        : await targetPart(deps, spec, {
+            report: sourceReport,
+            objects: sourceReport.sourceManifests ? fromSourceManifests(sourceReport.sourceManifests) : {},
+          });
+    return withPlan(spec, merged(sourceReport, target));
+  }
+  const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source', 'target']);
+  if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
+  const source = await sourcePart(deps, spec, { forHistory: false });
+  return withPlan(spec, merged(source.report, await targetPart(deps, spec, source)));
+}
+
+function merged(
+  source: PreflightReport,
+  target: Pick<PreflightReport, 'refusals' | 'warnings'>,
+): PreflightReport {
+  return {
+    ...source,
+    refusals: [...source.refusals, ...target.refusals],
+    warnings: [...source.warnings, ...target.warnings],
+  };
+}
+
+/**
+ * The source cluster and the source etcd: the source half of the Kubernetes preconditions, the
+ * Secrets this worker reads to reach etcd, the ports, the members, their health, versions and
+ * data, and the source cluster's DNS. `forHistory`: the report carries the source objects
+ * (`sourceManifests`) and refuses secret-looking literal values in them.
+ */
+async function sourcePart(
+  deps: PreflightDeps,
+  spec: MigrationSpec,
+  options: { forHistory: boolean },
+): Promise<SourcePart> {
   const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
-  const report = await validateMigrationPreconditions(e, { spec });
+  const report = await validateSourcePreconditions(e, { spec });
   const refusals = report.refusals.map((r) => r.message);
   const warnings = [...report.warnings];
-  const secrets = await secretReferenceRefusals(e, spec);
+  const secrets = await secretReferenceRefusals(e, spec, etcdAccessSecretChecks(spec, deps.cluster));
   refusals.push(...secrets.refusals);
-  const source = sideOf(e, spec, 'source');
-  const sts = await readStatefulSetOptional(source, spec.source.statefulSet);
-  const svc = await readServiceOptional(source, spec.source.service);
+  const { statefulSet: sts, service: svc } = report;
+  const objects = { ...(sts ? { statefulSet: sts } : {}), ...(svc ? { service: svc } : {}) };
   const portProblems = sts ? sourcePortRefusals(spec, sts, svc) : [];
   const sourceEtcd = sts ? etcdContainerOf(sts) : undefined;
   refusals.push(...portProblems);
+  let sourceManifests: PreflightReport['sourceManifests'];
+  if (options.forHistory && sts) {
+    const literal = literalSecretEnvRefusal(spec, sts);
+    if (literal) refusals.push(literal);
+    else sourceManifests = toSourceManifests(sts, svc);
+  }
   const empty: PreflightReport = {
     refusals,
     warnings,
     observed: { members: [] },
     sourceReplicas: report.sourceReplicas ?? 0,
+    ...(sourceManifests ? { sourceManifests } : {}),
   };
-  if (report.refusals.some((r) => r.code === 'SourceStatefulSetMissing')) return empty;
+  const done = (r: PreflightReport): SourcePart => ({ report: r, objects });
+  if (!sts) return done(empty);
   // Without the operator's certificate or the etcd user, observing would only fail confusingly.
-  if (secrets.etcdAccessBroken) return empty;
-  const pods = await memberPods(e, spec);
-  const access = accessFromPods(spec, pods, ['source']);
+  if (secrets.etcdAccessBroken) return done(empty);
+  const access = await etcdAccess(e, spec, { cluster: deps.cluster, sides: ['source'] });
   if (Object.keys(access.endpoints).length === 0) {
-    return {
+    return done({
       ...empty,
       refusals: [
         ...refusals,
         `no running pod of StatefulSet ${spec.source.namespace}/${spec.source.statefulSet} has an IP to reach etcd through`,
       ],
-    };
+    });
   }
   let obs: ClusterObservation;
   try {
     obs = await withConnection(access, deps.secrets, observeCluster);
   } catch (err) {
-    return {
+    return done({
       ...empty,
       refusals: [
         ...refusals,
         `cannot observe the source etcd: ${err instanceof Error ? err.message : String(err)}`,
       ],
-    };
+    });
   }
   refusals.push(...observationRefusals(obs));
   refusals.push(...etcdVersionRefusals(obs.endpoints));
@@ -103,8 +186,9 @@ export async function preflight(
   const consistency = await sourceHashKvCheck(access, deps.secrets, obs);
   refusals.push(...consistency.refusals);
   if (portProblems.length === 0) refusals.push(...memberUrlRefusals(obs.members));
-  refusals.push(...(await dnsCollisions(e, spec, obs.members.length)));
-  return {
+  refusals.push(...(await dnsCollisions(e, spec, obs.members.length, ['source'])));
+  return done({
+    ...empty,
     refusals,
     warnings,
     observed: {
@@ -116,8 +200,33 @@ export async function preflight(
       })),
     },
     sourceReplicas: report.sourceReplicas ?? obs.members.length,
-    evidence: toEvidence(spec, obs, consistency.hash),
-  };
+    evidence: toEvidence(spec, obs, consistency.hash, sidesServedBy(spec, deps.cluster)),
+  });
+}
+
+/**
+ * The target cluster: the target half of the Kubernetes preconditions (rendered from the source
+ * part's objects), the Secrets the new members need, the Secrets this worker reads to reach etcd
+ * when it is a target-only worker (it talks to etcd after the client switch), and the target
+ * cluster's DNS (when the source part observed the members it would resolve).
+ */
+async function targetPart(
+  deps: PreflightDeps,
+  spec: MigrationSpec,
+  source: SourcePart,
+): Promise<Pick<PreflightReport, 'refusals' | 'warnings'>> {
+  const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
+  const report = await validateTargetPreconditions(e, { spec }, source.objects);
+  const refusals = report.refusals.map((r) => r.message);
+  const checks = targetSecretChecks(spec);
+  // A worker that serves the source too checked those in the source part.
+  if (!sidesServedBy(spec, deps.cluster).includes('source'))
+    checks.push(...etcdAccessSecretChecks(spec, deps.cluster));
+  refusals.push(...(await secretReferenceRefusals(e, spec, checks)).refusals);
+  if (source.report.evidence) {
+    refusals.push(...(await dnsCollisions(e, spec, source.report.observed.members.length, ['target'])));
+  }
+  return { refusals, warnings: report.warnings };
 }
 
 /** etcd shows member IDs in hex (`etcdctl member list`); the API gives them in decimal. */
@@ -304,16 +413,17 @@ export function memberUrlRefusals(members: readonly MemberInfo[]): string[] {
 }
 
 /**
- * Each context the spec names must be in the worker's kubeconfig and its API server must answer.
+ * The context of each of `sides` must be in the worker's kubeconfig and its API server must answer.
  * Probes `GET /version` (readable by any client), a few times, so that a blip is not a refusal.
  */
 export async function clusterAccessRefusals(
   clients: ClientsForContext,
   spec: MigrationSpec,
+  sides: readonly Side[],
 ): Promise<string[]> {
   const refusals: string[] = [];
   const probed = new Map<string, Promise<string | undefined>>();
-  for (const side of ['source', 'target'] as const) {
+  for (const side of sides) {
     const context = spec[side].context;
     let kc;
     try {
@@ -374,91 +484,4 @@ async function apiServerProblem(api: VersionApi, server: string): Promise<string
     if (attempt < API_PROBE_ATTEMPTS) await sleep(500 * attempt);
   }
   return `cannot reach the API server ${server} (${last}; tried ${API_PROBE_ATTEMPTS} times): check the context's server address and the network`;
-}
-
-interface SecretCheck {
-  field: string;
-  side: Side;
-  namespace: string;
-  name: string;
-  keys: Record<string, string>;
-  /** The worker needs it to talk to etcd at all. */
-  forEtcdAccess: boolean;
-}
-
-/** The Secrets the spec names must exist, with the keys it names. Values are never read out. */
-export async function secretReferenceRefusals(
-  env: KubeEnv,
-  spec: MigrationSpec,
-): Promise<{ refusals: string[]; etcdAccessBroken: boolean }> {
-  const checks: SecretCheck[] = [];
-  for (const kind of ['peer', 'client'] as const) {
-    const source = spec.tls[kind];
-    if (source?.secret) {
-      const { name, certKey, keyKey, caKey } = source.secret;
-      checks.push({
-        field: `tls.${kind}.secret`,
-        side: 'target',
-        namespace: spec.target.namespace,
-        name,
-        keys: { certKey, keyKey, caKey },
-        forEtcdAccess: false,
-      });
-    }
-    if (source?.issueFrom) {
-      const { caSecret, certKey, keyKey } = source.issueFrom;
-      checks.push({
-        field: `tls.${kind}.issueFrom.caSecret`,
-        side: 'target',
-        namespace: spec.target.namespace,
-        name: caSecret,
-        keys: { certKey, keyKey },
-        forEtcdAccess: false,
-      });
-    }
-  }
-  const op = spec.tls.operator;
-  if (op) {
-    checks.push({
-      field: 'tls.operator',
-      side: op.cluster,
-      namespace: op.namespace ?? spec[op.cluster].namespace,
-      name: op.name,
-      keys: { certKey: op.certKey, keyKey: op.keyKey, caKey: op.caKey },
-      forEtcdAccess: true,
-    });
-  }
-  const auth = spec.auth?.secret;
-  if (auth) {
-    checks.push({
-      field: 'auth.secret',
-      side: auth.cluster,
-      namespace: auth.namespace ?? spec[auth.cluster].namespace,
-      name: auth.name,
-      keys: { usernameKey: auth.usernameKey, passwordKey: auth.passwordKey },
-      forEtcdAccess: true,
-    });
-  }
-  const refusals: string[] = [];
-  let etcdAccessBroken = false;
-  for (const c of checks) {
-    const side = { ...sideOf(env, spec, c.side), namespace: c.namespace };
-    const secret = await kubeGetOptional(opOn(side, 'get', 'secrets', c.name), () =>
-      side.clients.core.readNamespacedSecret({ name: c.name, namespace: c.namespace }),
-    );
-    const where = `${c.namespace}/${c.name} in context ${side.context} (${c.side} cluster)`;
-    if (!secret) {
-      refusals.push(`${c.field}: Secret ${where} not found: create it first`);
-      if (c.forEtcdAccess) etcdAccessBroken = true;
-      continue;
-    }
-    const present = new Set([...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})]);
-    for (const [field, key] of Object.entries(c.keys)) {
-      if (!present.has(key)) {
-        refusals.push(`${c.field}.${field}: Secret ${where} has no key "${key}"`);
-        if (c.forEtcdAccess) etcdAccessBroken = true;
-      }
-    }
-  }
-  return { refusals, etcdAccessBroken };
 }
