@@ -394,8 +394,15 @@ const certificateSourceSchema = z
   });
 
 const secretRefSchema = z.strictObject({
-  cluster: z.enum(['source', 'target']).default('source'),
-  namespace: dns1123Label.optional().describe("Defaults to that side's namespace."),
+  cluster: z
+    .enum(['source', 'target'])
+    .default('source')
+    .describe(
+      "The cluster whose namespace holds the Secret. per-cluster: the Secret must exist in both clusters: each worker talks to etcd (the source's before the client switch, the target's after) and reads the Secret of this name in its own cluster, in namespace if given, else in its own side's namespace.",
+    ),
+  namespace: dns1123Label
+    .optional()
+    .describe("Defaults to that side's namespace (per-cluster: each worker's own side's)."),
   name: secretName,
 });
 
@@ -443,7 +450,9 @@ const tlsSchema = z
     operator: secretRefSchema
       .extend({ ...secretKeys, caKey: secretKey.default('ca.crt') })
       .optional()
-      .describe('Client certificate the migration itself presents to etcd.'),
+      .describe(
+        'Client certificate the migration itself presents to etcd. per-cluster: the Secret must exist in both clusters.',
+      ),
     peerSkipClientSanVerification: z
       .boolean()
       .default(false)
@@ -457,7 +466,9 @@ const authSchema = z
   .strictObject({
     secret: secretRefSchema
       .extend({ usernameKey: secretKey.default('username'), passwordKey: secretKey.default('password') })
-      .describe('Secret holding the etcd user the migration authenticates as.'),
+      .describe(
+        'Secret holding the etcd user the migration authenticates as. per-cluster: the Secret must exist in both clusters.',
+      ),
   })
   .describe('etcd authentication, by Secret reference only.');
 
