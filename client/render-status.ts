@@ -69,7 +69,9 @@ export function renderStatus(id: string, s: MigrationStatus, opts: RenderOptions
           ? `paused by ${w.by}${w.reason ? ` (${w.reason})` : ''}: resume to go on`
           : w.kind === 'soak'
             ? `soaking until ${w.until}`
-            : `running ${w.step}`,
+            : w.kind === 'dns'
+              ? `waiting since ${w.since} until the ${w.cluster} cluster's DNS answers ${w.pending.join(', ')}`
+              : `running ${w.step}`,
     );
     if (w.kind === 'approval') lines.push(approvalHint(id, w.gate, opts.namespace ?? 'default'));
   }

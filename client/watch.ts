@@ -20,6 +20,7 @@ export function progressLine(s: MigrationStatus, running: RunningStep[] = []): s
   if (s.waitingFor?.kind === 'approval') parts.push(`waiting for approval: ${s.waitingFor.gate}`);
   if (s.waitingFor?.kind === 'resume') parts.push(`paused by ${s.waitingFor.by}`);
   if (s.waitingFor?.kind === 'soak') parts.push(`soaking until ${s.waitingFor.until}`);
+  if (s.waitingFor?.kind === 'dns') parts.push(`waiting for ${s.waitingFor.cluster} DNS`);
   if (s.members.length) {
     const members = s.members.map((m) => {
       const name = memberName(m, s);

@@ -19,7 +19,7 @@ import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
 import { ABORT_WINS_AT_GATE_PATCH } from './patches.js';
 import { Saga } from './saga.js';
 import { PHASE_KEY } from './search-attributes.js';
-import { initialStatus, type MigrationStatus, type StepProgress } from './status.js';
+import { initialStatus, type MigrationStatus, type StepProgress, type WaitingFor } from './status.js';
 
 /** Thrown inside the run when an abort before the client switch asks for a rollback. */
 export class AbortRequested extends Error {}
@@ -198,6 +198,16 @@ export class MigrationRun {
       return await scope.run(fn);
     } finally {
       this.currentScope = undefined;
+    }
+  }
+
+  /** Runs `fn` (a step's wait for the world) with `what` as the status's `waitingFor`. */
+  async waitingOn<T>(what: WaitingFor, fn: () => Promise<T>): Promise<T> {
+    this.status.waitingFor = what;
+    try {
+      return await fn();
+    } finally {
+      if (this.status.waitingFor === what) this.status.waitingFor = null;
     }
   }
 

@@ -43,3 +43,10 @@ export const REGISTER_MOVE_BACK_FIRST_PATCH = 'register-move-back-first';
  * is scaled, so a scale that an abort cancels after it created the pod is still undone.
  */
 export const REGISTER_SCALE_UNDO_FIRST_PATCH = 'register-scale-undo-first';
+
+/**
+ * After configuring a cluster's DNS the run waits until that cluster answers the member names
+ * (awaitDnsResolution), where it used to go on at once; only where the worker resolves through
+ * that cluster's DNS (core/dns-confirmation.ts).
+ */
+export const CONFIRM_DNS_PATCH = 'confirm-dns';

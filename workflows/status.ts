@@ -1,6 +1,6 @@
 /** What the `status` query returns: everything an operator needs to decide at a gate. */
 import type { Evidence } from '../core/activity-contract.js';
-import type { MembershipState, PhaseName, PlanStepKind } from '../core/planner/plan-types.js';
+import type { MembershipState, PhaseName, PlanStepKind, Side } from '../core/planner/plan-types.js';
 import type { GuardVerdict } from '../core/safety-guard.js';
 import type { GateName } from '../core/spec/schema.js';
 
@@ -44,7 +44,13 @@ export type WaitingFor =
   | { kind: 'approval'; gate: GateName; since: string; how: string }
   | { kind: 'resume'; since: string; by: string; reason?: string }
   | { kind: 'soak'; until: string }
-  | { kind: 'activity'; step: string; since: string };
+  | { kind: 'activity'; step: string; since: string }
+  /**
+   * The cluster's DNS does not answer every configured member name yet (after configure-dns,
+   * per-cluster workers). `pending`: the names being confirmed; the activity's heartbeat
+   * (`temporal workflow describe`) says which still resolve wrong.
+   */
+  | { kind: 'dns'; cluster: Side; pending: string[]; since: string };
 
 export interface PhaseTiming {
   name: PhaseName;

@@ -3,6 +3,7 @@ import { ApplicationFailure } from '@temporalio/workflow';
 import type { DnsEntryInput, Side } from '../../core/activity-contract.js';
 import { FailureType } from '../../core/failure-types.js';
 import type { StepOfKind } from '../../core/planner/plan-types.js';
+import { confirmDns } from './confirm-dns.js';
 import type { RunFacts, StepExecutor } from './step-context.js';
 
 /** The names are the other cluster's members; their IPs are that cluster's load balancers. */
@@ -37,5 +38,6 @@ export const configureDns: StepExecutor<'configure-dns'> = async (step, ctx) => 
         undoes: step.id,
       }),
   });
-  return `${entries.length} entries via ${step.strategy.strategy}`;
+  const confirmed = await confirmDns(step, entries, ctx);
+  return `${entries.length} entries via ${step.strategy.strategy}${confirmed}`;
 };

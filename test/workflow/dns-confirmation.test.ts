@@ -1,0 +1,192 @@
+/**
+ * DNS confirmation (patch `confirm-dns`): where the worker resolves through the cluster's DNS,
+ * the run waits after each configure-dns until that cluster answers the member names, before
+ * any member depends on them, and says so in `status`. The workflow is bundled with
+ * core/dns-confirmation.ts answering yes (test/workflow/dns-confirmed.ts), as it will once
+ * activities run on each cluster's own worker.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { WorkflowFailedError } from '@temporalio/client';
+import { describe, expect, it } from 'vitest';
+import type { etcdMigration } from '../../workflows/migration-workflow.js';
+import { REPO_ROOT } from '../../sandbox/config.js';
+import { createFakeActivities, nonRetryable, type Call, type FakeOptions } from './fake-activities.js';
+import {
+  allGates,
+  createWorker,
+  statusOf,
+  testSpec,
+  useTestEnvironment,
+  waitForStatus,
+  type Fake,
+  type MigrationHandle,
+} from './harness.js';
+
+const env = useTestEnvironment();
+
+let confirmingBundle: ReturnType<typeof bundleWorkflowCode> | undefined;
+function bundleThatConfirms() {
+  const confirmed = path.join(REPO_ROOT, 'test', 'workflow', 'dns-confirmed.ts');
+  confirmingBundle ??= bundleWorkflowCode({
+    workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
+    logger: new DefaultLogger('WARN'),
+    webpackConfigHook: (config) => {
+      config.plugins = [
+        ...(config.plugins ?? []),
+        {
+          apply(compiler) {
+            compiler.hooks.normalModuleFactory.tap('dns-confirmed', (factory) => {
+              factory.hooks.beforeResolve.tap('dns-confirmed', (data) => {
+                if (/core\/dns-confirmation\.js$/.test(data.request)) data.request = confirmed;
+              });
+            });
+          },
+        },
+      ];
+      return config;
+    },
+  });
+  return confirmingBundle;
+}
+
+const COREDNS_BOTH = {
+  sourceCluster: { strategy: 'coredns-hosts' },
+  targetCluster: { strategy: 'coredns-hosts' },
+};
+
+async function run<T>(
+  confirming: boolean,
+  specOverrides: Record<string, unknown>,
+  fakeOptions: FakeOptions,
+  drive: (handle: MigrationHandle, fake: Fake) => Promise<T>,
+): Promise<{ result: T; fake: Fake; handle: MigrationHandle }> {
+  const taskQueue = `dns-${randomUUID()}`;
+  const fake = createFakeActivities(fakeOptions);
+  const worker = confirming
+    ? await Worker.create({
+        connection: env().nativeConnection,
+        taskQueue,
+        workflowBundle: await bundleThatConfirms(),
+        activities: fake.activities,
+      })
+    : await createWorker(env(), taskQueue, fake.activities);
+  let handle: MigrationHandle | undefined;
+  const result = await worker.runUntil(async () => {
+    handle = await env().client.workflow.start<typeof etcdMigration>('etcdMigration', {
+      taskQueue,
+      workflowId: `dns-${randomUUID()}`,
+      args: [{ spec: testSpec({ gates: allGates('auto'), ...specOverrides }) }],
+    });
+    return drive(handle, fake);
+  });
+  return { result, fake, handle: handle! };
+}
+
+const line = (c: Call) => `${c.name} ${c.detail}`;
+const indexOf = (calls: Call[], name: string, detailStart = '') =>
+  calls.findIndex((c) => c.name === name && c.detail.startsWith(detailStart));
+
+describe('DNS confirmation', () => {
+  it('waits after each configure-dns until that cluster answers, before any member joins, and shows it in status', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    const { fake, result, handle } = await run(
+      true,
+      { dns: COREDNS_BOTH },
+      {
+        holdWhen: (c) =>
+          c.name === 'awaitDnsResolution' && c.detail.startsWith('source') ? held : undefined,
+      },
+      async (h) => {
+        const waiting = await waitForStatus(h, 'waiting for source DNS', (s) => s.waitingFor?.kind === 'dns');
+        expect(waiting.waitingFor).toMatchObject({
+          kind: 'dns',
+          cluster: 'source',
+          pending: [
+            'etcd-main-0',
+            'etcd-main-0.etcd-main',
+            'etcd-main-1',
+            'etcd-main-1.etcd-main',
+            'etcd-main-2',
+            'etcd-main-2.etcd-main',
+          ],
+        });
+        expect(waiting.step?.id).toBe('dns/source/configure-dns');
+        release();
+        const outcome = (await h.result()).outcome;
+        return { outcome, status: await statusOf(h) };
+      },
+    );
+    expect(result.outcome).toBe('completed');
+    expect(result.status.waitingFor).toBeNull();
+    const calls = fake.calls;
+    const configuredSource = indexOf(calls, 'configureDns', 'source');
+    const confirmedSource = indexOf(calls, 'awaitDnsResolution', 'source');
+    const configuredTarget = indexOf(calls, 'configureDns', 'target');
+    const confirmedTarget = indexOf(calls, 'awaitDnsResolution', 'target');
+    const firstJoin = Math.min(indexOf(calls, 'addLearner'), indexOf(calls, 'scaleTarget'));
+    expect(configuredSource).toBeGreaterThanOrEqual(0);
+    expect(confirmedSource).toBe(configuredSource + 1);
+    expect(confirmedTarget).toBe(configuredTarget + 1);
+    expect(Math.max(confirmedSource, confirmedTarget)).toBeLessThan(firstJoin);
+    expect(calls.filter((c) => c.name === 'awaitDnsResolution').map(line)).toEqual([
+      'awaitDnsResolution source etcd-main-0,etcd-main-1,etcd-main-2',
+      'awaitDnsResolution target etcd-0,etcd-1,etcd-2',
+    ]);
+    // What the confirmation was asked for is what configure-dns wrote, with the deadline from the spec.
+    const note = result.status.plan!.steps.find((s) => s.id === 'dns/source/configure-dns')!.note!;
+    expect(note).toMatch(/via coredns-hosts; source DNS answers them/);
+    const dnsTimeout = fake.timeouts.find((t) => t.name === 'awaitDnsResolution')!;
+    expect(dnsTimeout.startToCloseTimeoutMs).toBe(5 * 60_000 + 60_000);
+    // The patched path replays.
+    await Worker.runReplayHistory(
+      { workflowBundle: await bundleThatConfirms() },
+      await handle.fetchHistory(),
+      handle.workflowId,
+    );
+  });
+
+  it('host-aliases entries live in the new pods only: that cluster is not asked', async () => {
+    const { fake } = await run(true, {}, {}, async (h) => h.result());
+    expect(fake.calls.filter((c) => c.name === 'awaitDnsResolution').map(line)).toEqual([
+      'awaitDnsResolution source etcd-main-0,etcd-main-1,etcd-main-2',
+    ]);
+  });
+
+  it('a cluster whose DNS never answers fails the step, and the rollback removes its DNS entries', async () => {
+    const { fake } = await run(
+      true,
+      { dns: COREDNS_BOTH },
+      {
+        failWhen: (c) =>
+          c.name === 'awaitDnsResolution' && c.detail.startsWith('target')
+            ? nonRetryable('gave up waiting for the DNS of the target cluster', 'DeadlineExceeded')
+            : undefined,
+      },
+      async (h) => {
+        const err = await h.result().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        return err;
+      },
+    );
+    const calls = fake.calls.map(line);
+    const failedAt = calls.indexOf(
+      'configureDns target coredns-hosts etcd-0=198.19.1.10,etcd-1=198.19.1.11,etcd-2=198.19.1.12',
+    );
+    expect(failedAt).toBeGreaterThan(0);
+    const after = calls.slice(failedAt + 1);
+    expect(after[0]).toBe('removeDns target etcd-0,etcd-0.etcd,etcd-1,etcd-1.etcd,etcd-2,etcd-2.etcd');
+    expect(after).toContain(
+      'removeDns source etcd-main-0,etcd-main-0.etcd-main,etcd-main-1,etcd-main-1.etcd-main,etcd-main-2,etcd-main-2.etcd-main',
+    );
+    expect(fake.calls.some((c) => c.name === 'addLearner' || c.name === 'scaleTarget')).toBe(false);
+  });
+
+  it('is off until the worker resolves through the cluster DNS: no wait, as before', async () => {
+    const { fake, result } = await run(false, { dns: COREDNS_BOTH }, {}, async (h) => h.result());
+    expect(result.outcome).toBe('completed');
+    expect(fake.calls.some((c) => c.name === 'awaitDnsResolution')).toBe(false);
+  });
+});
