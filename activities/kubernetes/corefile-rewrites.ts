@@ -25,6 +25,7 @@
 import {
   CorefileError,
   DEFAULT_PLUGIN_INDENT,
+  analyse,
   checkOwner,
   eolOf,
   isCorefileHostname,
@@ -150,4 +151,39 @@ export function removeRewrites(corefile: string, owner: string, names: string[] 
     : [];
   lines.splice(ours.begin, ours.end - ours.begin + 1, ...replacement);
   return lines.join('\n');
+}
+
+/**
+ * Exact name rewrites anywhere in the Corefile except the owner's block: name -> the name it is
+ * rewritten to (lowercase, no trailing dot). One-line rules (`rewrite [continue|stop] name
+ * [exact] FROM TO ...`) and `name` lines of a `rewrite {` block; other match types are not
+ * followed. `rewrite` runs before `hosts`, so such a rule would win over our entries.
+ */
+export function foreignRewrites(corefile: string, owner: string): Map<string, string> {
+  checkOwner(owner);
+  const info = analyse(corefile.split('\n'));
+  const begin = `# etcd-stretch rewrites begin ${owner}`;
+  const end = rewritesEndMarker(owner);
+  const out = new Map<string, string>();
+  const norm = (n: string) => n.toLowerCase().replace(/\.$/, '');
+  let ours = false;
+  let ruleBlockDepth = -1;
+  for (const l of info) {
+    if (l.trimmed === begin || l.trimmed.startsWith(`${begin} `)) ours = true;
+    else if (l.trimmed === end) ours = false;
+    if (ruleBlockDepth >= 0 && l.depthBefore <= ruleBlockDepth) ruleBlockDepth = -1;
+    let rule: string[] | undefined;
+    if (l.tokens[0] === 'rewrite') {
+      if (l.tokens[l.tokens.length - 1] === '{') ruleBlockDepth = l.depthBefore;
+      rule = l.tokens.slice(1);
+      if (rule[0] === 'continue' || rule[0] === 'stop') rule = rule.slice(1);
+    } else if (ruleBlockDepth >= 0 && l.depthBefore === ruleBlockDepth + 1) {
+      rule = l.tokens;
+    }
+    if (ours || !rule || rule[0] !== 'name') continue;
+    const args = rule.slice(1).filter((t) => t !== '{');
+    const [from, to] = args[0] === 'exact' ? args.slice(1) : args.length === 2 ? args : [];
+    if (from && to) out.set(norm(from), norm(to));
+  }
+  return out;
 }

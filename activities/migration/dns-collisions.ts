@@ -1,13 +1,15 @@
 /**
- * A name the migration is about to publish through a cluster's CoreDNS `hosts` plugin must not
- * already be there: two etcd clusters with the same member names (same StatefulSet names in
- * another namespace, or a finished earlier migration whose entries were kept) would resolve each
- * other's peers, and members with equal IDs would tell each other they were removed.
+ * A name the migration is about to publish through a cluster's CoreDNS `hosts` plugin (or
+ * `rewrite` lines) must not already be there: two etcd clusters with the same member names (same
+ * StatefulSet names in another namespace, or a finished earlier migration whose entries were
+ * kept) would resolve each other's peers, and members with equal IDs would tell each other they
+ * were removed. Another exact `rewrite` of the name counts too: it runs before `hosts`.
  */
 import { isIP } from 'node:net';
 import { kubeGetOptional, opOn } from '../kubernetes/errors.js';
 import { sideOf, type KubeEnv } from '../kubernetes/clients.js';
 import { beginMarker, endMarker } from '../kubernetes/corefile-hosts.js';
+import { foreignRewrites } from '../kubernetes/corefile-rewrites.js';
 import { dnsOwner } from '../kubernetes/labels.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
@@ -53,8 +55,9 @@ export async function dnsCollisions(
     const corefile = cm?.data?.[strategy.key];
     if (!corefile) continue;
     const foreign = foreignHostEntries(corefile, dnsOwner(spec));
+    const rewritten = foreignRewrites(corefile, dnsOwner(spec));
     for (const n of wanted) {
-      const ip = foreign.get(n);
+      const ip = foreign.get(n) ?? rewritten.get(n);
       if (ip) {
         refusals.push(
           `the ${side} cluster's DNS (${strategy.namespace}/${strategy.configMap}) already maps ${n} to ${ip}, not through this migration: ` +

@@ -10,6 +10,7 @@ import {
 } from '../../activities/kubernetes/corefile-hosts.js';
 import {
   addRewrites,
+  foreignRewrites,
   readRewrites,
   removeRewrites,
   rewritesBeginMarker,
@@ -135,6 +136,30 @@ describe('Corefile rewrites for load balancers known by name', () => {
     const b = removeRewrites(ab, OWNER, 'all');
     expect(readRewrites(b, 'default/etcd-main2')).toEqual([{ name: 'etcd-main2-0', to: LB1 }]);
     expect(removeRewrites(b, 'default/etcd-main2', 'all')).toBe(KUBEADM);
+  });
+
+  it("finds other exact rewrites of a name (they would win over ours), not its own block's", () => {
+    const corefile = addRewrites(
+      `.:53 {
+    rewrite name etcd-main-1 Old-LB.example.com.
+    rewrite stop name exact etcd-main-2.etcd-main other.example.com answer auto
+    rewrite name suffix .etcd-main .elsewhere
+    rewrite continue {
+        name exact etcd-main-3 third.example.com
+        answer name third.example.com etcd-main-3
+    }
+    kubernetes cluster.local
+}
+`,
+      OWNER,
+      REWRITES,
+    );
+    expect([...foreignRewrites(corefile, OWNER)]).toEqual([
+      ['etcd-main-1', 'old-lb.example.com'],
+      ['etcd-main-2.etcd-main', 'other.example.com'],
+      ['etcd-main-3', 'third.example.com'],
+    ]);
+    expect(foreignRewrites(corefile, 'ns2/other').get('etcd-main-0')).toBe(LB0);
   });
 
   it('refuses what CoreDNS would not take as one name', () => {
