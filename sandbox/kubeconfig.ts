@@ -33,3 +33,27 @@ export function renderKubeconfig(entries: KubeconfigEntry[], currentContext?: st
 export function writeKubeconfig(file: string, entries: KubeconfigEntry[], currentContext?: string): void {
   fs.writeFileSync(file, renderKubeconfig(entries, currentContext), { mode: 0o600 });
 }
+
+/** A kubeconfig with one context that authenticates with a bearer token; the CA is embedded. */
+export function renderTokenKubeconfig(e: {
+  context: string;
+  server: string;
+  caCert: string;
+  token: string;
+  user: string;
+  namespace: string;
+}): string {
+  return YAML.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: e.context,
+        cluster: { server: e.server, 'certificate-authority-data': fs.readFileSync(e.caCert, 'base64') },
+      },
+    ],
+    users: [{ name: e.user, user: { token: e.token } }],
+    contexts: [{ name: e.context, context: { cluster: e.context, user: e.user, namespace: e.namespace } }],
+    'current-context': e.context,
+  });
+}

@@ -11,6 +11,7 @@ import {
   toolPath,
   type ClusterName,
 } from './config.js';
+import { stopClusterWorkerProcess, stopClusterWorkers } from './cluster-worker.js';
 import { apiserverUrl, startControlPlane } from './control-plane.js';
 import { writeKubeconfig, type KubeconfigEntry } from './kubeconfig.js';
 import {
@@ -135,8 +136,10 @@ export async function sandboxUp(): Promise<UpResult> {
 /** Stops everything the sandbox started, also after a crash, and removes its files and network devices. */
 export async function sandboxDown(opts: { quiet?: boolean } = {}): Promise<void> {
   const root = sandboxDir();
+  await stopClusterWorkers();
   for (const c of CLUSTERS) {
     const dir = clusterDir(c);
+    await stopClusterWorkerProcess(c);
     for (const daemon of DAEMONS) await stopDaemon(dir, daemon, daemon === 'node-agent' ? 15_000 : 5000);
     killLeftoverContainers(dir);
   }

@@ -2,8 +2,11 @@ import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LB_LINK, sandboxDir } from '../../sandbox/config.js';
+import { startClusterWorker } from '../../sandbox/cluster-worker.js';
+import { isAlive } from '../../sandbox/processes.js';
 import { sandboxDown, sandboxUp } from '../../sandbox/sandbox.js';
 import { apply, clusterClient, loadManifests, readyPods } from '../helpers/kube.js';
+import { PersistentDevServer } from '../helpers/temporal-server.js';
 
 function sandboxProcesses(): string[] {
   const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
@@ -31,9 +34,18 @@ function sandboxLinksAndNetns(): { links: string[]; netns: string[] } {
   return { links, netns };
 }
 
+/** Listening sockets on the sandbox's addresses (a listener outlives the address it was bound to). */
+function sandboxListeners(): string[] {
+  return execFileSync('ss', ['-Hltn'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((l) => / 198\.1[89]\./.test(l));
+}
+
 describe('sandbox down', () => {
+  let temporal: PersistentDevServer | undefined;
   afterAll(async () => {
     await sandboxDown({ quiet: true });
+    await temporal?.stop();
   });
 
   it('leaves no process, network namespace, link, mount or directory behind', async () => {
@@ -53,13 +65,26 @@ describe('sandbox down', () => {
       } as never,
     ]);
     await readyPods(source, 'default', 'app=etcd', 3);
+    temporal = await PersistentDevServer.start();
+    const worker = await startClusterWorker({
+      cluster: 'target',
+      temporalAddress: temporal.address,
+      entry: 'test/helpers/cluster-worker-probe.ts',
+    });
     // While up, there really is something to clean.
     expect(sandboxProcesses().length).toBeGreaterThanOrEqual(9);
-    expect(sandboxLinksAndNetns().netns.length).toBe(3);
+    const { netns } = sandboxLinksAndNetns();
+    expect(netns).toHaveLength(4);
+    expect(netns.filter((n) => n.startsWith(`${worker.netns} `) || n === worker.netns)).toHaveLength(1);
+    expect(isAlive(worker.pid)).toBe(true);
+    // the API server forwarders (node agents) and the worker's Temporal forwarder (this process)
+    expect(sandboxListeners().length).toBeGreaterThanOrEqual(3);
     expect(fs.existsSync(sandboxDir())).toBe(true);
 
     await sandboxDown({ quiet: true });
 
+    expect(isAlive(worker.pid)).toBe(false);
+    expect(sandboxListeners()).toEqual([]);
     expect(sandboxProcesses()).toEqual([]);
     expect(sandboxLinksAndNetns()).toEqual({ links: [], netns: [] });
     expect(
