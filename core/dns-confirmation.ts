@@ -9,13 +9,11 @@
 import type { DnsStrategy, MigrationSpec } from './spec/schema.js';
 
 /**
- * The worker that configures a cluster's DNS resolves names through that cluster's DNS.
- * False until activities are routed to the worker of the cluster they touch
- * (`workers.mode: per-cluster`); that wiring turns it on.
+ * The worker that configures a cluster's DNS resolves names through that cluster's DNS: with
+ * `workers.mode: per-cluster` every DNS activity runs on the worker of the cluster it changes.
  */
 export function confirmsDnsInCluster(spec: MigrationSpec): boolean {
-  void spec;
-  return false;
+  return spec.workers.mode === 'per-cluster';
 }
 
 /** The strategy's entries are answered by the cluster's DNS service (not per pod). */

@@ -29,7 +29,14 @@ import {
   type ClusterClient,
 } from './kube.js';
 import { LoadClient, type LoadSummary } from './load-client.js';
-import { inProcessWorkers, type WorkerHost } from './worker-hosts.js';
+import {
+  inProcessWorkers,
+  perClusterWorkers,
+  workersSpec,
+  type Kill,
+  type WorkerHost,
+} from './worker-hosts.js';
+import type { ClusterName } from '../../sandbox/config.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
 import type { GateName } from '../../core/spec/schema.js';
@@ -61,6 +68,12 @@ export interface ScenarioOptions {
   onProgress?: (line: string) => void;
   /** Where the worker runs (default: in this process). */
   workers?: WorkerHost;
+  /**
+   * A worker per cluster instead (spec `workers.mode: per-cluster`), each in a network namespace
+   * of its cluster with that cluster's credentials only; `address` is the Temporal frontend.
+   * `killAt`: SIGKILL that cluster's worker once when the run enters the phase, then restart it.
+   */
+  perCluster?: { address: string; killAt?: { phase: string; cluster: ClusterName; kills: Kill[] } };
   /** Extra spec fields (gates, soak, ...). */
   specOverrides?: ScenarioSpecOverrides;
   /** Delete the namespaces and this migration's DNS entries afterwards (default true; the demo keeps them). */
@@ -217,8 +230,20 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     (_, i) => `etcd-main-${i}`,
   );
   const taskQueue = `accept-${randomUUID()}`;
-  if (!opts.workers && !opts.connection) throw new Error('runAcceptanceScenario: pass connection or workers');
-  const host = opts.workers ?? inProcessWorkers(opts.connection!);
+  if (!opts.workers && !opts.connection && !opts.perCluster)
+    throw new Error('runAcceptanceScenario: pass connection, workers or perCluster');
+  const perCluster = opts.perCluster;
+  const host = perCluster
+    ? perClusterWorkers({
+        address: perCluster.address,
+        namespace: ns,
+        killAt: perCluster.killAt && { ...perCluster.killAt, client: opts.client },
+      })
+    : (opts.workers ?? inProcessWorkers(opts.connection!));
+  const runSpec = scenarioSpec(
+    ns,
+    perCluster ? { ...specOverrides, workers: workersSpec(taskQueue) } : specOverrides,
+  );
   const workflowId = `etcd-migration-${ns}`;
   const started = Date.now();
   let handle: WorkflowHandle<typeof etcdMigration> | undefined;
@@ -229,7 +254,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId,
-      args: [{ spec: scenarioSpec(ns, specOverrides) }],
+      args: [{ spec: runSpec }],
     });
     say(`workflow ${workflowId} started`);
     let lastPhase = '';

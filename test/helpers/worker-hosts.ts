@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection } from '@temporalio/worker';
-import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
+import { kubeconfigPath, REPO_ROOT, type ClusterName } from '../../sandbox/config.js';
+import { startClusterWorker, type ClusterWorker } from '../../sandbox/cluster-worker.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
 import { PHASE_KEY } from '../../workflows/search-attributes.js';
 import { workflowBundle } from '../workflow/harness.js';
@@ -123,4 +124,87 @@ export function supervisedWorkers(opts: SupervisedWorkerOptions): WorkerHost {
 /** Worker processes (`worker/main.ts`), one killed with SIGKILL at every phase change. */
 export function crashingWorkers(client: Client, address: string, kills: Kill[]): WorkerHost {
   return supervisedWorkers({ address, killAtPhaseChange: { client, kills } });
+}
+
+export interface PerClusterWorkerOptions {
+  /** Temporal frontend on this host's loopback; each worker reaches it through its gateway. */
+  address: string;
+  /** The Kubernetes namespace of the migration: the workers' ServiceAccounts and RBAC go there. */
+  namespace: string;
+  env?: Record<string, string>;
+  /** SIGKILL this cluster's worker once, when the workflow enters `phase`, and restart it in its namespace. */
+  killAt?: { client: Client; phase: string; cluster: ClusterName; kills: Kill[] };
+}
+
+/**
+ * One worker per cluster, each in a network namespace of its cluster with that cluster's
+ * credentials only (sandbox/cluster-worker.ts). Both poll the workflow queue; each polls its own
+ * cluster's activity queue, `<workflow queue>-<cluster>`, which `workersSpec` puts in the spec.
+ */
+export function perClusterWorkers(opts: PerClusterWorkerOptions): WorkerHost {
+  return {
+    async run(taskQueue, workflowId, fn) {
+      const bundle = await workflowBundle();
+      const bundlePath = path.join(os.tmpdir(), `etcd-stretch-workflow-bundle-${process.pid}.js`);
+      fs.writeFileSync(bundlePath, bundle.code);
+      const workers: ClusterWorker[] = [];
+      let stop = false;
+      let monitor: Promise<void> = Promise.resolve();
+      try {
+        for (const cluster of ['source', 'target'] as const) {
+          workers.push(
+            await startClusterWorker({
+              cluster,
+              temporalAddress: opts.address,
+              taskQueue,
+              namespace: opts.namespace,
+              env: {
+                ETCD_STRETCH_WORKFLOW_BUNDLE: bundlePath,
+                ETCD_STRETCH_ACTIVITY_TASK_QUEUE: clusterQueue(taskQueue, cluster),
+                ETCD_STRETCH_METRICS_ADDRESS: 'off',
+                LOG_LEVEL: 'WARN',
+                ...opts.env,
+              },
+            }),
+          );
+        }
+        const chaos = opts.killAt;
+        monitor = (async () => {
+          while (!stop && chaos) {
+            await new Promise((r) => setTimeout(r, 250));
+            const d = await chaos.client.workflow
+              .getHandle(workflowId)
+              .describe()
+              .catch(() => undefined);
+            if (d?.typedSearchAttributes.get(PHASE_KEY) !== chaos.phase) continue;
+            const victim = workers.find((w) => w.cluster === chaos.cluster)!;
+            chaos.kills.push({ phase: chaos.phase, at: new Date().toISOString(), pid: victim.pid });
+            victim.kill('SIGKILL');
+            await victim.restart();
+            return;
+          }
+        })();
+        return await fn();
+      } finally {
+        stop = true;
+        await monitor;
+        for (const w of workers) await w.stop();
+        fs.rmSync(bundlePath, { force: true });
+      }
+    },
+  };
+}
+
+/** The activity task queue of `cluster`'s worker for a run on `taskQueue`. */
+export function clusterQueue(taskQueue: string, cluster: ClusterName): string {
+  return `${taskQueue}-${cluster}`;
+}
+
+/** The spec's `workers` section for per-cluster workers serving a run on `taskQueue`. */
+export function workersSpec(taskQueue: string): Record<string, unknown> {
+  return {
+    mode: 'per-cluster',
+    source: { taskQueue: clusterQueue(taskQueue, 'source') },
+    target: { taskQueue: clusterQueue(taskQueue, 'target') },
+  };
 }
