@@ -1,9 +1,9 @@
 /**
- * DNS confirmation (patch `confirm-dns`): where the worker resolves through the cluster's DNS,
- * the run waits after each configure-dns until that cluster answers the member names, before
- * any member depends on them, and says so in `status`. The workflow is bundled with
- * core/dns-confirmation.ts answering yes (test/workflow/dns-confirmed.ts), as it will once
- * activities run on each cluster's own worker.
+ * DNS confirmation (patch `confirm-dns`): where the worker resolves through the cluster's DNS
+ * (per-cluster workers), the run waits after each configure-dns until that cluster answers the
+ * member names, before any member depends on them, and says so in `status`. The workflow is
+ * bundled with core/dns-confirmation.ts answering yes in single mode too
+ * (test/workflow/dns-confirmed.ts), so one worker with fakes serves the run.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
@@ -184,7 +184,7 @@ describe('DNS confirmation', () => {
     expect(fake.calls.some((c) => c.name === 'addLearner' || c.name === 'scaleTarget')).toBe(false);
   });
 
-  it('is off until the worker resolves through the cluster DNS: no wait, as before', async () => {
+  it('is off with a single worker (it does not resolve through either cluster): no wait, as before', async () => {
     const { fake, result } = await run(false, { dns: COREDNS_BOTH }, {}, async (h) => h.result());
     expect(result.outcome).toBe('completed');
     expect(fake.calls.some((c) => c.name === 'awaitDnsResolution')).toBe(false);

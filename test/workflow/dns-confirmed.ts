@@ -1,6 +1,7 @@
 /**
- * core/dns-confirmation.ts as it will be once activities run on the worker of the cluster they
- * touch: DNS is confirmed. Bundled in its place by test/workflow/dns-confirmation.test.ts.
+ * core/dns-confirmation.ts with confirmation on whatever the worker mode, so that a single-mode
+ * run (one task queue, one set of fakes) confirms as a per-cluster one does. Bundled in its
+ * place by test/workflow/dns-confirmation.test.ts.
  */
 import type { DnsStrategy, MigrationSpec } from '../../core/spec/schema.js';
 
