@@ -9,17 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LAYOUTS, REPO_ROOT, clusterDir, type ClusterName } from './config.js';
 import { forwardOnGateway, type GatewayForwarder } from './gateway-forwarder.js';
-import { createPodNetwork, deletePodNetwork, netnsEtcDir } from './network.js';
 import { isAlive, startDaemon, stopDaemon, tailFile, waitFor } from './processes.js';
+import { attachRegisteredNetns, detachRegisteredNetns, netnsInode } from './registered-netns.js';
 import { grantClusterWorker } from './worker-credentials.js';
-import {
-  registerWorker,
-  unregisterWorker,
-  workerDir,
-  workerHostVeth,
-  workerIp,
-  workerNetns,
-} from './worker-netns.js';
+import { WORKER_NAME, workerDir, workerHostVeth, workerIp, workerNetns } from './worker-netns.js';
 
 const DAEMON = 'etcd-stretch-worker';
 /** What the worker inherits from this process: nothing that names a cluster or a credential. */
@@ -62,18 +55,14 @@ const running = new Map<ClusterName, ClusterWorker>();
 
 /** The worker's namespace on the cluster bridge, once the node agent has written its hosts file. */
 async function attachWorkerNetwork(cluster: ClusterName, namespace: string): Promise<{ netnsId: string }> {
-  const layout = LAYOUTS[cluster];
   const netns = workerNetns(cluster);
-  const ip = workerIp(layout);
-  await createPodNetwork(layout, netns, workerHostVeth(cluster), ip);
-  registerWorker(cluster, { netns, ip, namespace });
-  const hosts = path.join(netnsEtcDir(netns), 'hosts');
-  await waitFor(
-    `${cluster}: the node agent writes ${netns}'s hosts file`,
-    () => fs.promises.readFile(hosts, 'utf8').then((text) => text.includes(`${ip}\t`)),
-    { timeoutMs: 30_000 },
+  const ip = workerIp(LAYOUTS[cluster]);
+  await attachRegisteredNetns(
+    cluster,
+    { netns, ip, namespace, hostname: WORKER_NAME },
+    workerHostVeth(cluster),
   );
-  return { netnsId: `net:[${fs.statSync(path.join('/run/netns', netns)).ino}]` };
+  return { netnsId: netnsInode(netns) };
 }
 
 export async function startClusterWorker(opts: ClusterWorkerOptions): Promise<ClusterWorker> {
@@ -89,8 +78,7 @@ export async function startClusterWorker(opts: ClusterWorkerOptions): Promise<Cl
     await stopDaemon(dir, DAEMON, 5000);
     await forwarder?.close();
     forwarder = undefined;
-    unregisterWorker(cluster);
-    await deletePodNetwork(netns);
+    await detachRegisteredNetns(cluster, netns);
     fs.rmSync(kubeconfig, { force: true });
   };
   // Also what an earlier caller that crashed left behind.

@@ -11,6 +11,7 @@ import {
   toolPath,
   type ClusterName,
 } from './config.js';
+import { removeClientNetns } from './client-netns.js';
 import { stopClusterWorkerProcess, stopClusterWorkers } from './cluster-worker.js';
 import { apiserverUrl, startControlPlane } from './control-plane.js';
 import { writeKubeconfig, type KubeconfigEntry } from './kubeconfig.js';
@@ -140,6 +141,7 @@ export async function sandboxDown(opts: { quiet?: boolean } = {}): Promise<void>
   for (const c of CLUSTERS) {
     const dir = clusterDir(c);
     await stopClusterWorkerProcess(c);
+    await removeClientNetns(c);
     for (const daemon of DAEMONS) await stopDaemon(dir, daemon, daemon === 'node-agent' ? 15_000 : 5000);
     killLeftoverContainers(dir);
   }

@@ -19,7 +19,7 @@ import type { ClusterLayout } from '../config.js';
 import { forwardOnGateway, type GatewayForwarder } from '../gateway-forwarder.js';
 import { gatewayOf, writePodHosts } from '../network.js';
 import { readTopology } from '../topology.js';
-import { readWorkerRegistration, workerPod } from '../worker-netns.js';
+import { readNetnsRegistrations, registeredPod } from '../registered-netns.js';
 import { DelayedCorefile } from './delayed-corefile.js';
 import { parseCorefileHosts, parseCorefileRewrites, podHostsFile } from './dns-view.js';
 import { LoadBalancers } from './load-balancer.js';
@@ -367,9 +367,9 @@ export class NodeAgent {
   private refreshDns(snap: Snapshot): void {
     const byUid = new Map(snap.pods.map((p) => [p.metadata?.uid ?? '', p]));
     const views = this.runtime.running().map(({ uid, netns }) => ({ pod: byUid.get(uid), netns }));
-    // The cluster's worker (sandbox/cluster-worker.ts) sees what a pod in its namespace would.
-    const worker = readWorkerRegistration(this.dir);
-    if (worker) views.push({ pod: workerPod(worker), netns: worker.netns });
+    // The worker's and client namespaces (sandbox/registered-netns.ts) see what a pod in theirs would.
+    for (const reg of readNetnsRegistrations(this.dir))
+      views.push({ pod: registeredPod(reg), netns: reg.netns });
     for (const { pod, netns } of views) {
       if (!pod) continue;
       writePodHosts(netns, this.hostsFile(pod, snap.pods, snap.services));

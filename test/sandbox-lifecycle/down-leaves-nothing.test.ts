@@ -1,9 +1,10 @@
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LB_LINK, sandboxDir } from '../../sandbox/config.js';
+import { attachClientNetns } from '../../sandbox/client-netns.js';
 import { startClusterWorker } from '../../sandbox/cluster-worker.js';
-import { isAlive } from '../../sandbox/processes.js';
+import { isAlive, waitFor } from '../../sandbox/processes.js';
 import { sandboxDown, sandboxUp } from '../../sandbox/sandbox.js';
 import { apply, clusterClient, loadManifests, readyPods } from '../helpers/kube.js';
 import { PersistentDevServer } from '../helpers/temporal-server.js';
@@ -71,11 +72,18 @@ describe('sandbox down', () => {
       temporalAddress: temporal.address,
       entry: 'test/helpers/cluster-worker-probe.ts',
     });
+    // A process in the source cluster's client namespace, as the remote load client runs there.
+    const client = await attachClientNetns('source', 'default');
+    const sleeper = spawn('ip', client.execArgs('sleep', ['600']), { stdio: 'ignore' });
+    await waitFor('the sleeper in the client namespace', () => client.holds(sleeper.pid!), {
+      timeoutMs: 10_000,
+    });
     // While up, there really is something to clean.
     expect(sandboxProcesses().length).toBeGreaterThanOrEqual(9);
     const { netns } = sandboxLinksAndNetns();
-    expect(netns).toHaveLength(4);
+    expect(netns).toHaveLength(5);
     expect(netns.filter((n) => n.startsWith(`${worker.netns} `) || n === worker.netns)).toHaveLength(1);
+    expect(netns.filter((n) => n.startsWith(`${client.netns} `) || n === client.netns)).toHaveLength(1);
     expect(isAlive(worker.pid)).toBe(true);
     // the API server forwarders (node agents) and the worker's Temporal forwarder (this process)
     expect(sandboxListeners().length).toBeGreaterThanOrEqual(3);
@@ -84,6 +92,12 @@ describe('sandbox down', () => {
     await sandboxDown({ quiet: true });
 
     expect(isAlive(worker.pid)).toBe(false);
+    await waitFor(
+      'the sleeper to be reaped',
+      () => Promise.resolve(sleeper.exitCode !== null || sleeper.signalCode !== null),
+      { timeoutMs: 5000 },
+    );
+    expect(sleeper.signalCode).toBe('SIGTERM');
     expect(sandboxListeners()).toEqual([]);
     expect(sandboxProcesses()).toEqual([]);
     expect(sandboxLinksAndNetns()).toEqual({ links: [], netns: [] });
