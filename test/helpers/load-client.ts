@@ -39,6 +39,8 @@ export interface LoadClientOptions {
   prefix?: string;
   retryForMs?: number;
   attemptTimeoutMs?: number;
+  /** Called with each operation as it enters the history. */
+  onOperation?: (op: Operation) => void;
 }
 
 // Errors after which a write may or may not have been applied.
@@ -60,6 +62,7 @@ export class LoadClient {
   private readonly attemptTimeoutMs: number;
   private readonly tls?: LoadClientTls;
   private readonly auth?: { username: string; password: string };
+  private readonly onOperation?: (op: Operation) => void;
 
   constructor(opts: LoadClientOptions) {
     this.endpoints = [...opts.endpoints];
@@ -70,6 +73,7 @@ export class LoadClient {
     this.prefix = opts.prefix ?? `load/${Date.now()}/`;
     this.retryForMs = opts.retryForMs ?? 2000;
     this.attemptTimeoutMs = opts.attemptTimeoutMs ?? 1000;
+    this.onOperation = opts.onOperation;
   }
 
   /** Switch the clients to other endpoints (the client-switch gate). */
@@ -167,7 +171,7 @@ export class LoadClient {
     if (seq % 2 === 1) {
       const value = `v${seq}`;
       const r = await this.attempt((c) => c.put(key).value(value).exec());
-      this.history.push({
+      this.record({
         seq,
         type: 'put',
         key,
@@ -182,7 +186,7 @@ export class LoadClient {
     } else {
       const readKey = `${this.prefix}${(seq - 1) % this.keys}`;
       const r = await this.attempt((c) => c.get(readKey).string());
-      this.history.push({
+      this.record({
         seq,
         type: 'get',
         key: readKey,
@@ -195,6 +199,11 @@ export class LoadClient {
         error: 'error' in r ? r.error : undefined,
       });
     }
+  }
+
+  private record(op: Operation): void {
+    this.history.push(op);
+    this.onOperation?.(op);
   }
 
   start(): void {

@@ -1,0 +1,148 @@
+/**
+ * The load client as a client of the source cluster: in `es-c-source` it reaches a source member
+ * by its name through the cluster's DNS view, and a target pod not at all. Each cluster runs a
+ * one-member etcd behind a headless Service.
+ */
+import { Etcd3 } from 'etcd3';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { attachClientNetns, type ClientNetns } from '../../sandbox/client-netns.js';
+import type { ClusterName } from '../../sandbox/config.js';
+import { listSandboxNetns } from '../../sandbox/network.js';
+import { isAlive } from '../../sandbox/processes.js';
+import {
+  apply,
+  clusterClient,
+  createNamespace,
+  deleteNamespace,
+  readyPods,
+  waitFor,
+  type ClusterClient,
+} from '../helpers/kube.js';
+import { RemoteLoadClient } from '../helpers/remote-load-client.js';
+
+function oneMemberEtcd(ns: string): KubernetesObject[] {
+  const labels = { app: 'etcd' };
+  const objects: object[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'etcd', namespace: ns },
+      spec: { clusterIP: 'None', selector: labels, ports: [{ name: 'client', port: 2379 }] },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'etcd', namespace: ns },
+      spec: {
+        serviceName: 'etcd',
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: 'etcd',
+                image: 'gcr.io/etcd-development/etcd:v3.5.17',
+                command: [
+                  'etcd',
+                  '--name=etcd-0',
+                  '--listen-client-urls=http://0.0.0.0:2379',
+                  '--advertise-client-urls=http://127.0.0.1:2379',
+                  '--data-dir=/var/lib/etcd',
+                ],
+                volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
+              },
+            ],
+            volumes: [{ name: 'data', emptyDir: {} }],
+          },
+        },
+      },
+    },
+  ];
+  return objects;
+}
+
+describe('the remote load client in the source cluster client namespace', () => {
+  const clients = {} as Record<ClusterName, ClusterClient>;
+  const ns = {} as Record<ClusterName, string>;
+  const pod = {} as Record<ClusterName, V1Pod>;
+  let clientNs: ClientNetns;
+  const launched: RemoteLoadClient[] = [];
+
+  beforeAll(async () => {
+    for (const c of ['source', 'target'] as const) {
+      clients[c] = clusterClient(c);
+      ns[c] = await createNamespace(clients[c], 'remote-load');
+      await apply(clients[c], oneMemberEtcd(ns[c]));
+    }
+    for (const c of ['source', 'target'] as const)
+      pod[c] = (await readyPods(clients[c], ns[c], 'app=etcd', 1))[0]!;
+    clientNs = await attachClientNetns('source', ns.source);
+  });
+
+  afterAll(async () => {
+    for (const l of launched) l.close();
+    await clientNs?.remove();
+    for (const c of ['source', 'target'] as const) if (ns[c]) await deleteNamespace(clients[c], ns[c]);
+  });
+
+  async function launch(endpoints: string[], prefix: string): Promise<RemoteLoadClient> {
+    const l = await RemoteLoadClient.launch({ netns: clientNs, endpoints, opsPerSecond: 50, prefix });
+    launched.push(l);
+    return l;
+  }
+
+  it('writes and reads through a source member by its name', async () => {
+    const name = `etcd-0.etcd.${ns.source}.svc.cluster.local`;
+    const endpoint = `http://${name}:2379`;
+    const prefix = 'remote/by-name/';
+    const load = await launch([endpoint], prefix);
+    await load.start();
+    // What the client wrote, seen from here through the pod's IP (this host cannot resolve the name).
+    const direct = new Etcd3({ hosts: `http://${pod.source.status!.podIP}:2379` });
+    try {
+      await waitFor(
+        'ten writes of the remote load client',
+        async () => (await direct.getAll().prefix(prefix).count()) >= 10 || undefined,
+        { timeoutMs: 60_000 },
+      );
+    } finally {
+      direct.close();
+    }
+    await load.stop();
+    const ok = load.history.filter((o) => o.outcome === 'ok');
+    expect(ok.filter((o) => o.type === 'put').length).toBeGreaterThanOrEqual(10);
+    expect(new Set(ok.map((o) => o.endpoint))).toEqual(new Set([endpoint]));
+    // a read returned a value the client wrote
+    const written = new Set(ok.filter((o) => o.type === 'put').map((o) => o.value));
+    expect(ok.some((o) => o.type === 'get' && o.value !== undefined && written.has(o.value))).toBe(true);
+    expect(load.summary().failedOps).toBe(0);
+  });
+
+  it('cannot reach a target pod by its IP', async () => {
+    const load = await launch([`http://${pod.target.status!.podIP}:2379`], 'remote/target-ip/');
+    // dropped on the way: no connection in the warm-up's 15 s
+    await expect(load.warmUp()).rejects.toThrow(/timed out/);
+    // the same client process reaches the source member: the failure is the network's
+    await load.warmUp([`http://${pod.source.status!.podIP}:2379`]);
+    await load.stop();
+    expect(load.history).toEqual([]);
+  });
+
+  it('reports a client process that exits before stop', async () => {
+    const load = await launch([`http://etcd-0.etcd.${ns.source}.svc.cluster.local:2379`], 'remote/killed/');
+    await load.start();
+    process.kill(load.pid, 'SIGKILL');
+    await expect(load.stop()).rejects.toThrow(/es-c-source exited \(SIGKILL\) before stop/);
+    expect(isAlive(load.pid)).toBe(false);
+  });
+
+  it('removes the namespace and what runs in it', async () => {
+    const load = await launch([`http://etcd-0.etcd.${ns.source}.svc.cluster.local:2379`], 'remote/removed/');
+    await clientNs.remove();
+    expect(await listSandboxNetns()).not.toContain(clientNs.netns);
+    await expect(load.stop()).rejects.toThrow(/exited .* before stop/);
+  });
+});
