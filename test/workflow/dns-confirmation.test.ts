@@ -1,55 +1,31 @@
 /**
  * DNS confirmation (patch `confirm-dns`): where the worker resolves through the cluster's DNS
  * (per-cluster workers), the run waits after each configure-dns until that cluster answers the
- * member names, before any member depends on them, and says so in `status`. The workflow is
- * bundled with core/dns-confirmation.ts answering yes in single mode too
- * (test/workflow/dns-confirmed.ts), so one worker with fakes serves the run.
+ * member names, before any member depends on them, and says so in `status`. Per-cluster runs
+ * use a fake worker per cluster queue (test/workflow/harness.ts runPerCluster); a single worker
+ * outside the clusters cannot confirm and does not try.
  */
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { WorkflowFailedError } from '@temporalio/client';
 import { describe, expect, it } from 'vitest';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
-import { REPO_ROOT } from '../../sandbox/config.js';
 import { createFakeActivities, nonRetryable, type Call, type FakeOptions } from './fake-activities.js';
 import {
   allGates,
   createWorker,
+  perClusterWorkersSpec,
+  runPerCluster,
   statusOf,
   testSpec,
   useTestEnvironment,
   waitForStatus,
+  workflowBundle,
   type Fake,
   type MigrationHandle,
 } from './harness.js';
 
 const env = useTestEnvironment();
-
-let confirmingBundle: ReturnType<typeof bundleWorkflowCode> | undefined;
-function bundleThatConfirms() {
-  const confirmed = path.join(REPO_ROOT, 'test', 'workflow', 'dns-confirmed.ts');
-  confirmingBundle ??= bundleWorkflowCode({
-    workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
-    logger: new DefaultLogger('WARN'),
-    webpackConfigHook: (config) => {
-      config.plugins = [
-        ...(config.plugins ?? []),
-        {
-          apply(compiler) {
-            compiler.hooks.normalModuleFactory.tap('dns-confirmed', (factory) => {
-              factory.hooks.beforeResolve.tap('dns-confirmed', (data) => {
-                if (/core\/dns-confirmation\.js$/.test(data.request)) data.request = confirmed;
-              });
-            });
-          },
-        },
-      ];
-      return config;
-    },
-  });
-  return confirmingBundle;
-}
 
 const COREDNS_BOTH = {
   sourceCluster: { strategy: 'coredns-hosts' },
@@ -57,30 +33,35 @@ const COREDNS_BOTH = {
 };
 
 async function run<T>(
-  confirming: boolean,
+  perCluster: boolean,
   specOverrides: Record<string, unknown>,
   fakeOptions: FakeOptions,
   drive: (handle: MigrationHandle, fake: Fake) => Promise<T>,
 ): Promise<{ result: T; fake: Fake; handle: MigrationHandle }> {
-  const taskQueue = `dns-${randomUUID()}`;
   const fake = createFakeActivities(fakeOptions);
-  const worker = confirming
-    ? await Worker.create({
-        connection: env().nativeConnection,
-        taskQueue,
-        workflowBundle: await bundleThatConfirms(),
-        activities: fake.activities,
-      })
-    : await createWorker(env(), taskQueue, fake.activities);
   let handle: MigrationHandle | undefined;
-  const result = await worker.runUntil(async () => {
+  const start = async (taskQueue: string, workers?: Record<string, unknown>) => {
     handle = await env().client.workflow.start<typeof etcdMigration>('etcdMigration', {
       taskQueue,
       workflowId: `dns-${randomUUID()}`,
-      args: [{ spec: testSpec({ gates: allGates('auto'), ...specOverrides }) }],
+      args: [
+        { spec: testSpec({ gates: allGates('auto'), ...specOverrides, ...(workers ? { workers } : {}) }) },
+      ],
     });
     return drive(handle, fake);
-  });
+  };
+  // Per-cluster workers resolve names through their cluster's DNS; a single worker cannot.
+  const result = perCluster
+    ? await runPerCluster(
+        env(),
+        () => fake.activities,
+        (queues) => start(queues.workflow, perClusterWorkersSpec(queues)),
+      )
+    : await (async () => {
+        const taskQueue = `dns-${randomUUID()}`;
+        const worker = await createWorker(env(), taskQueue, fake.activities);
+        return worker.runUntil(start(taskQueue));
+      })();
   return { result, fake, handle: handle! };
 }
 
@@ -142,7 +123,7 @@ describe('DNS confirmation', () => {
     expect(dnsTimeout.startToCloseTimeoutMs).toBe(5 * 60_000 + 60_000);
     // The patched path replays.
     await Worker.runReplayHistory(
-      { workflowBundle: await bundleThatConfirms() },
+      { workflowBundle: await workflowBundle() },
       await handle.fetchHistory(),
       handle.workflowId,
     );

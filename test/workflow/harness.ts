@@ -140,3 +140,49 @@ export async function waitForStatus(
     { timeoutMs, intervalMs: 100 },
   );
 }
+
+export interface PerClusterQueues {
+  workflow: string;
+  source: string;
+  target: string;
+}
+
+/** The spec's `workers` section for per-cluster workers on `queues`. */
+export function perClusterWorkersSpec(queues: PerClusterQueues): Record<string, unknown> {
+  return {
+    mode: 'per-cluster',
+    source: { taskQueue: queues.source },
+    target: { taskQueue: queues.target },
+  };
+}
+
+/**
+ * Per-cluster workers with fakes: a workflow-only worker on the workflow queue and one activity
+ * worker per cluster queue, serving `activitiesOf(side)`; `drive` runs while they serve.
+ */
+export async function runPerCluster<T>(
+  env: TestWorkflowEnvironment,
+  activitiesOf: (side: 'source' | 'target') => MigrationActivities,
+  drive: (queues: PerClusterQueues) => Promise<T>,
+): Promise<T> {
+  const id = randomUUID();
+  const queues = { workflow: `wf-${id}`, source: `src-${id}`, target: `tgt-${id}` };
+  const connection = env.nativeConnection;
+  const workflowWorker = await Worker.create({
+    connection,
+    taskQueue: queues.workflow,
+    workflowBundle: await workflowBundle(),
+  });
+  const clusterWorkers = await Promise.all(
+    (['source', 'target'] as const).map((side) =>
+      Worker.create({ connection, taskQueue: queues[side], activities: activitiesOf(side) }),
+    ),
+  );
+  const running = clusterWorkers.map((w) => w.run());
+  try {
+    return await workflowWorker.runUntil(drive(queues));
+  } finally {
+    for (const w of clusterWorkers) w.shutdown();
+    await Promise.all(running);
+  }
+}

@@ -5,11 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Worker } from '@temporalio/worker';
 import type { MigrationActivities, Side, SpecInput } from '../../core/activity-contract.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
 import { createFakeActivities, FAKE_MANIFESTS } from './fake-activities.js';
-import { allGates, testSpec, useTestEnvironment, workflowBundle } from './harness.js';
+import { allGates, perClusterWorkersSpec, runPerCluster, testSpec, useTestEnvironment } from './harness.js';
 
 const env = useTestEnvironment();
 
@@ -43,47 +42,19 @@ function servedOn(queue: Side, activities: MigrationActivities, log: Routed[]): 
 }
 
 async function perClusterRun() {
-  const id = randomUUID();
-  const queues = { workflow: `wf-${id}`, source: `src-${id}`, target: `tgt-${id}` };
-  const spec = testSpec({
-    gates: allGates('auto'),
-    workers: {
-      mode: 'per-cluster',
-      source: { taskQueue: queues.source },
-      target: { taskQueue: queues.target },
-    },
-  });
   const fake = createFakeActivities();
   const log: Routed[] = [];
-  const { nativeConnection: connection } = env();
-  const workflowWorker = await Worker.create({
-    connection,
-    taskQueue: queues.workflow,
-    workflowBundle: await workflowBundle(),
-  });
-  const clusterWorkers = await Promise.all(
-    (['source', 'target'] as const).map((side) =>
-      Worker.create({
-        connection,
-        taskQueue: queues[side],
-        activities: servedOn(side, fake.activities, log),
-      }),
-    ),
-  );
-  const running = clusterWorkers.map((w) => w.run());
-  try {
-    const result = await workflowWorker.runUntil(
+  const result = await runPerCluster(
+    env(),
+    (side) => servedOn(side, fake.activities, log),
+    (queues) =>
       env().client.workflow.execute<typeof etcdMigration>('etcdMigration', {
         taskQueue: queues.workflow,
-        workflowId: `per-cluster-${id}`,
-        args: [{ spec }],
+        workflowId: `per-cluster-${randomUUID()}`,
+        args: [{ spec: testSpec({ gates: allGates('auto'), workers: perClusterWorkersSpec(queues) }) }],
       }),
-    );
-    return { result, log, fake };
-  } finally {
-    for (const w of clusterWorkers) w.shutdown();
-    await Promise.all(running);
-  }
+  );
+  return { result, log, fake };
 }
 
 describe('per-cluster workers', () => {
