@@ -94,13 +94,8 @@ export function supervisedWorkers(opts: SupervisedWorkerOptions): WorkerHost {
       const chaos = opts.killAtPhaseChange;
       const monitor = (async () => {
         while (!stop && chaos) {
-          await new Promise((r) => setTimeout(r, 250));
-          const d = await chaos.client.workflow
-            .getHandle(workflowId)
-            .describe()
-            .catch(() => undefined);
-          const phase = d?.typedSearchAttributes.get(PHASE_KEY);
-          if (!d || d.status.name !== 'RUNNING' || !phase || phase === lastPhase) continue;
+          const phase = await runningPhase(chaos.client, workflowId);
+          if (!phase || phase === lastPhase) continue;
           lastPhase = phase;
           const victim = worker!;
           chaos.kills.push({ phase, at: new Date().toISOString(), pid: victim.pid ?? 0 });
@@ -119,6 +114,16 @@ export function supervisedWorkers(opts: SupervisedWorkerOptions): WorkerHost {
       }
     },
   };
+}
+
+/** The phase of a running workflow, polled every 250 ms by the chaos monitors; undefined otherwise. */
+async function runningPhase(client: Client, workflowId: string): Promise<string | undefined> {
+  await new Promise((r) => setTimeout(r, 250));
+  const d = await client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .catch(() => undefined);
+  return d?.status.name === 'RUNNING' ? d.typedSearchAttributes.get(PHASE_KEY) : undefined;
 }
 
 /** Worker processes (`worker/main.ts`), one killed with SIGKILL at every phase change. */
@@ -171,12 +176,7 @@ export function perClusterWorkers(opts: PerClusterWorkerOptions): WorkerHost {
         const chaos = opts.killAt;
         monitor = (async () => {
           while (!stop && chaos) {
-            await new Promise((r) => setTimeout(r, 250));
-            const d = await chaos.client.workflow
-              .getHandle(workflowId)
-              .describe()
-              .catch(() => undefined);
-            if (d?.typedSearchAttributes.get(PHASE_KEY) !== chaos.phase) continue;
+            if ((await runningPhase(chaos.client, workflowId)) !== chaos.phase) continue;
             const victim = workers.find((w) => w.cluster === chaos.cluster)!;
             chaos.kills.push({ phase: chaos.phase, at: new Date().toISOString(), pid: victim.pid });
             victim.kill('SIGKILL');
