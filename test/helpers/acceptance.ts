@@ -12,6 +12,7 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Etcd3 } from 'etcd3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { attachClientNetns } from '../../sandbox/client-netns.js';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
@@ -29,6 +30,7 @@ import {
   type ClusterClient,
 } from './kube.js';
 import { LoadClient, type LoadSummary } from './load-client.js';
+import { RemoteLoadClient, type ScenarioLoadClient } from './remote-load-client.js';
 import {
   inProcessWorkers,
   perClusterWorkers,
@@ -72,6 +74,9 @@ export interface ScenarioOptions {
    * A worker per cluster instead (spec `workers.mode: per-cluster`), each in a network namespace
    * of its cluster with that cluster's credentials only; `address` is the Temporal frontend.
    * `killAt`: SIGKILL that cluster's worker once when the run enters the phase, then restart it.
+   * The load client then is a client of the source cluster, as the applications are: it runs in
+   * the source cluster's client namespace and uses the member names (after the switch, the new
+   * members' names, which the source cluster's DNS answers with their load balancers).
    */
   perCluster?: { address: string; killAt?: { phase: string; cluster: ClusterName; kills: Kill[] } };
   /** Extra spec fields (gates, soak, ...). */
@@ -211,9 +216,22 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   const monitor = new QuorumMonitor(ns);
   monitor.start();
 
-  const load = new LoadClient({ endpoints: sourceEndpoints, opsPerSecond: opts.opsPerSecond ?? 150 });
-  load.start();
-  say('load client running');
+  const opsPerSecond = opts.opsPerSecond ?? 150;
+  // Per cluster: a client of the source cluster. Otherwise: this process, by pod IP.
+  const clientNs = opts.perCluster ? await attachClientNetns('source', ns) : undefined;
+  const load: ScenarioLoadClient = clientNs
+    ? await RemoteLoadClient.launch({
+        netns: clientNs,
+        endpoints: pods.map((p) => memberUrl(p.metadata!.name!, 'etcd')),
+        opsPerSecond,
+      })
+    : new LoadClient({ endpoints: sourceEndpoints, opsPerSecond });
+  await load.start();
+  say(
+    `load client running${clientNs ? ` in ${clientNs.netns} on ${load.currentEndpoints().join(', ')}` : ''}`,
+  );
+  // Where this process reads what the clients' cluster holds at the end (it resolves no member names).
+  let readEndpoints = sourceEndpoints;
 
   const abortGate = opts.abortAtGate ?? (opts.abortAtSwitch ? 'switch-clients' : undefined);
   const specOverrides = withTargetReplicas(
@@ -250,7 +268,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   let result: MigrationResult | undefined;
   let failure: unknown;
   let finalStatus: MigrationStatus | undefined;
-  await host.run(taskQueue, workflowId, async () => {
+  const runs = host.run(taskQueue, workflowId, async () => {
     handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue,
       workflowId,
@@ -308,8 +326,12 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
         const targetEndpoints = newPods
           .filter((p) => p.status?.podIP)
           .map((p) => `http://${p.status!.podIP}:2379`);
-        load.setEndpoints(targetEndpoints);
-        say(`load client switched to ${targetEndpoints.join(', ')}`);
+        const clientEndpoints = clientNs
+          ? [...voters].sort().map((name) => memberUrl(name, 'etcd-main'))
+          : targetEndpoints;
+        await load.setEndpoints(clientEndpoints);
+        readEndpoints = targetEndpoints;
+        say(`load client switched to ${clientEndpoints.join(', ')}`);
         await handle.executeUpdate(approveUpdate, {
           args: [{ gate: 'switch-clients', by: 'acceptance-test', comment: 'load client switched' }],
         });
@@ -336,7 +358,17 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     // Queries need a worker: ask while this one still runs.
     finalStatus = await handle.query(statusQuery).catch(() => undefined);
   });
-  await load.stop();
+  await runs.catch(async (err: unknown) => {
+    await load.stop().catch(() => undefined);
+    load.close();
+    await clientNs?.remove();
+    throw err;
+  });
+  // A load client that ended before this stop makes the run's result untrustworthy: reported below.
+  const loadFailure = await load.stop().then(
+    () => undefined,
+    (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+  );
   const durationMs = Date.now() - started;
   const status = finalStatus;
   say(
@@ -344,8 +376,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
   );
 
   // What the clients' cluster holds at the end: new members after a migration, old ones after an abort.
-  const finalEndpoints = load.currentEndpoints();
-  const reader = new Etcd3({ hosts: finalEndpoints });
+  const reader = new Etcd3({ hosts: readEndpoints });
   const finalValues = new Map<string, string | undefined>();
   let hashKvConsistent = false;
   let sourceMemberIdsAfter: string[] = [];
@@ -360,6 +391,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     reader.close();
   }
   load.close();
+  await clientNs?.remove();
   await monitor.stop();
   const quorum = monitor.report(opts.expectedAdds);
   const sourceStateAfter = abortGate
@@ -382,11 +414,13 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
         compensations: status?.compensations,
         quorum,
         notices: status?.notices,
+        loadClientFailure: loadFailure?.message,
       },
       null,
       2,
     ),
   );
+  if (loadFailure) throw loadFailure;
   return {
     ...summary,
     outcome: result?.outcome ?? 'failed',
@@ -421,6 +455,15 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     sourceStateBefore,
     sourceStateAfter,
   };
+}
+
+/**
+ * A member's client URL by the name the article's members advertise, `<pod>.<service>`: a pod in
+ * the namespace resolves it, and the migration's dns phase makes the source cluster answer it for
+ * the new members (with their load balancers), not their `.<ns>.svc.cluster.local` names.
+ */
+function memberUrl(pod: string, service: string): string {
+  return `http://${pod}.${service}:2379`;
 }
 
 /** `overrides` with the spec's `target.replicas` set, when a target size is given. */
