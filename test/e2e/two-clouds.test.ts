@@ -34,6 +34,13 @@ describe('two clouds: a worker per cluster, a WAN link, slow DNS, hostname load 
       /^etcd-main-0=[0-9a-f]+-etcd-main-0-lb-.*\.elb\.target\.sandbox\.test/,
     );
     expect(note('dns/source/configure-dns')).toMatch(/source DNS answers them/);
+    expect(
+      report.topology.workers.map((w) => [w.cluster, w.activityTaskQueue.endsWith(`-${w.cluster}`)]),
+    ).toEqual([
+      ['source', true],
+      ['target', true],
+    ]);
+    expect(report.topology).toMatchObject({ rttMs: 20, bandwidthMbit: 100, dnsDelayS: 30 });
   });
 
   it("replays the run's history", async () => {

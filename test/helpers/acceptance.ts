@@ -33,12 +33,15 @@ import { LoadClient, type LoadSummary } from './load-client.js';
 import { RemoteLoadClient, type ScenarioLoadClient } from './remote-load-client.js';
 import {
   inProcessWorkers,
+  clusterQueue,
   perClusterWorkers,
   workersSpec,
   type Kill,
   type WorkerHost,
 } from './worker-hosts.js';
 import type { ClusterName } from '../../sandbox/config.js';
+import { readTopology, type LbAddressKind } from '../../sandbox/topology.js';
+import { workerNetns } from '../../sandbox/worker-netns.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
 import type { GateName } from '../../core/spec/schema.js';
@@ -106,6 +109,8 @@ export interface ScenarioReport extends LoadSummary {
   sourceMemberIdsBefore: string[];
   sourceMemberIdsAfter: string[];
   temporalWorkflowId: string;
+  /** Where the workers ran, and the sandbox's link, DNS and load balancers during the run. */
+  topology: ScenarioTopology;
   namespace: string;
   status: MigrationStatus;
   /** What the background monitor saw: quorum, leaderless windows, membership changes. */
@@ -115,6 +120,37 @@ export interface ScenarioReport extends LoadSummary {
   /** Source state before and after, for runs that must leave it untouched (aborts). */
   sourceStateBefore: SourceState;
   sourceStateAfter?: SourceState;
+}
+
+export interface ScenarioTopology {
+  workers: { cluster: string; where: string; workflowTaskQueue: string; activityTaskQueue: string }[];
+  rttMs: number;
+  jitterMs: number;
+  lossPercent: number;
+  bandwidthMbit: number;
+  dnsDelayS: number;
+  loadBalancerAddressKind: Record<ClusterName, LbAddressKind>;
+}
+
+/** The topology of a run on `taskQueue`, as the sandbox is set now. */
+function scenarioTopology(taskQueue: string, perCluster: boolean): ScenarioTopology {
+  const t = readTopology();
+  const workers = perCluster
+    ? (['source', 'target'] as const).map((cluster) => ({
+        cluster,
+        where: `network namespace ${workerNetns(cluster)}`,
+        workflowTaskQueue: taskQueue,
+        activityTaskQueue: clusterQueue(taskQueue, cluster),
+      }))
+    : [
+        {
+          cluster: 'source and target',
+          where: 'the test process',
+          workflowTaskQueue: taskQueue,
+          activityTaskQueue: taskQueue,
+        },
+      ];
+  return { workers, ...t.link, dnsDelayS: t.dnsDelayS, loadBalancerAddressKind: t.lbAddressKind };
 }
 
 /** What an aborted migration must give back exactly: member IDs, objects, the source Corefile. */
@@ -248,6 +284,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     (_, i) => `etcd-main-${i}`,
   );
   const taskQueue = `accept-${randomUUID()}`;
+  const topology = scenarioTopology(taskQueue, opts.perCluster !== undefined);
   if (!opts.workers && !opts.connection && !opts.perCluster)
     throw new Error('runAcceptanceScenario: pass connection, workers or perCluster');
   const perCluster = opts.perCluster;
@@ -443,6 +480,7 @@ export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<Scen
     sourceMemberIdsBefore: idsBefore,
     sourceMemberIdsAfter,
     temporalWorkflowId: workflowId,
+    topology,
     namespace: ns,
     status: status!,
     quorum,
