@@ -23,7 +23,7 @@ import type { MigrationActivities } from '../../core/activity-contract.js';
 import { WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
-import { startTestEnvironment, workflowBundle } from '../workflow/harness.js';
+import { startTestEnvironment, workflowBundle } from './temporal-test-env.js';
 import { scenarioSpec } from './acceptance.js';
 import {
   apply,

@@ -12,7 +12,7 @@ import { kubeconfigPath, REPO_ROOT, type ClusterName } from '../../sandbox/confi
 import { startClusterWorker, type ClusterWorker } from '../../sandbox/cluster-worker.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
 import { PHASE_KEY } from '../../workflows/search-attributes.js';
-import { workflowBundle } from '../workflow/harness.js';
+import { workflowBundle } from './temporal-test-env.js';
 
 export interface WorkerHost {
   run<T>(taskQueue: string, workflowId: string, fn: () => Promise<T>): Promise<T>;

@@ -1,19 +1,13 @@
 /** A Temporal dev server (the pinned CLI) and workers with fake activities, for workflow-logic tests. */
 import path from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import {
-  Worker,
-  bundleWorkflowCode,
-  DefaultLogger,
-  Runtime,
-  type WorkflowBundleWithSourceMap,
-} from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll } from 'vitest';
-import { toolPath, REPO_ROOT } from '../../sandbox/config.js';
+import { REPO_ROOT } from '../../sandbox/config.js';
+import { startTestEnvironment, workflowBundle } from '../helpers/temporal-test-env.js';
 import { waitFor } from '../../sandbox/processes.js';
-import { SEARCH_ATTRIBUTE_KEYS } from '../../workflows/search-attributes.js';
 import { statusQuery } from '../../workflows/messages.js';
 import type { MigrationStatus } from '../../workflows/status.js';
 import type { MigrationActivities } from '../../core/activity-contract.js';
@@ -21,23 +15,6 @@ import type { etcdMigration } from '../../workflows/migration-workflow.js';
 import { createFakeActivities, type FakeOptions } from './fake-activities.js';
 import fs from 'node:fs';
 import YAML from 'yaml';
-
-let runtimeInstalled = false;
-
-export async function startTestEnvironment(): Promise<TestWorkflowEnvironment> {
-  if (!runtimeInstalled) {
-    Runtime.install({ logger: new DefaultLogger('WARN') });
-    runtimeInstalled = true;
-  }
-  return TestWorkflowEnvironment.createLocal({
-    server: {
-      executable: { type: 'existing-path', path: toolPath('temporal') },
-      searchAttributes: SEARCH_ATTRIBUTE_KEYS,
-      ip: '127.0.0.1',
-      ui: false,
-    },
-  });
-}
 
 /** A dev server for the tests of this file: started before them, torn down after them. */
 export function useTestEnvironment(): () => TestWorkflowEnvironment {
@@ -51,14 +28,7 @@ export function useTestEnvironment(): () => TestWorkflowEnvironment {
   return () => env!;
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
-    logger: new DefaultLogger('WARN'),
-  });
-  return bundle;
-}
+export { startTestEnvironment, workflowBundle };
 
 export async function createWorker(
   env: TestWorkflowEnvironment,
