@@ -26,6 +26,7 @@ import {
   waitFor,
   type ClusterClient,
 } from '../helpers/kube.js';
+import { oneMemberEtcd } from './kubernetes-fixtures.js';
 import type { ReachCheck, ReachOutcome } from '../helpers/netns-reach.js';
 import { PersistentDevServer } from '../helpers/temporal-server.js';
 
@@ -34,58 +35,18 @@ const OTHER: Record<ClusterName, ClusterName> = { source: 'target', target: 'sou
 const PROBE_ENTRY = 'test/helpers/cluster-worker-probe.ts';
 
 function lookout(ns: string, otherPods: string): KubernetesObject[] {
-  const labels = { app: 'lookout' };
-  const objects: object[] = [
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'lookout', namespace: ns },
-      spec: { clusterIP: 'None', selector: labels, ports: [{ name: 'client', port: 2379 }] },
+  const balancer = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'lookout-0-lb', namespace: ns },
+    spec: {
+      type: 'LoadBalancer',
+      loadBalancerSourceRanges: [otherPods],
+      selector: { 'statefulset.kubernetes.io/pod-name': 'lookout-0' },
+      ports: [{ name: 'client', port: 2379 }],
     },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'lookout-0-lb', namespace: ns },
-      spec: {
-        type: 'LoadBalancer',
-        loadBalancerSourceRanges: [otherPods],
-        selector: { 'statefulset.kubernetes.io/pod-name': 'lookout-0' },
-        ports: [{ name: 'client', port: 2379 }],
-      },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'lookout', namespace: ns },
-      spec: {
-        serviceName: 'lookout',
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [
-              {
-                name: 'etcd',
-                image: 'gcr.io/etcd-development/etcd:v3.5.17',
-                command: [
-                  'etcd',
-                  '--name=lookout',
-                  '--listen-client-urls=http://0.0.0.0:2379',
-                  '--advertise-client-urls=http://127.0.0.1:2379',
-                  '--data-dir=/var/lib/etcd',
-                ],
-                volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
-              },
-            ],
-            // the pod's own directory: the two clusters' etcds must not share one
-            volumes: [{ name: 'data', emptyDir: {} }],
-          },
-        },
-      },
-    },
-  ];
-  return objects;
+  };
+  return [...oneMemberEtcd(ns, 'lookout', 'lookout'), balancer];
 }
 
 /** Runs test/helpers/netns-reach.ts in `netns` with only the worker's kubeconfig. */

@@ -173,3 +173,50 @@ export function withoutOtherRuns(corefile: string, keep: string): string {
   for (const owner of owners) if (owner !== keep) out = removeHostsEntries(out, owner, 'all');
   return out;
 }
+
+/**
+ * A one-member etcd StatefulSet `name` (pod `<name>-0`, member name `memberName`) and its
+ * headless Service, on the pod's own emptyDir: the two clusters' etcds must not share a data dir.
+ */
+export function oneMemberEtcd(ns: string, name: string, memberName: string): KubernetesObject[] {
+  const labels = { app: name };
+  const objects: object[] = [
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name, namespace: ns },
+      spec: { clusterIP: 'None', selector: labels, ports: [{ name: 'client', port: 2379 }] },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name, namespace: ns },
+      spec: {
+        serviceName: name,
+        replicas: 1,
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            containers: [
+              {
+                name: 'etcd',
+                image: 'gcr.io/etcd-development/etcd:v3.5.17',
+                command: [
+                  'etcd',
+                  `--name=${memberName}`,
+                  '--listen-client-urls=http://0.0.0.0:2379',
+                  '--advertise-client-urls=http://127.0.0.1:2379',
+                  '--data-dir=/var/lib/etcd',
+                ],
+                volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
+              },
+            ],
+            volumes: [{ name: 'data', emptyDir: {} }],
+          },
+        },
+      },
+    },
+  ];
+  return objects;
+}

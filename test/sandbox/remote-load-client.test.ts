@@ -4,7 +4,7 @@
  * one-member etcd behind a headless Service.
  */
 import { Etcd3 } from 'etcd3';
-import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
+import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { attachClientNetns, type ClientNetns } from '../../sandbox/client-netns.js';
 import type { ClusterName } from '../../sandbox/config.js';
@@ -19,50 +19,8 @@ import {
   waitFor,
   type ClusterClient,
 } from '../helpers/kube.js';
+import { oneMemberEtcd } from './kubernetes-fixtures.js';
 import { RemoteLoadClient } from '../helpers/remote-load-client.js';
-
-function oneMemberEtcd(ns: string): KubernetesObject[] {
-  const labels = { app: 'etcd' };
-  const objects: object[] = [
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: 'etcd', namespace: ns },
-      spec: { clusterIP: 'None', selector: labels, ports: [{ name: 'client', port: 2379 }] },
-    },
-    {
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'etcd', namespace: ns },
-      spec: {
-        serviceName: 'etcd',
-        replicas: 1,
-        selector: { matchLabels: labels },
-        template: {
-          metadata: { labels },
-          spec: {
-            containers: [
-              {
-                name: 'etcd',
-                image: 'gcr.io/etcd-development/etcd:v3.5.17',
-                command: [
-                  'etcd',
-                  '--name=etcd-0',
-                  '--listen-client-urls=http://0.0.0.0:2379',
-                  '--advertise-client-urls=http://127.0.0.1:2379',
-                  '--data-dir=/var/lib/etcd',
-                ],
-                volumeMounts: [{ name: 'data', mountPath: '/var/lib/etcd' }],
-              },
-            ],
-            volumes: [{ name: 'data', emptyDir: {} }],
-          },
-        },
-      },
-    },
-  ];
-  return objects;
-}
 
 describe('the remote load client in the source cluster client namespace', () => {
   const clients = {} as Record<ClusterName, ClusterClient>;
@@ -75,7 +33,7 @@ describe('the remote load client in the source cluster client namespace', () => 
     for (const c of ['source', 'target'] as const) {
       clients[c] = clusterClient(c);
       ns[c] = await createNamespace(clients[c], 'remote-load');
-      await apply(clients[c], oneMemberEtcd(ns[c]));
+      await apply(clients[c], oneMemberEtcd(ns[c], 'etcd', 'etcd-0'));
     }
     for (const c of ['source', 'target'] as const)
       pod[c] = (await readyPods(clients[c], ns[c], 'app=etcd', 1))[0]!;
