@@ -15,7 +15,7 @@ import { startDaemon, waitFor } from '../sandbox/processes.js';
 import { sandboxStatus, sandboxUp } from '../sandbox/sandbox.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes.js';
 import { runAcceptanceScenario } from '../test/helpers/acceptance.js';
-import { TWO_CLOUDS_TOPOLOGY, setTopology } from '../sandbox/topology.js';
+import { TWO_CLOUDS_TOPOLOGY } from '../sandbox/topology.js';
 import {
   addTopologyOptions,
   describeTopology,
@@ -86,7 +86,6 @@ if (process.env.ETCD_STRETCH_REUSE_SANDBOX === '1' && (await sandboxStatus()).up
     `sandbox up in ${(up.durationMs / 1000).toFixed(1)} s (kubeconfig ${up.kubeconfig}, contexts source and target)`,
   );
 }
-setTopology(topology);
 say(`topology: ${describeTopology(topology).trim().replace(/\n/g, '; ')}`);
 await ensureTemporal();
 const connection = await Connection.connect({ address: TEMPORAL_ADDRESS });
@@ -95,6 +94,7 @@ const report = await runAcceptanceScenario({
   client: new Client({ connection }),
   connection: nativeConnection,
   ...(options.singleWorker ? {} : { perCluster: { address: TEMPORAL_ADDRESS } }),
+  topology,
   onProgress: say,
   cleanup: false,
 });

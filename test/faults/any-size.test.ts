@@ -17,7 +17,7 @@ describe('any size: 3 -> 5 from an args-configured etcd 3.5', () => {
   it('completes under load with 5 new voters, no failed operation and the source PVCs kept', async () => {
     const r = await runAcceptanceScenario({
       client: temporal().client,
-      connection: temporal().nativeConnection,
+      perCluster: { address: temporal().address },
       sourceFixture: argsFixture(3),
       targetReplicas: 5,
     });

@@ -33,7 +33,7 @@ describe('fault: an old member dies during the stretch', () => {
     const refusals = new Set<string>();
     const r = await runAcceptanceScenario({
       client: env.client,
-      connection: env.nativeConnection,
+      perCluster: { address: env.address },
       specOverrides: { gates: { join: 'manual' } },
       onStatus: async ({ status, handle, namespace, say }) => {
         if (!loop && status.waitingFor?.kind === 'approval' && status.waitingFor.gate === 'join') {
@@ -80,7 +80,7 @@ describe('fault: an old member dies during the stretch', () => {
     let movedAt = 0;
     const r = await runAcceptanceScenario({
       client: env.client,
-      connection: env.nativeConnection,
+      perCluster: { address: env.address },
       specOverrides: { gates: { leader: 'manual' } },
       onStatus: async ({ status, handle, namespace, say }) => {
         if (!killed && status.waitingFor?.kind === 'approval' && status.waitingFor.gate === 'leader') {

@@ -36,11 +36,18 @@ import {
   clusterQueue,
   perClusterWorkers,
   workersSpec,
-  type Kill,
+  type PerClusterKills,
   type WorkerHost,
 } from './worker-hosts.js';
 import type { ClusterName } from '../../sandbox/config.js';
-import { readTopology, type LbAddressKind } from '../../sandbox/topology.js';
+import {
+  KIND_TOPOLOGY,
+  TWO_CLOUDS_TOPOLOGY,
+  readTopology,
+  setTopology,
+  type LbAddressKind,
+  type SandboxTopology,
+} from '../../sandbox/topology.js';
 import { workerNetns } from '../../sandbox/worker-netns.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
@@ -81,7 +88,15 @@ export interface ScenarioOptions {
    * the source cluster's client namespace and uses the member names (after the switch, the new
    * members' names, which the source cluster's DNS answers with their load balancers).
    */
-  perCluster?: { address: string; killAt?: { phase: string; cluster: ClusterName; kills: Kill[] } };
+  perCluster?: { address: string; killAt?: Omit<PerClusterKills, 'client'> };
+  /**
+   * How unkind the sandbox is during the run (restored afterwards, unless `cleanup` is false:
+   * the demo leaves the sandbox as its run had it). Default: two clouds
+   * (20 ms link, 30 s DNS delay, hostname load balancers on the target) with per-cluster workers,
+   * the cloud-to-cloud migration the product is for; the kind topology with one worker, which
+   * reaches both clusters as a jump host with peered networks would.
+   */
+  topology?: SandboxTopology;
   /** Extra spec fields (gates, soak, ...). */
   specOverrides?: ScenarioSpecOverrides;
   /** Delete the namespaces and this migration's DNS entries afterwards (default true; the demo keeps them). */
@@ -230,6 +245,16 @@ async function sourcePvcs(source: ClusterClient, ns: string): Promise<string[]> 
 }
 
 export async function runAcceptanceScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
+  const before = readTopology();
+  setTopology(opts.topology ?? (opts.perCluster ? TWO_CLOUDS_TOPOLOGY : KIND_TOPOLOGY));
+  try {
+    return await runScenario(opts);
+  } finally {
+    if (opts.cleanup !== false) setTopology(before);
+  }
+}
+
+async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
   const say = opts.onProgress ?? (() => undefined);
   const { source, target, ns } = await createNamespaceInBoth('accept');
   say(`namespace ${ns} in both clusters`);

@@ -1,6 +1,7 @@
 /**
- * Where a scenario's worker runs: in this process, or as a child process that a chaos monitor
- * kills (SIGKILL) each time the workflow enters a new phase, starting a fresh one right after.
+ * Where a scenario's workers run: one in this process; one as a supervised child process (a new
+ * one replaces one that exits); or one per cluster, each in its cluster's network namespace, which
+ * a chaos monitor can SIGKILL as the run enters chosen phases, restarting it right after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -36,6 +37,8 @@ export interface Kill {
   phase: string;
   at: string;
   pid: number;
+  /** Per-cluster workers: whose worker it was. */
+  cluster?: ClusterName;
 }
 
 export interface SupervisedWorkerOptions {
@@ -44,16 +47,11 @@ export interface SupervisedWorkerOptions {
   /** The worker's entry point (default `worker/main.ts`). */
   entry?: string;
   env?: Record<string, string>;
-  /** Kill the worker (SIGKILL) each time the workflow enters a new phase, recording it here. */
-  killAtPhaseChange?: { client: Client; kills: Kill[] };
   /** Every worker process that exited, with its exit signal or code. */
   exits?: { at: string; pid: number; how: string }[];
 }
 
-/**
- * Worker processes run as a process manager would: a worker that exits is replaced by a new
- * one. Optionally a chaos monitor SIGKILLs the worker at every phase change.
- */
+/** Worker processes run as a process manager would: a worker that exits is replaced by a new one. */
 export function supervisedWorkers(opts: SupervisedWorkerOptions): WorkerHost {
   let bundlePath: string | undefined;
   const start = (taskQueue: string): ChildProcess =>
@@ -90,25 +88,10 @@ export function supervisedWorkers(opts: SupervisedWorkerOptions): WorkerHost {
         });
       };
       launch();
-      let lastPhase: string | undefined;
-      const chaos = opts.killAtPhaseChange;
-      const monitor = (async () => {
-        while (!stop && chaos) {
-          const phase = await runningPhase(chaos.client, workflowId);
-          if (!phase || phase === lastPhase) continue;
-          lastPhase = phase;
-          const victim = worker!;
-          chaos.kills.push({ phase, at: new Date().toISOString(), pid: victim.pid ?? 0 });
-          const exited = new Promise((r) => victim.once('exit', r));
-          victim.kill('SIGKILL');
-          await exited;
-        }
-      })();
       try {
         return await fn();
       } finally {
         stop = true;
-        await monitor;
         worker!.kill('SIGTERM');
         fs.rmSync(bundlePath, { force: true });
       }
@@ -126,19 +109,22 @@ async function runningPhase(client: Client, workflowId: string): Promise<string 
   return d?.status.name === 'RUNNING' ? d.typedSearchAttributes.get(PHASE_KEY) : undefined;
 }
 
-/** Worker processes (`worker/main.ts`), one killed with SIGKILL at every phase change. */
-export function crashingWorkers(client: Client, address: string, kills: Kill[]): WorkerHost {
-  return supervisedWorkers({ address, killAtPhaseChange: { client, kills } });
-}
-
 export interface PerClusterWorkerOptions {
   /** Temporal frontend on this host's loopback; each worker reaches it through its gateway. */
   address: string;
   /** The Kubernetes namespace of the migration: the workers' ServiceAccounts and RBAC go there. */
   namespace: string;
   env?: Record<string, string>;
-  /** SIGKILL this cluster's worker once, when the workflow enters `phase`, and restart it in its namespace. */
-  killAt?: { client: Client; phase: string; cluster: ClusterName; kills: Kill[] };
+  /** SIGKILL these workers as the workflow enters these phases, restarting each in its namespace. */
+  killAt?: PerClusterKills;
+}
+
+export interface PerClusterKills {
+  client: Client;
+  /** The phases to kill in (each once, when the run enters it), or every phase the run enters. */
+  phases: string[] | 'every';
+  clusters: ClusterName[];
+  kills: Kill[];
 }
 
 /**
@@ -175,13 +161,18 @@ export function perClusterWorkers(opts: PerClusterWorkerOptions): WorkerHost {
         }
         const chaos = opts.killAt;
         monitor = (async () => {
+          let lastPhase: string | undefined;
           while (!stop && chaos) {
-            if ((await runningPhase(chaos.client, workflowId)) !== chaos.phase) continue;
-            const victim = workers.find((w) => w.cluster === chaos.cluster)!;
-            chaos.kills.push({ phase: chaos.phase, at: new Date().toISOString(), pid: victim.pid });
-            victim.kill('SIGKILL');
-            await victim.restart();
-            return;
+            const phase = await runningPhase(chaos.client, workflowId);
+            if (!phase || phase === lastPhase) continue;
+            lastPhase = phase;
+            if (chaos.phases !== 'every' && !chaos.phases.includes(phase)) continue;
+            for (const cluster of chaos.clusters) {
+              const victim = workers.find((w) => w.cluster === cluster)!;
+              chaos.kills.push({ phase, cluster, at: new Date().toISOString(), pid: victim.pid });
+              victim.kill('SIGKILL');
+              await victim.restart();
+            }
           }
         })();
         return await fn();

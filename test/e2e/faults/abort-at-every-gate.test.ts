@@ -25,7 +25,7 @@ describe('fault: abort at every gate before the client switch', () => {
   it.each(GATES)('abort at the %s gate leaves the source exactly as it was', async (gate) => {
     const r = await runAcceptanceScenario({
       client: env.client,
-      connection: env.nativeConnection,
+      perCluster: { address: env.address },
       abortAtGate: gate,
       keys: 200,
     });

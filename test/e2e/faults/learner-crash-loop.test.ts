@@ -37,7 +37,7 @@ describe('fault: the joining learner', () => {
     );
     const r = await runAcceptanceScenario({
       client: env.client,
-      connection: env.nativeConnection,
+      perCluster: { address: env.address },
       onStatus: fault.onStatus,
       expectedAdds: (m) => (m === FAULTY ? 2 : 1),
     });
