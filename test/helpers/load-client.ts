@@ -258,14 +258,17 @@ export interface LoadSummary {
 
 export function summarize(history: Operation[]): LoadSummary {
   const puts = history.filter((o) => o.type === 'put' && o.outcome === 'ok').sort((a, b) => a.end - b.end);
+  const first = history.reduce((m, o) => Math.min(m, o.start), history[0]?.start ?? 0);
+  const last = history.reduce((m, o) => Math.max(m, o.end), 0);
+  // From the first operation to the first acknowledged write, between writes, and from the last
+  // acknowledged write to the end: an outage that lasts to the end of the run is a gap too.
+  const marks = [first, ...puts.map((p) => p.end), last];
   const gaps: { endedAt: string; gapMs: number }[] = [];
-  for (let i = 1; i < puts.length; i++) {
-    gaps.push({ endedAt: new Date(puts[i]!.end).toISOString(), gapMs: puts[i]!.end - puts[i - 1]!.end });
+  for (let i = 1; i < marks.length; i++) {
+    gaps.push({ endedAt: new Date(marks[i]!).toISOString(), gapMs: marks[i]! - marks[i - 1]! });
   }
   gaps.sort((a, b) => b.gapMs - a.gapMs);
-  const maxGap = gaps[0]?.gapMs ?? 0;
-  const first = history[0]?.start ?? 0;
-  const last = history[history.length - 1]?.end ?? 0;
+  const maxGap = history.length ? (gaps[0]?.gapMs ?? 0) : 0;
   return {
     opsTotal: history.length,
     ok: history.filter((o) => o.outcome === 'ok').length,
