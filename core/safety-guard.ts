@@ -13,6 +13,10 @@
  *   need no active alarm (maintenance and move-leader are how NOSPACE is cleared);
  *   exception: a voter that is itself the target of a removal may be down
  *   (removing a dead member is how the cluster gets its fault tolerance back);
+ *   and while a member that is down is removed, other voters may be down too,
+ *   as long as the voters that answer are a quorum of the cluster before the
+ *   removal (which commits it) and so of the cluster after it: the rollback of
+ *   a join whose cluster was lost removes the lost new members one by one;
  * - only one learner at a time: adding a learner is refused while one exists;
  * - a change never leaves less fault tolerance than the source cluster had,
  *   unless it does not lower the current fault tolerance either (a change that
@@ -156,6 +160,13 @@ function votersAfterChange(
   }
 }
 
+/** A member that did not answer (voters: or failed the linearizable read); absent counts as down. */
+function isDown(m: GuardMember | undefined, obsById: Map<string, GuardMemberObservation>): boolean {
+  if (!m) return false;
+  const o = obsById.get(m.id);
+  return !o?.reachable || !o.healthy;
+}
+
 function sameIdSet(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   const s = new Set(a);
@@ -182,8 +193,10 @@ export function evaluateChange(input: GuardInput): GuardVerdict {
     change.kind === 'add-learner' || change.kind === 'promote' || change.kind === 'remove';
   // A voter being removed may itself be down: removing it is what restores the fault tolerance.
   const exemptFromHealth = change.kind === 'remove' ? change.memberId : undefined;
+  const removingDownMember = change.kind === 'remove' && isDown(byId.get(change.memberId), obsById);
 
   // 1. Every voter reachable, healthy, without alarms.
+  const downVoters: { v: GuardMember; code: 'VoterUnreachable' | 'VoterUnhealthy'; message: string }[] = [];
   for (const v of voters) {
     if (v.id === exemptFromHealth) {
       const o = obsById.get(v.id);
@@ -194,21 +207,36 @@ export function evaluateChange(input: GuardInput): GuardVerdict {
     }
     const o = obsById.get(v.id);
     if (!o || !o.reachable) {
-      add(
-        'VoterUnreachable',
-        `voter ${label(v, v.id)} is unreachable: ${o?.error ?? 'no endpoint observed'}`,
+      downVoters.push({
         v,
-      );
+        code: 'VoterUnreachable',
+        message: `voter ${label(v, v.id)} is unreachable: ${o?.error ?? 'no endpoint observed'}`,
+      });
     } else if (!o.healthy) {
-      add(
-        'VoterUnhealthy',
-        `voter ${label(v, v.id)} is unhealthy: ${o.error ?? 'linearizable read failed'}`,
+      downVoters.push({
         v,
-      );
+        code: 'VoterUnhealthy',
+        message: `voter ${label(v, v.id)} is unhealthy: ${o.error ?? 'linearizable read failed'}`,
+      });
     }
     if (o?.alarms && o.alarms.length > 0 && isMembershipChange) {
       add('AlarmActive', `voter ${label(v, v.id)} has active alarm(s): ${o.alarms.join(', ')}`, v);
     }
+  }
+  // Removing a member that is down while other voters are down too: the voters that answer must
+  // be a quorum now (to commit the removal) and so after it. The removal takes nothing from them.
+  const answering =
+    voters.length - downVoters.length - (voters.some((v) => v.id === exemptFromHealth) ? 1 : 0);
+  if (downVoters.length > 0 && removingDownMember && answering >= quorum(voters.length)) {
+    const after = votersAfterChange(change, byId, voters.length);
+    for (const d of downVoters) warnings.push(`${d.message}; tolerated while removing a member that is down`);
+    warnings.push(
+      `${answering} of ${voters.length} voters answer: a quorum of the ${voters.length} voters now (${quorum(voters.length)}) ` +
+        `and of the ${after} after the removal (${quorum(after)}); with the others down, ` +
+        `${Math.max(0, answering - quorum(after))} more may fail after it (${Math.max(0, answering - quorum(voters.length))} before)`,
+    );
+  } else {
+    for (const d of downVoters) add(d.code, d.message, d.v);
   }
 
   // 2. Every reachable voter agrees on the member list and on the leader.

@@ -286,3 +286,71 @@ describe('safety guard: refusals', () => {
     expect(JSON.parse(JSON.stringify(v))).toEqual(v);
   });
 });
+
+describe('safety guard: removing the members of a lost cluster (rollback without the target)', () => {
+  // 3 source voters and the new members of a join whose cluster is gone: they answer nothing.
+  const newVoter = (n: number): GuardMember => ({
+    id: `${900 + n}`,
+    name: `etcd-main-${n}`,
+    peerURLs: [`http://etcd-main-${n}.etcd-main:2380`],
+    isLearner: false,
+  });
+  const lost = (members: GuardMember[]) => healthy(members, '100').filter((o) => !o.id.startsWith('9'));
+  const stretched = [...three, newVoter(0), newVoter(1)];
+
+  it('3 source + 2 dead new voters: 3 of 5 answer; removing one dead leaves 3 of 4 (quorum 3)', () => {
+    const v = evaluateChange(input({ kind: 'remove', memberId: '901' }, stretched, lost(stretched)));
+    expect(v.allowed).toBe(true);
+    expect(v).toMatchObject({ votersBefore: 5, votersAfter: 4, quorumBefore: 3, quorumAfter: 3 });
+    expect(v.warnings.join('\n')).toMatch(/etcd-main-0 \(900\) is unreachable.*tolerated/);
+    expect(v.warnings.join('\n')).toMatch(/3 of 5 voters answer/);
+  });
+
+  it('then 3 + 1 dead: removing the last dead one leaves 3 of 3, the source as it was', () => {
+    const members = [...three, newVoter(0)];
+    const v = evaluateChange(input({ kind: 'remove', memberId: '900' }, members, lost(members)));
+    expect(v.allowed).toBe(true);
+    expect(v).toMatchObject({ votersAfter: 3, faultToleranceAfter: 1, requiredFaultTolerance: 1 });
+  });
+
+  it('removes a dead learner while the dead new voters are still members (5 voters, 3 answer)', () => {
+    const members = [...stretched, learner('etcd-main-2', '902')];
+    const v = evaluateChange(input({ kind: 'remove', memberId: '902' }, members, lost(members)));
+    expect(v.allowed).toBe(true);
+    expect(v.votersAfter).toBe(5);
+  });
+
+  it('refuses when the voters that answer are no quorum: 3 source + 4 dead new voters (3 of 7)', () => {
+    const members = [...three, newVoter(0), newVoter(1), newVoter(2), newVoter(3)];
+    const v = evaluateChange(input({ kind: 'remove', memberId: '903' }, members, lost(members)));
+    expect(v.allowed).toBe(false);
+    expect(codes(v)).toEqual(['VoterUnreachable', 'VoterUnreachable', 'VoterUnreachable']);
+  });
+
+  it('refuses when a source voter is down as well: 2 of 5 answer', () => {
+    const obs = lost(stretched).filter((o) => o.id !== '102');
+    const v = evaluateChange(input({ kind: 'remove', memberId: '901' }, stretched, obs));
+    expect(v.allowed).toBe(false);
+    expect(codes(v).sort()).toEqual(['VoterUnreachable', 'VoterUnreachable']);
+  });
+
+  it('still refuses removing a member that answers while another voter is down', () => {
+    const obs = healthy(stretched, '100').filter((o) => o.id !== '900');
+    const v = evaluateChange(input({ kind: 'remove', memberId: '901' }, stretched, obs));
+    expect(v.allowed).toBe(false);
+    expect(codes(v)).toEqual(['VoterUnreachable']);
+  });
+
+  it('keeps the fault-tolerance rule: 5 source + 2 dead new voters, the source tolerated 2', () => {
+    const five = [...three, voter(3), voter(4)];
+    const members = [...five, newVoter(0), newVoter(1)];
+    // 7 voters, 5 answer: 7 -> 6 and 6 -> 5 keep fault tolerance 2.
+    const first = evaluateChange(input({ kind: 'remove', memberId: '901' }, members, lost(members), 2));
+    expect(first.allowed).toBe(true);
+    expect(first).toMatchObject({ faultToleranceBefore: 3, faultToleranceAfter: 2 });
+    const last = [...five, newVoter(0)];
+    expect(evaluateChange(input({ kind: 'remove', memberId: '900' }, last, lost(last), 2)).allowed).toBe(
+      true,
+    );
+  });
+});
