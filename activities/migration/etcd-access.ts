@@ -7,10 +7,16 @@
  * per-cluster workers: an IP or a DNS name each), the only path between the clusters. Every
  * member keeps its TLS server name `<pod>.<service>`: the URL holds an address, the certificate
  * the member's name. Members without a pod IP or address are left out (not reachable yet).
+ *
+ * A cluster whose API server does not answer (or not within `LIST_TIMEOUT_MS`) does not fail
+ * the call: its members are reached through their load balancers when their addresses are
+ * known, else left out, as members that do not answer. The rollback of a join whose cluster
+ * was lost goes through the side that is left.
  */
 import { isIP } from 'node:net';
 import type { KubeEnv } from '../kubernetes/clients.js';
-import { sideOf } from '../kubernetes/clients.js';
+import { sideOf, warnOf } from '../kubernetes/clients.js';
+import { KubernetesUnavailable } from '../kubernetes/errors.js';
 import { listStatefulSetPods, type PodSummary } from '../kubernetes/pods.js';
 import type { EtcdAccess } from '../etcd/types.js';
 import { secretLocation, type SecretRef, type SpecSecretRef } from '../secret-ref.js';
@@ -36,19 +42,58 @@ export interface EtcdAccessOptions {
   sides?: readonly Side[];
 }
 
-/** Pods of the served sides among `sides` (the others are not listed: no access there). */
+/** How long listing a cluster's pods may take before that cluster counts as not answering. */
+export const LIST_TIMEOUT_MS = 10_000;
+
+/** The pods of `sides`, and why a side's could not be listed (its API server did not answer). */
+export interface ListedPods {
+  pods: Partial<MemberPods>;
+  unlisted: Partial<Record<Side, string>>;
+}
+
+/**
+ * Pods of `sides`, each listed in its own cluster. A cluster that does not answer
+ * (`KubernetesUnavailable`, or nothing within `timeoutMs`) is in `unlisted`; any other error
+ * (forbidden, wrong cluster) fails the call.
+ */
 export async function memberPods(
   env: KubeEnv,
   spec: MigrationSpec,
   sides: readonly Side[] = SIDES,
-): Promise<Partial<MemberPods>> {
-  const listed = await Promise.all(
-    sides.map(async (side) => [
-      side,
-      await listStatefulSetPods(sideOf(env, spec, side), spec[side].statefulSet),
-    ]),
+  timeoutMs = LIST_TIMEOUT_MS,
+): Promise<ListedPods> {
+  const out: ListedPods = { pods: {}, unlisted: {} };
+  await Promise.all(
+    sides.map(async (side) => {
+      const where = sideOf(env, spec, side);
+      try {
+        out.pods[side] = await withTimeout(
+          listStatefulSetPods(where, spec[side].statefulSet),
+          timeoutMs,
+          () =>
+            new KubernetesUnavailable(
+              `list pods in namespace "${where.namespace}" of cluster ${where.context}: no answer within ${timeoutMs} ms`,
+            ),
+        );
+      } catch (err) {
+        if (!(err instanceof KubernetesUnavailable)) throw err;
+        out.unlisted[side] = err.message;
+      }
+    }),
   );
-  return Object.fromEntries(listed) as Partial<MemberPods>;
+  return out;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, timedOut: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(timedOut()), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export function sideOfMember(spec: MigrationSpec, name: string): Side | 'unknown' {
@@ -66,8 +111,9 @@ export function clientUrl(scheme: 'http' | 'https', host: string): string {
 
 /**
  * The access to the members of `options.sides`: served sides from `pods` (by pod IP), the others
- * from `options.memberAddresses`. Served sides come first: calls that fall over from member to
- * member try the ones reached directly before those behind a load balancer.
+ * from `options.memberAddresses`, and so a served side that `pods` lacks (not listed: its API
+ * server did not answer). Served sides come first: calls that fall over from member to member
+ * try the ones reached directly before those behind a load balancer.
  */
 export function buildEtcdAccess(
   spec: MigrationSpec,
@@ -83,10 +129,11 @@ export function buildEtcdAccess(
     endpoints[member] = clientUrl(scheme, host);
     serverNames[member] = `${member}.${spec[side].service}`;
   };
-  for (const side of sides.filter((s) => served.includes(s))) {
+  const listed = (s: Side) => served.includes(s) && pods[s] !== undefined;
+  for (const side of sides.filter(listed)) {
     for (const p of pods[side] ?? []) if (p.ip && !p.terminating) add(side, p.name, p.ip);
   }
-  for (const side of sides.filter((s) => !served.includes(s))) {
+  for (const side of sides.filter((s) => !listed(s))) {
     for (const [member, address] of Object.entries(options.memberAddresses?.[side] ?? {})) {
       if (address) add(side, member, address);
     }
@@ -116,13 +163,30 @@ function tlsAndAuth(spec: MigrationSpec, cluster: string | undefined): Pick<Etcd
   return out;
 }
 
-/** Lists the pods of the served sides among `options.sides` and builds the access (buildEtcdAccess). */
+/**
+ * Lists the pods of the served sides among `options.sides` and builds the access
+ * (buildEtcdAccess). A side whose cluster does not answer is reached as the sides this worker
+ * does not serve, or left out (a warning says so); if that leaves no member at all, the listing
+ * error is the call's.
+ */
 export async function etcdAccess(
   env: KubeEnv,
   spec: MigrationSpec,
-  options: EtcdAccessOptions = {},
+  options: EtcdAccessOptions & { listTimeoutMs?: number } = {},
 ): Promise<EtcdAccess> {
   const served = sidesServedBy(spec, options.cluster);
-  const listed = (options.sides ?? SIDES).filter((s) => served.includes(s));
-  return buildEtcdAccess(spec, await memberPods(env, spec, listed), options);
+  const toList = (options.sides ?? SIDES).filter((s) => served.includes(s));
+  const { pods, unlisted } = await memberPods(env, spec, toList, options.listTimeoutMs);
+  const access = buildEtcdAccess(spec, pods, options);
+  const failed = Object.entries(unlisted);
+  if (failed.length > 0 && Object.keys(access.endpoints).length === 0)
+    throw new KubernetesUnavailable(failed.map(([, why]) => why).join('; '));
+  for (const [side, why] of failed) {
+    const known = Object.keys(options.memberAddresses?.[side as Side] ?? {});
+    warnOf(env)(
+      `the ${side} cluster did not answer (${why}): its members ` +
+        (known.length ? `through their load balancers (${known.join(', ')})` : 'left out of this call'),
+    );
+  }
+  return access;
 }

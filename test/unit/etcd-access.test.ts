@@ -4,9 +4,11 @@
  * each with its `<pod>.<service>` TLS server name; and where it reads the Secrets the spec names.
  */
 import { describe, expect, it } from 'vitest';
+import { ApiException } from '@kubernetes/client-node';
 import type { PodSummary } from '../../activities/kubernetes/pods.js';
 import { validateAccess } from '../../activities/etcd/connection.js';
-import { buildEtcdAccess, clientUrl } from '../../activities/migration/etcd-access.js';
+import type { KubeClients, KubeEnv } from '../../activities/kubernetes/clients.js';
+import { buildEtcdAccess, clientUrl, etcdAccess } from '../../activities/migration/etcd-access.js';
 import { secretLocation } from '../../activities/secret-ref.js';
 import { makeSpec } from './fixtures/migration-spec.js';
 
@@ -135,6 +137,79 @@ describe('etcd access: served sides by pod IP, the others through their load bal
     expect(target.auth?.password).toEqual({
       secret: { context: 'target', namespace: 'etcd-auth', name: 'etcd-root', key: 'password' },
     });
+  });
+});
+
+describe('etcd access when a cluster does not answer (rollback without the target)', () => {
+  const single = makeSpec();
+  const podList = (names: string[], subnet: string) => ({
+    items: names.map((name, i) => ({
+      metadata: { name, uid: `uid-${name}` },
+      status: { podIP: `${subnet}.${10 + i}`, phase: 'Running' },
+    })),
+  });
+  const source = podList(['etcd-0', 'etcd-1', 'etcd-2'], '198.18.1');
+  const refused = Object.assign(new TypeError('fetch failed'), {
+    cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }),
+  });
+  /** A worker's Kubernetes clients: `lists[context]` answers its pods, or throws, or never answers. */
+  function env(lists: Record<string, () => Promise<unknown>>, warnings: string[] = []): KubeEnv {
+    return {
+      clients: (context) =>
+        ({ context, core: { listNamespacedPod: () => lists[context]!() } }) as unknown as KubeClients,
+      warn: (m) => warnings.push(m),
+    };
+  }
+
+  it('single mode: the target API server refuses connections; the source members are reached, a warning says why', async () => {
+    const warnings: string[] = [];
+    const access = await etcdAccess(
+      env({ source: () => Promise.resolve(source), target: () => Promise.reject(refused) }, warnings),
+      single,
+    );
+    expect(access.endpoints).toEqual({
+      'etcd-0': 'http://198.18.1.10:2379',
+      'etcd-1': 'http://198.18.1.11:2379',
+      'etcd-2': 'http://198.18.1.12:2379',
+    });
+    expect(warnings.join()).toMatch(
+      /the target cluster did not answer .*cannot reach the API server.*left out/,
+    );
+  });
+
+  it('an API server that never answers counts as not answering after the list timeout', async () => {
+    const access = await etcdAccess(
+      env({ source: () => Promise.resolve(source), target: () => new Promise(() => undefined) }),
+      single,
+      { listTimeoutMs: 50 },
+    );
+    expect(Object.keys(access.endpoints)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+  });
+
+  it("a served side that does not answer is reached through its members' load balancers when they are known", async () => {
+    const access = await etcdAccess(
+      env({ source: () => Promise.resolve(source), target: () => Promise.reject(refused) }),
+      single,
+      { memberAddresses: { target: { 'etcd-main-0': '203.0.113.20' } } },
+    );
+    expect(access.endpoints['etcd-main-0']).toBe('http://203.0.113.20:2379');
+    expect(access.endpoints['etcd-0']).toBe('http://198.18.1.10:2379');
+  });
+
+  it("no member left at all: the listing error is the call's; an error other than no answer always is", async () => {
+    await expect(
+      etcdAccess(
+        env({ source: () => Promise.reject(refused), target: () => Promise.reject(refused) }),
+        single,
+      ),
+    ).rejects.toThrow(/cannot reach the API server/);
+    const forbidden = new ApiException(403, 'Forbidden', { message: 'pods is forbidden' }, {});
+    await expect(
+      etcdAccess(
+        env({ source: () => Promise.resolve(source), target: () => Promise.reject(forbidden) }),
+        single,
+      ),
+    ).rejects.toThrow(/Forbidden: the worker may not list pods/);
   });
 });
 
