@@ -24,6 +24,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
 import { readSecretText, type SecretResolver } from '../secret-ref.js';
+import { checkServerName } from '../tls-server-name.js';
 import type { EtcdAccess } from './types.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
@@ -194,6 +195,7 @@ export class EtcdConnection {
           }
         : this.options;
       c = new Etcd3({ ...options, hosts: [this.endpointOf(name)] });
+      if (options.credentials) useEtcdServerNameRules(c, options.credentials);
       if (options.auth) patchEtcd3Authentication(c);
       this.clients.set(name, c);
     }
@@ -274,7 +276,11 @@ export class EtcdConnection {
     const options: https.RequestOptions = {
       timeout: timeoutMs ?? this.timeoutMs,
       ...(this.tlsMaterial && url.protocol === 'https:'
-        ? { ...this.tlsMaterial, ...(serverName ? { servername: serverName } : {}) }
+        ? {
+            ...this.tlsMaterial,
+            checkServerIdentity: checkServerName,
+            ...(serverName ? { servername: serverName } : {}),
+          }
         : {}),
     };
     const get = url.protocol === 'https:' ? https.get : http.get;
@@ -335,8 +341,27 @@ export async function withConnection<T>(
 
 // etcd3's own copy of grpc-js: its calls tell metadata from options with instanceof.
 const etcd3Require = createRequire(createRequire(import.meta.url).resolve('etcd3'));
-const { Metadata } = etcd3Require('@grpc/grpc-js') as typeof GrpcJs;
+const { Metadata, credentials: grpcCredentials } = etcd3Require('@grpc/grpc-js') as typeof GrpcJs;
 type Metadata = InstanceType<typeof Metadata>;
+
+/**
+ * Checks a client's server certificates by etcd's rules (`tls-server-name.ts`) instead of Node's:
+ * etcd3 1.1.2 makes its channel credentials without `verifyOptions`, so a member certificate for
+ * `*.etcd`, which etcd's own clients accept for `etcd-0.etcd`, would be refused. Replaces the
+ * credentials of the client's hosts; call it right after `new Etcd3`, before the first call
+ * (gRPC clients are made on first use). grpc-js applies `grpc.ssl_target_name_override` around
+ * this check, so the name checked is the override when one is set.
+ */
+export function useEtcdServerNameRules(client: Etcd3, tls: NonNullable<IOptions['credentials']>): void {
+  const pool = (client as unknown as { pool: { hosts: { channelCredentials: unknown }[] } }).pool;
+  const channelCredentials = grpcCredentials.createSsl(
+    tls.rootCertificate,
+    tls.privateKey ?? null,
+    tls.certChain ?? null,
+    { checkServerIdentity: checkServerName },
+  );
+  for (const host of pool.hosts) host.channelCredentials = channelCredentials;
+}
 
 interface RawAuthClient {
   authenticate(

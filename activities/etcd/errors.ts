@@ -77,15 +77,15 @@ function tlsExplanation(msg: string): string {
       msg,
     )
   ) {
-    return 'the server rejected the client certificate (missing, or not signed by a CA the server trusts)';
+    return 'the server rejected the client certificate (missing, or not signed by a CA the server trusts: tls.operator)';
   }
   if (/Hostname\/IP does not match|altnames|ALTNAME/i.test(msg)) {
-    return 'the server certificate does not match the host name (set tls.serverName to a name in the certificate)';
+    return "the member's certificate does not name the member: its subjectAltName must hold <pod>.<headless-service>, the host of the member's advertised client URL (exactly, or as a wildcard *.<headless-service>)";
   }
   if (/unable to verify|self.signed|verify failed|local issuer|UNABLE_TO_VERIFY|unknown ca/i.test(msg)) {
-    return 'the server certificate is not trusted by the configured CA (tls.ca)';
+    return "the server certificate is not signed by the CA the migration trusts (tls.operator's caKey)";
   }
-  return 'check tls.ca, tls.cert/tls.key and that the endpoint speaks TLS';
+  return 'check the CA, certificate and key of tls.operator, and that the member serves TLS exactly when tls.client is set';
 }
 
 export interface ErrorContext {

@@ -10,6 +10,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createPrivateKey, randomBytes, webcrypto, X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
+import { certificateServesName } from '../tls-server-name.js';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
@@ -147,7 +148,8 @@ export async function issueCertificates(
 
 /**
  * Does `certPem` still serve: signed by this CA, valid for at least `minRemainingMs` more, its
- * subjectAltName covering every one of `names`, and `keyPem` its key? (Then it is kept as it is.)
+ * subjectAltName covering every one of `names` (as etcd's clients check a name), and `keyPem` its
+ * key? (Then it is kept as it is.)
  */
 export function certificateServes(
   certPem: string,
@@ -163,9 +165,7 @@ export function certificateServes(
     if (!cert.verify(ca.publicKey) || !cert.checkIssued(ca)) return false;
     if (new Date(cert.validTo).getTime() - now.getTime() < minRemainingMs) return false;
     if (!cert.checkPrivateKey(createPrivateKey(keyPem))) return false;
-    return names.every((n) =>
-      isIP(n) ? cert.checkIP(n) !== undefined : cert.checkHost(n, { wildcards: false }) !== undefined,
-    );
+    return names.every((n) => certificateServesName(certPem, n));
   } catch {
     return false;
   }

@@ -102,7 +102,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: TLS and auth', (version) => {
     expect(err.type).toBe('TlsHandshakeFailed');
     expect(err.nonRetryable).toBe(true);
     expect(err.message).toMatch(/TLS handshake failed/);
-    expect(err.message).toMatch(/not trusted by the configured CA/);
+    expect(err.message).toMatch(/not signed by the CA the migration trusts \(tls.operator's caKey\)/);
     expect(err.message).toMatch(/member list/);
   });
 
