@@ -60,6 +60,14 @@ function scriptFlagRegExp(flag: string): RegExp {
   );
 }
 
+// In a script: a boolean flag, bare or with `=value` (a boolean flag takes no value after a blank).
+function scriptBooleanRegExp(flag: string): RegExp {
+  return new RegExp(
+    `(^|[\\s;("'])(--?${escapeRegExp(flag)})(?:=("[^"]*"|'[^']*'|[^\\s;'"]+))?(?=$|[\\s;)"'\\\\])`,
+    'g',
+  );
+}
+
 function unquote(value: string): { quote: string; inner: string } {
   const q = value[0];
   if ((q === '"' || q === "'") && value.endsWith(q) && value.length >= 2) {
@@ -133,12 +141,8 @@ export function booleanFlag(container: V1Container, flag: string): BooleanFlag |
   for (const where of ['command', 'args'] as const) {
     for (const element of container[where] ?? []) {
       if (isScript(element)) {
-        const re = new RegExp(
-          `(^|[\\s;("'])--?${escapeRegExp(flag)}(?:=("[^"]*"|'[^']*'|[^\\s;'"]+))?(?=$|[\\s;)"'\\\\])`,
-          'g',
-        );
-        for (const m of element.matchAll(re))
-          add('script', m[2] === undefined ? undefined : unquote(m[2]).inner);
+        for (const m of element.matchAll(scriptBooleanRegExp(flag)))
+          add('script', m[3] === undefined ? undefined : unquote(m[3]).inner);
         continue;
       }
       const hit = tokenFlag(element, flag);
@@ -228,7 +232,57 @@ export function editFlag(
     next.env = updated;
     where.push('env');
   } else if (where.length === 0 && addIfMissing !== undefined) {
-    next.env = [...env, { name: envName, value: addIfMissing }];
+    // A variable set from a ConfigMap or Secret is replaced in place, never given a second entry.
+    next.env =
+      envIndex >= 0
+        ? env.map((e, i) => (i === envIndex ? { name: envName, value: addIfMissing } : e))
+        : [...env, { name: envName, value: addIfMissing }];
+    where.push('env');
+  }
+  return { container: next, where };
+}
+
+/**
+ * Sets the boolean `flag` to `value` wherever it is written, or adds `ETCD_<FLAG>` when it is
+ * written nowhere. A bare `--flag` stays bare when `value` is true and becomes `--flag=false`
+ * otherwise; `--flag=x` becomes `--flag=<value>`. Never `--flag <value>`: etcd's boolean flags
+ * take no separate value (the word would be a stray argument, which etcd refuses), and the
+ * word after a bare flag is the next flag, not its value.
+ */
+export function setBooleanFlag(
+  container: V1Container,
+  flag: string,
+  value: boolean,
+): { container: V1Container; where: FlagLocation[] } {
+  const where: FlagLocation[] = [];
+  const written = (bare: boolean, name: string): string =>
+    bare && value ? name : `${name}=${String(value)}`;
+  const next: V1Container = { ...container };
+  for (const list of ['command', 'args'] as const) {
+    if (!container[list]) continue;
+    next[list] = container[list].map((element) => {
+      if (isScript(element)) {
+        if (!scriptBooleanRegExp(flag).test(element)) return element;
+        where.push('script');
+        return element.replace(
+          scriptBooleanRegExp(flag),
+          (_m, pre: string, name: string, inline: string | undefined) =>
+            `${pre}${written(inline === undefined, name)}`,
+        );
+      }
+      const hit = tokenFlag(element, flag);
+      if (!hit) return element;
+      where.push(list);
+      const name = element.slice(0, element.indexOf(flag) + flag.length);
+      return written(hit.inline === undefined, name);
+    });
+  }
+  const envName = envNameOf(flag);
+  const env = container.env ?? [];
+  const envIndex = env.findIndex((e) => e.name === envName);
+  if (envIndex >= 0 || where.length === 0) {
+    const entry: V1EnvVar = { name: envName, value: String(value) };
+    next.env = envIndex >= 0 ? env.map((e, i) => (i === envIndex ? entry : e)) : [...env, entry];
     where.push('env');
   }
   return { container: next, where };

@@ -10,7 +10,9 @@
  * hold one certificate per member (`<pod>.crt`/`<pod>.key`): each pod picks its own through
  * `$(STRETCH_POD_NAME)`, an environment variable (not `ETCD_*`: etcd warns about unknown ones) set from the pod name (first in the list, so
  * that Kubernetes expands it in later variables, command and args).
- * `client-cert-auth` / `peer-client-cert-auth` stay as the source sets them.
+ * `client-cert-auth` / `peer-client-cert-auth` stay as the source sets them; the peer SAN-check
+ * setting (`tls.peerSkipClientSanVerification`) is turned on where and as the source writes it
+ * (`renderSkipSanVerification`).
  *
  * Other references to the moved files (exec probes such as `etcdctl --cacert=...`, variables such
  * as `ETCDCTL_CACERT`, other commands of a script) are moved along, exact path by exact path. A
@@ -21,7 +23,8 @@
  */
 import type { V1Container, V1EnvVar, V1PodSpec, V1Volume } from '@kubernetes/client-node';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import { flagValue, setFlag } from './etcd-flags.js';
+import { booleanFlag, flagValue, setBooleanFlag, setFlag } from './etcd-flags.js';
+import { etcdVersionOf, versionAtLeast, type EtcdMinorVersion } from './etcd-version.js';
 import { RenderError } from './render-error.js';
 
 export const TLS_MOUNT_ROOT = '/etc/etcd-stretch';
@@ -45,11 +48,67 @@ export function tlsVolumeName(kind: Kind): string {
   return `etcd-stretch-${kind}-tls`;
 }
 
-/** etcd 3.4 and 3.5 know the setting only as experimental; 3.6 renamed it (the old name is deprecated). */
+/**
+ * The names of etcd's peer SAN-check setting and the versions that have them: etcd 3.4 (from
+ * 3.4.0) and 3.5 know only the experimental name; 3.6 adds the new one, keeps the old one
+ * deprecated ("will be decommissioned in v3.7") and refuses both at once.
+ */
+export const SKIP_SAN_SETTINGS: readonly {
+  name: string;
+  from: EtcdMinorVersion;
+  until?: EtcdMinorVersion;
+}[] = [
+  { name: 'experimental-peer-skip-client-san-verification', from: [3, 4], until: [3, 7] },
+  { name: 'peer-skip-client-san-verification', from: [3, 6] },
+];
+
+function versionHas(setting: (typeof SKIP_SAN_SETTINGS)[number], version: EtcdMinorVersion): boolean {
+  return versionAtLeast(version, setting.from) && !(setting.until && versionAtLeast(version, setting.until));
+}
+
+/** The name of the setting an image's etcd version has (the experimental one when unknown). */
 export function skipSanFlag(image: string | undefined): string {
-  const m = /:v?(\d+)\.(\d+)\./.exec(image ?? '');
-  const newName = m !== null && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 6));
-  return newName ? 'peer-skip-client-san-verification' : 'experimental-peer-skip-client-san-verification';
+  const version = etcdVersionOf(image ?? '');
+  return (
+    (version && SKIP_SAN_SETTINGS.find((s) => s.until === undefined && versionHas(s, version))?.name) ??
+    SKIP_SAN_SETTINGS[0]!.name
+  );
+}
+
+/**
+ * The peer SAN-check setting of the new members: kept under the name and in the place the source
+ * writes it (flag, script or `ETCD_*` variable; etcd refuses a variable that shadows a flag, and
+ * etcd 3.6 refuses the two names at once), set to true where the spec asks for it, else added as
+ * the target version names it. A name the target's etcd version does not have is refused.
+ */
+function renderSkipSanVerification(
+  container: V1Container,
+  spec: MigrationSpec,
+  notes: string[],
+): V1Container {
+  const image = container.image ?? '';
+  const version = etcdVersionOf(image);
+  const written = SKIP_SAN_SETTINGS.flatMap((s) => {
+    const found = booleanFlag(container, s.name);
+    return found ? [{ ...s, where: found.where }] : [];
+  });
+  if (written.length > 1) {
+    throw new RenderError(
+      `container ${container.name} sets both --${written[0]!.name} and --${written[1]!.name}: etcd 3.6 refuses that, and etcd 3.4 and 3.5 know only the first; keep one`,
+    );
+  }
+  for (const s of written) {
+    if (version && !versionHas(s, version)) {
+      throw new RenderError(
+        `container ${container.name} sets --${s.name} (${s.where}), which etcd ${version.join('.')} of image ${image} does not have (etcd 3.4 and 3.5 name it --${SKIP_SAN_SETTINGS[0]!.name}, 3.6 both, 3.7 only --${SKIP_SAN_SETTINGS[1]!.name}): the new members would not start; name it as the new members' etcd version does, or set target.image to a version that has it`,
+      );
+    }
+  }
+  if (!spec.tls.peer || !spec.tls.peerSkipClientSanVerification) return container;
+  const name = written[0]?.name ?? skipSanFlag(image);
+  const set = setBooleanFlag(container, name, true);
+  notes.push(`${name}: ${set.where.join('+')}`);
+  return set.container;
 }
 
 export interface TlsRendering {
@@ -95,11 +154,7 @@ export function renderTargetTls(podSpec: V1PodSpec, index: number, spec: Migrati
     else volumes.push(secretVolume);
     mounts = [...mounts.filter((m) => m.name !== volume), { name: volume, mountPath: dir, readOnly: true }];
   }
-  if (spec.tls.peer && spec.tls.peerSkipClientSanVerification) {
-    const set = setFlag(container, skipSanFlag(container.image), 'true');
-    container = set.container;
-    notes.push(`${skipSanFlag(container.image)}: ${set.where.join('+')}`);
-  }
+  container = renderSkipSanVerification(container, spec, notes);
   // The source's certificate volumes: their Secrets live in the source cluster only.
   const dropped = new Set(
     mounts

@@ -15,8 +15,9 @@ import { isDns1035Label } from '../../core/spec/k8s-names.js';
 import { Forbidden, kubeGetOptional, opOn } from './errors.js';
 import { SOURCE_ANNOTATION, dnsOwner, isManagedByUs, memberServiceName } from './labels.js';
 import { listStatefulSetPods } from './pods.js';
-import { flagValue } from './etcd-flags.js';
-import { tlsSecretName } from './render-tls.js';
+import { booleanFlag, flagValue } from './etcd-flags.js';
+import { etcdVersionOf } from './etcd-version.js';
+import { SKIP_SAN_SETTINGS, skipSanFlag, tlsSecretName } from './render-tls.js';
 import { RenderError, findEtcdContainer, renderTargetStatefulSet } from './render-target.js';
 
 export type RefusalCode =
@@ -60,12 +61,7 @@ export interface ValidateInput {
   targetReplicas?: number;
 }
 
-/** etcd minor version of an image tag (`quay.io/coreos/etcd:v3.4.18` -> [3, 4]), if readable. */
-export function etcdVersionOf(image: string): [number, number] | undefined {
-  const tag = image.slice(image.lastIndexOf('/') + 1).split('@')[0]!;
-  const m = /:v?(\d+)\.(\d+)/.exec(tag);
-  return m ? [Number(m[1]), Number(m[2])] : undefined;
-}
+export { etcdVersionOf };
 
 /** Secrets, ConfigMaps and the ServiceAccount a pod template needs to start (non-optional ones). */
 function templateReferences(
@@ -326,16 +322,14 @@ export async function validateTargetPreconditions(
       if (spec.tls.peer && crossCluster && flagValue(sourceEtcd, 'peer-trusted-ca-file')) {
         // etcd checks a peer certificate's SANs against the connection's remote address, which a
         // load balancer that rewrites source addresses (SNAT, proxy) replaces with its own.
-        const skips = [
-          'peer-skip-client-san-verification',
-          'experimental-peer-skip-client-san-verification',
-        ].some((flag) => /^true$/i.test(flagValue(sourceEtcd, flag) ?? ''));
-        if (!skips) {
+        const skips = (container: typeof sourceEtcd) =>
+          SKIP_SAN_SETTINGS.some((s) => booleanFlag(container, s.name)?.value === true);
+        if (!skips(sourceEtcd)) {
           warnings.push(
-            'tls.peer: the old members verify peer certificates without --peer-skip-client-san-verification: if the load balancers rewrite source addresses (SNAT, proxies), they refuse the new members (remote address not in the certificate); start them with it or use source-preserving load balancers',
+            `tls.peer: the old members verify peer certificates without --${skipSanFlag(sourceEtcd.image)}: if the load balancers rewrite source addresses (SNAT, proxies), they refuse the new members (remote address not in the certificate); start them with it or use source-preserving load balancers`,
           );
         }
-        if (!spec.tls.peerSkipClientSanVerification) {
+        if (!skips(etcdContainer)) {
           warnings.push(
             'tls.peer: the new members check peer certificate SANs against remote addresses (tls.peerSkipClientSanVerification is false): peers behind SNAT load balancers will be refused',
           );
