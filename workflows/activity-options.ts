@@ -30,14 +30,14 @@ const MARGIN_MS = 60_000;
 
 // Heartbeat timeouts let a retry start soon after a worker dies mid-activity (instead of after
 // the start-to-close timeout); every activity that can take longer heartbeats while it waits.
-const kubernetes = (stepMs: number): ActivityOptions => ({
+const kubernetes = (stepMs: number, maximumAttempts = 10): ActivityOptions => ({
   startToCloseTimeout: stepMs + MARGIN_MS,
   heartbeatTimeout: '20 seconds',
   retry: {
     initialInterval: '1 second',
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
-    maximumAttempts: 10,
+    maximumAttempts,
   },
 });
 
@@ -84,14 +84,20 @@ function changing(options: ActivityOptions, waitForInFlight: boolean): ActivityO
 /**
  * The activities with their options. `taskQueue`: the queue of the worker that runs them
  * (per-cluster mode); absent, they go to the workflow's own queue (single mode).
+ * `kubernetesOnce`: the Kubernetes calls get one attempt (a cluster that did not answer an undo
+ * through a whole retry policy, activity-routing.ts).
  */
-export function activitiesFor(deadlines: ActivityDeadlines, taskQueue?: string) {
+export function activitiesFor(
+  deadlines: ActivityDeadlines,
+  taskQueue?: string,
+  options: { kubernetesOnce?: boolean } = {},
+) {
   // Decided once per set of proxies: the cancellation type is fixed when an activity is scheduled.
   const waitForInFlight = patched(WAIT_FOR_IN_FLIGHT_PATCH);
   const { stepMs } = deadlines;
   const proxy = (options: ActivityOptions) =>
     proxyActivities<MigrationActivities>(taskQueue === undefined ? options : { ...options, taskQueue });
-  const k8s = proxy(changing(kubernetes(stepMs), waitForInFlight));
+  const k8s = proxy(changing(kubernetes(stepMs, options.kubernetesOnce ? 1 : undefined), waitForInFlight));
   const members = proxy(changing(membership(stepMs), waitForInFlight));
   const observe = proxy(observation(stepMs));
   const catchUp = proxy(waiting(deadlines.catchUpMs));

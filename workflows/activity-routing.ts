@@ -14,6 +14,8 @@ export interface RoutingState {
   addresses(): Record<Side, Record<string, string>>;
   sourceManifests(): SourceManifests | undefined;
   clientsSwitched(): boolean;
+  /** Clusters that did not answer an undo (the rollback): their Kubernetes calls get one attempt. */
+  notAnswering?(): ReadonlySet<Side>;
 }
 
 type ActivityName = keyof MigrationActivities;
@@ -82,19 +84,34 @@ export function routedActivities(
 ): RoutedActivities {
   const sourceQueue = taskQueueOf(spec, 'source');
   const targetQueue = taskQueueOf(spec, 'target');
+  // A call to a cluster that did not answer goes through the same proxies with one attempt.
+  const once = (side: Side, name: ActivityName) =>
+    ROUTES[name as keyof typeof ROUTES] !== 'etcd' && (state.notAnswering?.().has(side) ?? false);
   if (sourceQueue === undefined || targetQueue === undefined) {
     const acts = activitiesFor(deadlines);
-    return { ...acts, onSide: { source: acts, target: acts } };
+    const onceActs = activitiesFor(deadlines, undefined, { kubernetesOnce: true });
+    const single: Record<string, unknown> = { ...acts };
+    for (const name of Object.keys(ROUTES) as (keyof typeof ROUTES)[]) {
+      single[name] = (input: SpecInput & { side?: Side }) => {
+        const side = sideFor(ROUTES[name], input, state);
+        return ((once(side, name) ? onceActs : acts)[name] as (i: unknown) => Promise<unknown>)(input);
+      };
+    }
+    return { ...(single as WorkflowActivities), onSide: { source: acts, target: acts } };
   }
   const onSide: Record<Side, WorkflowActivities> = {
     source: activitiesFor(deadlines, sourceQueue),
     target: activitiesFor(deadlines, targetQueue),
   };
+  const onceOnSide: Record<Side, WorkflowActivities> = {
+    source: activitiesFor(deadlines, sourceQueue, { kubernetesOnce: true }),
+    target: activitiesFor(deadlines, targetQueue, { kubernetesOnce: true }),
+  };
   const routed: Record<string, unknown> = { preflight: onSide.source.preflight };
   for (const name of Object.keys(ROUTES) as (keyof typeof ROUTES)[]) {
     routed[name] = (input: SpecInput & { side?: Side }) => {
       const side = sideFor(ROUTES[name], input, state);
-      const call = onSide[side][name] as (i: unknown) => Promise<unknown>;
+      const call = (once(side, name) ? onceOnSide : onSide)[side][name] as (i: unknown) => Promise<unknown>;
       return call(withCrossingData(name, side, input, state));
     };
   }

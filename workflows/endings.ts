@@ -3,13 +3,22 @@
  * client switch; or, after a failure or an abort, rolled back before the switch (the saga's
  * undos, newest first) and failed without rollback after it.
  */
-import { ApplicationFailure, CancellationScope, isCancellation, log, patched } from '@temporalio/workflow';
-import type { Evidence } from '../core/activity-contract.js';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  log,
+  patched,
+  TimeoutFailure,
+} from '@temporalio/workflow';
+import type { Evidence, MigrationActivities } from '../core/activity-contract.js';
 import { FailureType } from '../core/failure-types.js';
 import { recordRunFinished } from './migration-metrics.js';
-import { AbortRequested, failureMessage, now } from './migration-run.js';
-import { WAIT_FOR_IN_FLIGHT_PATCH } from './patches.js';
-import type { PhaseTiming } from './status.js';
+import { AbortRequested, failureMessage, now, type MigrationRun } from './migration-run.js';
+import { ROLLBACK_PAST_FAILED_UNDOS_PATCH, WAIT_FOR_IN_FLIGHT_PATCH } from './patches.js';
+import type { KubernetesUndo } from './saga.js';
+import type { LeftBehind, PhaseTiming } from './status.js';
 import type { StepContext } from './steps/index.js';
 
 export interface MigrationResult {
@@ -18,6 +27,8 @@ export interface MigrationResult {
   phases: PhaseTiming[];
   finalMembers: Evidence['members'];
   evidence: Evidence | null;
+  /** An abort whose rollback went past undos that could not run: what stays where. */
+  leftBehind?: LeftBehind;
 }
 
 export async function complete({ run, acts, spec }: StepContext): Promise<MigrationResult> {
@@ -73,34 +84,74 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     ? `aborted by ${status.abort!.by}: ${status.abort!.reason}`
     : `step ${failed?.id ?? '?'} failed: ${failed?.note ?? String(err)}`;
   status.error = reason;
-  await rollback(ctx, reason);
+  const leftBehind = await rollback(ctx, reason);
   run.finishPhases();
   if (aborted) {
     status.workflowState = 'aborted';
     recordRunFinished('aborted');
     return {
       outcome: 'aborted',
-      reason,
+      reason: leftBehind ? `${reason}; rolled back, ${describeLeftBehind(leftBehind)}` : reason,
       phases: status.phases,
       finalMembers: status.members,
       evidence: status.lastEvidence,
+      ...(leftBehind ? { leftBehind } : {}),
     };
   }
   status.workflowState = 'rolled-back';
   recordRunFinished('rolled-back');
+  if (leftBehind)
+    throw ApplicationFailure.nonRetryable(
+      `${reason}; rolled back, ${describeLeftBehind(leftBehind)}`,
+      FailureType.MigrationRolledBack,
+      leftBehind,
+    );
   throw ApplicationFailure.nonRetryable(
     `${reason}; rolled back, the source is as it was`,
     FailureType.MigrationRolledBack,
   );
 }
 
-/** Runs every registered undo, newest first, even if the run was cancelled; then observes. */
-async function rollback({ run, acts, spec }: StepContext, reason: string): Promise<void> {
+/** The undos whose Kubernetes deletes the rollback may go past when they fail. */
+const KUBERNETES_UNDOS: ReadonlySet<keyof MigrationActivities> = new Set([
+  'shrinkTarget',
+  'deleteMemberServices',
+  'deleteHeadlessService',
+  'removeDns',
+  'deleteIssuedCertificates',
+] as const);
+
+/** `err` came from one of the Kubernetes deletes of an undo (not from its etcd part). */
+function failedInKubernetes(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure && KUBERNETES_UNDOS.has(err.activityType as keyof MigrationActivities)
+  );
+}
+
+/** The cluster did not answer: its API server was unreachable, erred with 5xx, or timed out. */
+function didNotAnswer(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    if (e instanceof TimeoutFailure) return true;
+    if (e instanceof ApplicationFailure && e.type === FailureType.KubernetesUnavailable) return true;
+  }
+  return false;
+}
+
+/**
+ * Runs every registered undo, newest first, even if the run was cancelled; then observes.
+ * A failed undo stops the rollback, except (patch `rollback-past-failed-undos`) one whose
+ * Kubernetes deletes could not run: what it leaves is recorded and the rollback goes on, so the
+ * source gets its original voters back even when the target cluster is gone. A failed etcd part
+ * (a new member not removed) still stops it: that member keeps its DNS entries and load
+ * balancers. Returns what was left behind, or null.
+ */
+async function rollback({ run, acts, spec }: StepContext, reason: string): Promise<LeftBehind | null> {
   const { status, saga } = run;
   status.workflowState = 'rolling-back';
   const pending = saga.takeAll();
   status.compensations = pending.map((c) => ({ title: c.title, state: 'pending' }));
   log.warn('rolling back', { reason, compensations: pending.map((c) => c.title) });
+  const failed: { title: string; error: string; kubernetes: KubernetesUndo }[] = [];
   await CancellationScope.nonCancellable(async () => {
     for (const [i, c] of pending.entries()) {
       const record = status.compensations[i]!;
@@ -112,11 +163,50 @@ async function rollback({ run, acts, spec }: StepContext, reason: string): Promi
       } catch (err) {
         record.state = 'failed';
         record.error = failureMessage(err);
-        throw err;
+        const k8s = c.kubernetes;
+        if (!k8s || !failedInKubernetes(err) || !patched(ROLLBACK_PAST_FAILED_UNDOS_PATCH)) throw err;
+        record.endedAt = now();
+        record.leftBehind = k8s.leaves;
+        if (didNotAnswer(err)) run.clustersNotAnswering.add(k8s.cluster);
+        failed.push({ title: c.title, error: record.error, kubernetes: k8s });
+        log.warn('an undo failed; the rollback goes on', { undo: c.title, error: record.error });
       }
     }
+    // A step whose objects an undo could not delete is still in effect.
+    const inEffect = new Set(failed.map((f) => f.kubernetes.step));
     for (const p of run.progress)
-      if (p.state === 'done' && saga.size === 0 && !run.clientsSwitched) p.state = 'undone';
+      if (p.state === 'done' && saga.size === 0 && !run.clientsSwitched && !inEffect.has(p.id))
+        p.state = 'undone';
     run.recordEvidence(await acts.observe({ spec }));
   });
+  if (failed.length === 0) return null;
+  status.leftBehind = leftBehindOf(run, failed);
+  return status.leftBehind;
+}
+
+function leftBehindOf(
+  run: MigrationRun,
+  failed: { title: string; error: string; kubernetes: KubernetesUndo }[],
+): LeftBehind {
+  const objects: LeftBehind['objects'] = {};
+  for (const { kubernetes: k } of failed) {
+    const list = (objects[k.cluster] ??= []);
+    for (const o of k.leaves) if (!list.includes(o)) list.push(o);
+  }
+  return {
+    objects,
+    members: run.status.members.filter((m) => m.side === 'target').map((m) => m.name),
+    undos: failed.map(({ title, error }) => ({ title, error })),
+  };
+}
+
+/** "the source has its members back; left in target/ns: ...", for the run's reason. */
+function describeLeftBehind(left: LeftBehind): string {
+  const where = Object.entries(left.objects).map(
+    ([cluster, objects]) => `in ${cluster}: ${objects.join('; ')}`,
+  );
+  const members = left.members.length
+    ? `still members: ${left.members.join(', ')}`
+    : 'no new member left in the etcd cluster';
+  return `${members}; ${left.undos.length} undo(s) could not run, left behind ${where.join('; ')}`;
 }

@@ -13,7 +13,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Evidence, MembershipResult } from '../core/activity-contract.js';
-import type { MigrationPlan, PhaseName, StepOfKind } from '../core/planner/plan-types.js';
+import type { MigrationPlan, PhaseName, Side, StepOfKind } from '../core/planner/plan-types.js';
 import type { AbortInput, ApproveInput, PauseInput } from './messages.js';
 import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
 import { ABORT_WINS_AT_GATE_PATCH } from './patches.js';
@@ -39,6 +39,11 @@ export class MigrationRun {
   readonly status: MigrationStatus = initialStatus();
   /** Undos of what was done, newest first; emptied at the client switch (no rollback past it). */
   readonly saga = new Saga();
+  /**
+   * Clusters whose Kubernetes API did not answer an undo through its whole retry policy in this
+   * rollback: their later Kubernetes calls get one attempt each (activity-routing.ts).
+   */
+  readonly clustersNotAnswering = new Set<Side>();
   private waitingGate: string | null = null;
   private readonly approvals = new Set<string>();
   private currentScope: CancellationScope | undefined;

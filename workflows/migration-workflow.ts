@@ -49,6 +49,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       addresses: () => facts.addresses,
       sourceManifests: () => learned.sourceManifests,
       clientsSwitched: () => run.clientsSwitched,
+      notAnswering: () => run.clustersNotAnswering,
     },
   );
   upsertSearchAttributes([

@@ -50,3 +50,12 @@ export const REGISTER_SCALE_UNDO_FIRST_PATCH = 'register-scale-undo-first';
  * that cluster's DNS (core/dns-confirmation.ts).
  */
 export const CONFIRM_DNS_PATCH = 'confirm-dns';
+
+/**
+ * The rollback goes past an undo whose Kubernetes deletes cannot run (the target's API server
+ * is gone, say): it records the failure and what stays in that cluster, tries that cluster's
+ * later calls once each when it did not answer, and runs the rest, where it used to stop at the
+ * first failed undo and leave the source with the lost new members as voters. A failed
+ * membership undo still stops it.
+ */
+export const ROLLBACK_PAST_FAILED_UNDOS_PATCH = 'rollback-past-failed-undos';

@@ -1,9 +1,22 @@
 /** Compensations of a saga: registered as steps complete, run newest first. */
+import type { Side } from '../core/activity-contract.js';
+
 export interface Compensation {
   /** Replaces an earlier compensation with the same key in place (a join's undo grows as it proceeds). */
   key: string;
   title: string;
   run: () => Promise<unknown>;
+  /**
+   * The Kubernetes objects this undo deletes: in which cluster, made by which plan step, and what
+   * stays there when the deletes cannot run (the rollback reports it and goes on).
+   */
+  kubernetes?: KubernetesUndo;
+}
+
+export interface KubernetesUndo {
+  cluster: Side;
+  step: string;
+  leaves: string[];
 }
 
 export class Saga {

@@ -64,6 +64,18 @@ export interface CompensationRecord {
   startedAt?: string;
   endedAt?: string;
   error?: string;
+  /** A failed undo that the rollback went past: what it leaves in its cluster. */
+  leftBehind?: string[];
+}
+
+/** What a rollback could not undo: it went past undos whose Kubernetes deletes could not run. */
+export interface LeftBehind {
+  /** By cluster: the objects the failed undos would have deleted. */
+  objects: Partial<Record<Side, string[]>>;
+  /** New members still in the etcd member list after the rollback (none when their removals ran). */
+  members: string[];
+  /** The undos that failed, with why. */
+  undos: { title: string; error: string }[];
 }
 
 export interface MigrationStatus {
@@ -81,6 +93,8 @@ export interface MigrationStatus {
   paused: { by: string; reason?: string; at: string } | null;
   abort: { by: string; reason: string; at: string } | null;
   compensations: CompensationRecord[];
+  /** After a rollback that went past failed undos: what it left behind. */
+  leftBehind: LeftBehind | null;
   error: string | null;
   /** Messages that were refused (e.g. an approval for a gate that is not waiting). */
   notices: string[];
@@ -102,6 +116,7 @@ export function initialStatus(): MigrationStatus {
     paused: null,
     abort: null,
     compensations: [],
+    leftBehind: null,
     error: null,
     notices: [],
   };

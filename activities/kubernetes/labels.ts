@@ -19,10 +19,8 @@ export function isManagedByUs(meta: { labels?: Record<string, string> } | undefi
   return meta?.labels?.[MANAGED_BY_LABEL] === MANAGED_BY;
 }
 
-/** Name of the LoadBalancer Service of one member pod. */
-export function memberServiceName(pod: string): string {
-  return `${pod}-lb`;
-}
+/** Name of the LoadBalancer Service of one member pod (the rule lives with the plan's names). */
+export { memberServiceName } from '../../core/planner/members.js';
 
 /** `<name>-<ordinal>` -> ordinal, or undefined. */
 export function ordinalOf(statefulSet: string, pod: string): number | undefined {

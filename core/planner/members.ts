@@ -116,6 +116,11 @@ export function clientScheme(spec: MigrationSpec): 'http' | 'https' {
 }
 
 /** `http(s)://<pod>.<headless-service>:2380`. */
+/** Name of the LoadBalancer Service of one member pod. */
+export function memberServiceName(pod: string): string {
+  return `${pod}-lb`;
+}
+
 export function targetPeerURL(spec: MigrationSpec, pod: string): string {
   return `${peerScheme(spec)}://${pod}.${spec.target.service}:${PEER_PORT}`;
 }

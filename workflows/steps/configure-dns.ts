@@ -2,9 +2,10 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { DnsEntryInput, Side } from '../../core/activity-contract.js';
 import { FailureType } from '../../core/failure-types.js';
+import { strategyLabel } from '../../core/planner/phases/dns.js';
 import type { StepOfKind } from '../../core/planner/plan-types.js';
 import { confirmDns } from './confirm-dns.js';
-import type { RunFacts, StepExecutor } from './step-context.js';
+import { placeOf, type RunFacts, type StepExecutor } from './step-context.js';
 
 /** The names are the other cluster's members; their IPs are that cluster's load balancers. */
 function entriesFor(step: StepOfKind<'configure-dns'>, facts: RunFacts): DnsEntryInput[] {
@@ -37,6 +38,13 @@ export const configureDns: StepExecutor<'configure-dns'> = async (step, ctx) => 
         hostnames: entries.flatMap((e) => e.hostnames),
         undoes: step.id,
       }),
+    kubernetes: {
+      cluster: step.cluster,
+      step: step.id,
+      leaves: [
+        `DNS entries for ${entries.flatMap((e) => e.hostnames).join(', ')} (${strategyLabel(step.strategy)} in ${placeOf(spec, step.cluster)})`,
+      ],
+    },
   });
   const confirmed = await confirmDns(step, entries, ctx);
   return `${entries.length} entries via ${step.strategy.strategy}${confirmed}`;

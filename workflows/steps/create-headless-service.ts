@@ -1,4 +1,4 @@
-import type { StepExecutor } from './step-context.js';
+import { placeOf, type StepExecutor } from './step-context.js';
 
 export const createHeadlessService: StepExecutor<'create-headless-service'> = async (step, ctx) => {
   const { spec, acts } = ctx;
@@ -7,6 +7,11 @@ export const createHeadlessService: StepExecutor<'create-headless-service'> = as
     key: step.id,
     title: `delete headless Service ${step.service} (${step.cluster})`,
     run: () => acts.deleteHeadlessService({ spec, side: step.cluster, undoes: step.id }),
+    kubernetes: {
+      cluster: step.cluster,
+      step: step.id,
+      leaves: [`headless Service ${step.service} in ${placeOf(spec, step.cluster)}`],
+    },
   });
   return r.created ? 'created' : 'already there';
 };

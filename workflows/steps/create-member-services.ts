@@ -1,4 +1,5 @@
-import type { StepExecutor } from './step-context.js';
+import { memberServiceName } from '../../core/planner/members.js';
+import { placeOf, type StepExecutor } from './step-context.js';
 
 export const createMemberServices: StepExecutor<'create-member-services'> = async (step, ctx) => {
   const { spec, acts } = ctx;
@@ -8,6 +9,13 @@ export const createMemberServices: StepExecutor<'create-member-services'> = asyn
     key: step.id,
     title: `delete member Services of ${members.join(', ')} (${side})`,
     run: () => acts.deleteMemberServices({ spec, side, members, undoes: step.id }),
+    kubernetes: {
+      cluster: side,
+      step: step.id,
+      leaves: [
+        `LoadBalancer Services ${members.map(memberServiceName).join(', ')} in ${placeOf(spec, side)}`,
+      ],
+    },
   });
   return `created ${r.created.length}`;
 };

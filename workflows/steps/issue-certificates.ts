@@ -1,4 +1,4 @@
-import type { StepExecutor } from './step-context.js';
+import { placeOf, type StepExecutor } from './step-context.js';
 
 export const issueCertificates: StepExecutor<'issue-certificates'> = async (step, ctx) => {
   const { spec, acts, facts } = ctx;
@@ -14,6 +14,11 @@ export const issueCertificates: StepExecutor<'issue-certificates'> = async (step
     title: `delete the issued certificate Secrets ${step.secrets.map((s) => s.name).join(', ')}`,
     run: async () => {
       await acts.deleteIssuedCertificates({ spec, undoes: step.id });
+    },
+    kubernetes: {
+      cluster: 'target',
+      step: step.id,
+      leaves: [`Secrets ${step.secrets.map((s) => s.name).join(', ')} in ${placeOf(spec, 'target')}`],
     },
   });
   return r.secrets.map((s) => `${s.secret}: issued ${s.issued.length}, kept ${s.kept.length}`).join('; ');

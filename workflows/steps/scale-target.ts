@@ -1,7 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import { REGISTER_SCALE_UNDO_FIRST_PATCH } from '../patches.js';
 import { joinKey, removeJoinedMember, stopJoinedMember } from './join-undo.js';
-import type { StepExecutor } from './step-context.js';
+import { placeOf, type StepExecutor } from './step-context.js';
 
 export const scaleTarget: StepExecutor<'scale-target'> = async (step, ctx) => {
   const { spec, acts, facts, run } = ctx;
@@ -12,6 +12,11 @@ export const scaleTarget: StepExecutor<'scale-target'> = async (step, ctx) => {
     run: async () => {
       await removeJoinedMember(ctx, step.member, facts.memberIds[step.member]);
       await stopJoinedMember(ctx, step.member);
+    },
+    kubernetes: {
+      cluster: 'target' as const,
+      step: step.id,
+      leaves: podLeft(ctx, step.member, step.replicas),
     },
   };
   // Registered before the call: a scale cancelled by an abort may have created the pod already.
@@ -27,3 +32,21 @@ export const scaleTarget: StepExecutor<'scale-target'> = async (step, ctx) => {
   run.registerUndo(undoJoin);
   return `${spec.target.statefulSet} replicas=${r.replicas}${r.created ? ' (created)' : ''}`;
 };
+
+/** What stays in the target when the member's pod cannot be stopped (the last one: everything). */
+function podLeft(
+  { spec }: Parameters<StepExecutor<'scale-target'>>[1],
+  member: string,
+  replicas: number,
+): string[] {
+  const sts = spec.target.statefulSet;
+  const where = placeOf(spec, 'target');
+  if (replicas > 1)
+    return [
+      `pod ${member} of StatefulSet ${sts} in ${where} (not scaled back to ${replicas - 1}) and its PersistentVolumeClaims`,
+    ];
+  return [
+    `StatefulSet ${sts} in ${where} with pod ${member} and its PersistentVolumeClaims`,
+    `headless Service ${spec.target.service} in ${where}`,
+  ];
+}

@@ -29,6 +29,11 @@ export interface StepContext {
 /** Runs one plan step; returns what it did, in the operator's words (the step's note). */
 export type StepExecutor<K extends PlanStepKind> = (step: StepOfKind<K>, ctx: StepContext) => Promise<string>;
 
+/** Where a side's objects are, for the operator: `<context>/<namespace>`. */
+export function placeOf(spec: MigrationSpec, side: Side): string {
+  return `${spec[side].context}/${spec[side].namespace}`;
+}
+
 /** Durations in a validated spec always parse. */
 export function ms(duration: string): number {
   const value = parseDuration(duration);

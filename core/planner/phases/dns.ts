@@ -34,7 +34,7 @@ export function planDns(b: PlanBuilder, { spec, oldMembers, newMembers, oneNames
   );
 }
 
-function strategyLabel(strategy: DnsStrategy): string {
+export function strategyLabel(strategy: DnsStrategy): string {
   switch (strategy.strategy) {
     case 'coredns-hosts':
       return `CoreDNS hosts block in ${strategy.namespace}/${strategy.configMap}`;
