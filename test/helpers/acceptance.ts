@@ -48,7 +48,7 @@ import {
   type LbAddressKind,
   type SandboxTopology,
 } from '../../sandbox/topology.js';
-import { workerNetns } from '../../sandbox/worker-netns.js';
+import { WORKER_NAME, workerNetns } from '../../sandbox/worker-netns.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
 import type { GateName } from '../../core/spec/schema.js';
@@ -391,6 +391,7 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
         const clientEndpoints = clientNs
           ? [...voters].sort().map((name) => memberUrl(name, 'etcd-main'))
           : targetEndpoints;
+        await load.warmUp(clientEndpoints);
         await load.setEndpoints(clientEndpoints);
         readEndpoints = targetEndpoints;
         say(`load client switched to ${clientEndpoints.join(', ')}`);
@@ -556,12 +557,21 @@ async function sourceState(
     objectVersions(target, ns),
     readCorefile(source),
   ]);
+  // Not the migration's: what Kubernetes puts in every namespace, and the per-cluster workers'
+  // ServiceAccount, installed with the workers (deploy/rbac-*.yaml). Source pods: their status moves.
+  const notOurs = new Set([
+    'ConfigMap/kube-root-ca.crt',
+    'ServiceAccount/default',
+    `ServiceAccount/${WORKER_NAME}`,
+  ]);
   return {
     memberIds: ids,
-    objects: Object.fromEntries(Object.entries(objects).filter(([k]) => !k.startsWith('Pod/'))),
+    objects: Object.fromEntries(
+      Object.entries(objects).filter(([k]) => !k.startsWith('Pod/') && k !== `ServiceAccount/${WORKER_NAME}`),
+    ),
     corefile: corefileOf(dns.corefile, ns),
     targetObjects: Object.keys(targetObjects)
-      .filter((k) => !k.startsWith('ConfigMap/kube-root-ca.crt') && !k.startsWith('ServiceAccount/default'))
+      .filter((k) => !notOurs.has(k))
       .sort(),
   };
 }

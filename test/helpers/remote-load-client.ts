@@ -19,6 +19,8 @@ import { summarize, type LoadClientOptions, type LoadSummary, type Operation } f
 /** What the scenarios use of a load client, in this process (LoadClient) or in a client namespace. */
 export interface ScenarioLoadClient {
   start(): void | Promise<void>;
+  /** Opens connections to `endpoints` before traffic goes there, as a real client has them open. */
+  warmUp(endpoints?: string[], serverNames?: Record<string, string>): Promise<void>;
   setEndpoints(endpoints: string[], serverNames?: Record<string, string>): void | Promise<void>;
   stop(): Promise<void>;
   close(): void;
