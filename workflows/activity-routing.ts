@@ -72,6 +72,9 @@ const TALKS_TO_ETCD = new Set<ActivityName>([
   'removeMember',
 ]);
 
+/** Target-side activities that render target objects from the source's: they get sourceManifests. */
+const RENDERS_FROM_SOURCE = new Set<ActivityName>(['ensureHeadlessService', 'scaleTarget']);
+
 export type RoutedActivities = WorkflowActivities & {
   /** Each cluster's worker directly (preflight runs a part on each). Both the same in single mode. */
   onSide: Record<Side, WorkflowActivities>;
@@ -127,6 +130,7 @@ function sideFor(route: Route, input: { side?: Side }, state: RoutingState): Sid
 function withCrossingData(name: ActivityName, side: Side, input: SpecInput, state: RoutingState): SpecInput {
   if (TALKS_TO_ETCD.has(name)) return { ...input, memberAddresses: state.addresses() };
   const manifests = state.sourceManifests();
-  if (side === 'target' && manifests) return { ...input, sourceManifests: manifests };
+  if (side === 'target' && manifests && RENDERS_FROM_SOURCE.has(name))
+    return { ...input, sourceManifests: manifests };
   return input;
 }
