@@ -12,6 +12,8 @@ export const FailureType = {
   JoinUndoFailed: 'JoinUndoFailed',
   MigrationRolledBack: 'MigrationRolledBack',
   FailedAfterSwitch: 'FailedAfterSwitch',
+  /** No worker picked up preflight in time: no worker polls a task queue the spec sends it to. */
+  NoWorker: 'NoWorker',
 
   // etcd
   EtcdUnavailable: 'EtcdUnavailable',

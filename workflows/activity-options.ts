@@ -20,6 +20,8 @@ export interface ActivityDeadlines {
   loadBalancersMs: number;
   /** `deadlines.dns`: how long a cluster's DNS may take to answer the member names. */
   dnsMs: number;
+  /** `deadlines.workerPickup`: how long preflight may wait for a worker to pick it up. */
+  workerPickupMs: number;
 }
 
 /**
@@ -100,6 +102,9 @@ export function activitiesFor(
   const k8s = proxy(changing(kubernetes(stepMs, options.kubernetesOnce ? 1 : undefined), waitForInFlight));
   const members = proxy(changing(membership(stepMs), waitForInFlight));
   const observe = proxy(observation(stepMs));
+  // Preflight is the first activity on each queue: if no worker polls it, the run fails
+  // (workflows/no-worker.ts) instead of waiting. Not retried: a retry would wait on the same queue.
+  const first = proxy({ ...observation(stepMs), scheduleToStartTimeout: deadlines.workerPickupMs });
   const catchUp = proxy(waiting(deadlines.catchUpMs));
   const lbs = proxy(waiting(deadlines.loadBalancersMs));
   const dnsWait = proxy(waiting(deadlines.dnsMs));
@@ -107,7 +112,7 @@ export function activitiesFor(
   const maintenance = proxy(changing(waiting(Math.max(stepMs, 30 * 60_000)), waitForInFlight));
   return {
     // Preflight hashes every source member (heartbeating): as long as any one step may take.
-    preflight: observe.preflight,
+    preflight: first.preflight,
     observe: observe.observe,
     verifyConsistency: observe.verifyConsistency,
     compact: members.compact,

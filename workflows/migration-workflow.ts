@@ -6,13 +6,14 @@ import { upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreflightReport, SourceManifests } from '../core/activity-contract.js';
 import { FailureType } from '../core/failure-types.js';
 import { planMigration } from '../core/planner/plan.js';
-import type { MigrationPlan } from '../core/planner/plan-types.js';
+import type { MigrationPlan, Side } from '../core/planner/plan-types.js';
 import type { MigrationSpec } from '../core/spec/schema.js';
 import { formatSpecErrors, parseMigrationSpec } from '../core/spec/validate.js';
 import { routedActivities, type RoutedActivities } from './activity-routing.js';
 import { afterFailure, complete, stopAt, type MigrationResult } from './endings.js';
 import { installHandlers } from './handlers.js';
 import { MigrationRun } from './migration-run.js';
+import { pickedUp } from './no-worker.js';
 import { runPhases } from './run-phases.js';
 import { SOURCE_KEY, TARGET_KEY } from './search-attributes.js';
 import { ms, type RunFacts } from './steps/step-context.js';
@@ -44,6 +45,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       catchUpMs: ms(spec.deadlines.catchUp),
       loadBalancersMs: ms(spec.deadlines.loadBalancers),
       dnsMs: ms(spec.deadlines.dns),
+      workerPickupMs: ms(spec.deadlines.workerPickup),
     },
     {
       addresses: () => facts.addresses,
@@ -85,14 +87,15 @@ async function preflight(
   acts: RoutedActivities,
 ): Promise<PreflightReport> {
   run.enterPhase('preflight');
-  const report =
-    spec.workers.mode === 'per-cluster'
-      ? await acts.onSide.target.preflight({
-          spec,
-          part: 'target',
-          sourceReport: await acts.onSide.source.preflight({ spec, part: 'source' }),
-        })
-      : await acts.preflight({ spec });
+  // A preflight no worker picks up in time ends the run naming the queue (no-worker.ts).
+  const guarded = (side: Side, p: Promise<PreflightReport>) => pickedUp(run, spec, side, p);
+  let report: PreflightReport;
+  if (spec.workers.mode === 'per-cluster') {
+    const sourceReport = await guarded('source', acts.onSide.source.preflight({ spec, part: 'source' }));
+    report = await guarded('target', acts.onSide.target.preflight({ spec, part: 'target', sourceReport }));
+  } else {
+    report = await guarded('source', acts.preflight({ spec }));
+  }
   if (report.evidence) run.recordEvidence(report.evidence);
   if (report.refusals.length > 0) {
     throw run.fail(

@@ -715,6 +715,11 @@ export const migrationSpecSchema = z
           .describe(
             "Longest wait, per cluster, until that cluster's DNS answers the configured member names (per-cluster workers only; a single worker and `host-aliases` entries are not checked). CoreDNS takes a minute or two to reload.",
           ),
+        workerPickup: positiveDuration
+          .default('5m')
+          .describe(
+            "Longest wait for a worker to pick up preflight, the run's first activity, on its task queue (per-cluster: on each cluster's). Past it the run fails with `NoWorker`, naming the queue no worker polls and the worker to start; nothing was changed. Raise it when the workers start after the run (`etcd-stretch start --no-worker-check`).",
+          ),
         approval: positiveDuration
           .optional()
           .describe(

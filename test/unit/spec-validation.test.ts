@@ -44,7 +44,13 @@ describe('migration spec: a good spec', () => {
     expect(spec.dns.targetCluster).toEqual({ strategy: 'host-aliases' });
     expect(spec.soak).toBe('10m');
     expect(spec.shrink).toEqual({ enabled: true, keepRevisions: 1000 });
-    expect(spec.deadlines).toEqual({ step: '10m', catchUp: '30m', loadBalancers: '15m', dns: '5m' });
+    expect(spec.deadlines).toEqual({
+      step: '10m',
+      catchUp: '30m',
+      loadBalancers: '15m',
+      dns: '5m',
+      workerPickup: '5m',
+    });
     expect(spec.cleanup).toEqual({
       deletePVCs: false,
       removeSourceClusterDns: false,
