@@ -93,11 +93,20 @@ program
   .description('start a migration')
   .argument('<spec>', 'migration spec file (YAML or JSON)')
   .option('--id <workflowId>', 'workflow ID (default: derived from the spec and the time)')
-  .action(async (file: string, opts: { id?: string }) => {
+  .option(
+    '--no-worker-check',
+    'start even if no worker polls a task queue the spec needs (workers that start later)',
+  )
+  .action(async (file: string, opts: { id?: string; workerCheck: boolean }) => {
     const spec = await loadMigrationSpecFile(file).catch(fail);
     const settings = temporalSettings();
     const id = opts.id ?? defaultWorkflowId(spec);
     await withClient(async (client) => {
+      if (opts.workerCheck) {
+        const { missingWorkers, workerCheckRefusal } = await import('./worker-check.js');
+        const refusal = workerCheckRefusal(spec, await missingWorkers(client, spec, settings.taskQueue));
+        if (refusal) throw new Error(refusal);
+      }
       const handle = await client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
         taskQueue: settings.taskQueue,
         workflowId: id,
