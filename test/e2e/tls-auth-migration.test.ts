@@ -1,16 +1,25 @@
 /**
- * Secure by default (issue #7), in the sandbox with real components: a source etcd 3.5 with peer
- * and client TLS, client-certificate authentication and etcd auth moves to the target cluster
- * under a live TLS + password load client; the new members' certificates are issued by the
- * migration from a CA Secret. Then: a client certificate from another CA is refused, a peer
- * connection to a member load balancer from outside its allowed ranges is refused, and the whole
- * workflow history holds none of the secret values the run used.
+ * Secure by default (issue #7), in the sandbox with real components: a source etcd with peer and
+ * client TLS, client-certificate authentication and etcd auth moves to the target cluster under a
+ * live TLS + password load client; the new members' certificates are issued by the migration from
+ * a CA Secret. Then: a client certificate from another CA is refused, a peer connection to a
+ * member load balancer from outside its allowed ranges is refused, and the whole workflow history
+ * holds none of the secret values the run used.
+ *
+ * TLS set-ups that etcd accepts (issue #16, item 10), one run each: the old members' peer
+ * SAN-check setting written as a bare flag in args (etcd 3.5, the README's security section as a
+ * new user follows it), on a line of an `sh -c` script (etcd 3.4) and as an `ETCD_*` variable
+ * (etcd 3.6); the new members get it once, where and as the source writes it (etcd refuses a
+ * variable beside a flag). Two runs give the old members certificates for `*.etcd` only, which
+ * etcd accepts for `etcd-0.etcd` and so must the worker.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { startTestEnvironment, workflowBundle } from '../workflow/harness.js';
 import { historyText, secretsFoundIn } from '../helpers/history-secrets.js';
+import { booleanFlag } from '../../activities/kubernetes/etcd-flags.js';
+import { SKIP_SAN, etcdContainerOf, tlsSourceStatefulSet, type TlsSource } from '../helpers/tls-sources.js';
 import {
   memberClient,
   podNetns,
@@ -21,24 +30,23 @@ import {
 } from '../helpers/tls-scenario.js';
 
 let env: TestWorkflowEnvironment;
-let report: TlsScenarioReport | undefined;
-const atGate: {
+
+interface GateProbe {
   fromAllowed?: { verified: boolean; output: string };
   fromOutside?: { verified: boolean; output: string };
   from?: string;
   outside?: string;
-} = {};
+}
 
 beforeAll(async () => {
   env = await startTestEnvironment();
 });
 afterAll(async () => {
-  await report?.cleanup();
   await env?.teardown();
 });
 
 /** Peer port of etcd-secure-0's load balancer, from an old member's pod (allowed) and a new one's (not). */
-async function probeLoadBalancer(ctx: TlsScenarioContext): Promise<void> {
+async function probeLoadBalancer(ctx: TlsScenarioContext, atGate: GateProbe): Promise<void> {
   const lb = await ctx.target.core.readNamespacedService({
     name: 'etcd-secure-0-lb',
     namespace: ctx.namespace,
@@ -74,13 +82,39 @@ function guarded<T>(p: Promise<T>, ms = 20_000): Promise<T> {
   ]);
 }
 
-describe('secure by default: migrate an etcd with peer and client TLS and auth', () => {
+const RUNS: { title: string; source: TlsSource; wildcardCertificates: boolean }[] = [
+  {
+    title: 'etcd 3.5 by args, the SAN-check setting a bare flag, old member certificates for *.etcd',
+    source: { style: 'args', version: '3.5' },
+    wildcardCertificates: true,
+  },
+  {
+    title: 'etcd 3.4 by an sh -c script, the SAN-check setting a flag in the script',
+    source: { style: 'script', version: '3.4' },
+    wildcardCertificates: false,
+  },
+  {
+    title: 'etcd 3.6, the SAN-check setting an ETCD_* variable, old member certificates for *.etcd',
+    source: { style: 'env', version: '3.6' },
+    wildcardCertificates: true,
+  },
+];
+
+describe.each(RUNS)('secure by default: migrate a TLS + auth etcd: $title', (run) => {
+  let report: TlsScenarioReport | undefined;
+  const atGate: GateProbe = {};
+  afterAll(async () => {
+    await report?.cleanup();
+  });
+
   it('completes under live load: 3 new members, no failed operation, no lost write, hashKV equal', async () => {
     report = await runTlsScenario({
       client: env.client,
       connection: env.nativeConnection,
-      atSwitchGate: probeLoadBalancer,
-      onProgress: (line) => console.log(`[tls] ${line}`),
+      source: run.source,
+      wildcardCertificates: run.wildcardCertificates,
+      atSwitchGate: (ctx) => probeLoadBalancer(ctx, atGate),
+      onProgress: (line) => console.log(`[tls ${run.source.version} ${run.source.style}] ${line}`),
     });
     expect(report.outcome, report.failure ?? report.status?.error ?? undefined).toBe('completed');
     expect(report.finalMembers).toHaveLength(3);
@@ -94,6 +128,28 @@ describe('secure by default: migrate an etcd with peer and client TLS and auth',
     const issue = report.status?.plan?.steps.find((s) => s.kind === 'issue-certificates');
     expect(issue?.state).toBe('done');
     expect(issue?.note).toContain('etcd-secure-peer-tls: issued 3');
+  });
+
+  it('gives the new members the SAN-check setting once, where and as the source writes it', async () => {
+    const ctx = report!.context;
+    // The source StatefulSet is gone after cleanup: its template is the fixture as applied.
+    const source = etcdContainerOf(tlsSourceStatefulSet(run.source));
+    const target = etcdContainerOf(
+      await ctx.target.apps.readNamespacedStatefulSet({ name: 'etcd-secure', namespace: ctx.namespace }),
+    );
+    expect(source.image).toContain(run.source.version === '3.6' ? ':3.6.' : `:v${run.source.version}.`);
+    expect(target.image).toBe(source.image);
+    expect(booleanFlag(source, SKIP_SAN)?.where).toBe(run.source.style);
+    expect(booleanFlag(target, SKIP_SAN)).toEqual({
+      where: run.source.style,
+      text: run.source.style === 'env' ? 'true' : '',
+      value: true,
+    });
+    // Once: not also as a variable beside a flag, nor under etcd 3.6's new name.
+    const everywhere = JSON.stringify([target.command, target.args, target.env]);
+    expect(
+      everywhere.match(/PEER_SKIP_CLIENT_SAN_VERIFICATION|peer-skip-client-san-verification/gi),
+    ).toHaveLength(1);
   });
 
   it('refuses a peer connection to a member load balancer from outside its allowed ranges', () => {

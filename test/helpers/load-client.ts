@@ -4,7 +4,7 @@
  * fail over). Every operation is kept in a history for the checker.
  */
 import { Etcd3 } from 'etcd3';
-import { patchEtcd3Authentication } from '../../activities/etcd/connection.js';
+import { patchEtcd3Authentication, useEtcdServerNameRules } from '../../activities/etcd/connection.js';
 
 export type Outcome = 'ok' | 'failed' | 'indeterminate';
 
@@ -128,6 +128,13 @@ export class LoadClient {
           : {}),
         ...(this.auth ? { auth: this.auth } : {}),
       });
+      if (this.tls) {
+        useEtcdServerNameRules(c, {
+          rootCertificate: this.tls.ca,
+          ...(this.tls.cert ? { certChain: this.tls.cert } : {}),
+          ...(this.tls.key ? { privateKey: this.tls.key } : {}),
+        });
+      }
       if (this.auth) patchEtcd3Authentication(c);
       this.clients.set(endpoint, c);
     }

@@ -1,6 +1,8 @@
 /**
- * The secured migration scenario: a source etcd 3.5 with peer and client TLS, client-certificate
- * authentication and etcd auth (root user), certificates from a CA the test makes; a live load
+ * The secured migration scenario: a source etcd with peer and client TLS, client-certificate
+ * authentication and etcd auth (root user), certificates from a CA the test makes (naming each
+ * member, or only by the wildcard `*.etcd`), its peer SAN-check setting written as a flag, in a
+ * script or as a variable, at an etcd version of choice (tls-sources.ts); a live load
  * client over TLS with a password; the migration workflow (real activities, a real Temporal
  * server) to StatefulSet etcd-secure in cluster "target", whose certificates the migration issues
  * from a CA Secret. Every secret value the run used is returned, so that the caller can search
@@ -17,22 +19,15 @@ import type { NativeConnection } from '@temporalio/worker';
 import { Etcd3, type IOptions } from 'etcd3';
 import YAML from 'yaml';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
-import { patchEtcd3Authentication } from '../../activities/etcd/connection.js';
+import { patchEtcd3Authentication, useEtcdServerNameRules } from '../../activities/etcd/connection.js';
 import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
 import type { MigrationStatus } from '../../workflows/status.js';
 import { checkHistory, type CheckResult } from './history-checker.js';
-import {
-  apply,
-  createNamespaceInBoth,
-  loadManifests,
-  podNetns,
-  readyPods,
-  waitFor,
-  type ClusterClient,
-} from './kube.js';
+import { apply, createNamespaceInBoth, podNetns, readyPods, waitFor, type ClusterClient } from './kube.js';
 import { LoadClient, type LoadSummary } from './load-client.js';
 import { TestPki, type KeyPair } from './test-pki.js';
+import { tlsSourceObjects, type TlsSource } from './tls-sources.js';
 import { inProcessWorkers } from './worker-hosts.js';
 import { cleanUpScenario, scenarioSpec } from './acceptance.js';
 
@@ -47,6 +42,10 @@ export interface TlsScenarioOptions {
   keys?: number;
   opsPerSecond?: number;
   onProgress?: (line: string) => void;
+  /** The source etcd: its version and where it writes the peer SAN-check setting (default: 3.5, env). */
+  source?: TlsSource;
+  /** The source members' certificates name them only by `*.etcd` (and localhost, 127.0.0.1). */
+  wildcardCertificates?: boolean;
   /** Runs at the switch-clients gate, while old and new members and both sides' load balancers exist. */
   atSwitchGate?: (ctx: TlsScenarioContext) => Promise<void>;
 }
@@ -111,7 +110,7 @@ export function tlsScenarioSpec(namespace: string): Record<string, unknown> {
   });
 }
 
-/** A client of one member endpoint (pod IP), checking its certificate against `serverName`. */
+/** A client of one member endpoint (pod IP), checking its certificate against `serverName` as etcd's clients do. */
 export function memberClient(
   endpoint: string,
   serverName: string,
@@ -119,7 +118,9 @@ export function memberClient(
   cert: KeyPair | undefined,
   auth?: { username: string; password: string },
 ): Etcd3 {
-  const client = new Etcd3(memberClientOptions(endpoint, serverName, ca, cert, auth));
+  const options = memberClientOptions(endpoint, serverName, ca, cert, auth);
+  const client = new Etcd3(options);
+  useEtcdServerNameRules(client, options.credentials!);
   if (auth) patchEtcd3Authentication(client);
   return client;
 }
@@ -215,8 +216,9 @@ async function runIn(
     `etcd-${i}.etcd.${ns}.svc`,
     `etcd-${i}.etcd.${ns}.svc.cluster.local`,
   ]);
-  const peer = await pki.issue(ca, 'etcd-peer', [...memberNames, 'localhost', '127.0.0.1']);
-  const server = await pki.issue(ca, 'etcd-server', [...memberNames, 'localhost', '127.0.0.1']);
+  const certificateNames = opts.wildcardCertificates ? ['*.etcd'] : memberNames;
+  const peer = await pki.issue(ca, 'etcd-peer', [...certificateNames, 'localhost', '127.0.0.1']);
+  const server = await pki.issue(ca, 'etcd-server', [...certificateNames, 'localhost', '127.0.0.1']);
   const operator = await pki.issue(ca, 'etcd-stretch');
   const clientCert = await pki.issue(ca, 'load-client');
   const foreignCert = await pki.issue(otherCa, 'intruder');
@@ -238,7 +240,7 @@ async function runIn(
     secret('etcd-client-tls', ns, tlsPair(server, ca)),
     secret('etcd-stretch-operator', ns, tlsPair(operator, ca)),
     secret('etcd-root', ns, { username: 'root', password: rootPassword }),
-    ...loadManifests(path.join(REPO_ROOT, 'test/fixtures/tls-etcd.yaml'), ns),
+    ...tlsSourceObjects(opts.source ?? { style: 'env', version: '3.5' }, ns),
   ]);
   await apply(target, [secret('etcd-ca', ns, { 'tls.crt': ca.certPem, 'tls.key': ca.keyPem })]);
 
