@@ -67,6 +67,19 @@ export interface Evidence {
   revision: number;
 }
 
+/**
+ * Per-cluster mode: one side's part of the verify-consistency evidence, read by that side's worker
+ * (its members by pod IP) at one revision; the workflow combines both sides' (core/routing/side-hashes.ts).
+ */
+export interface SideHashKv {
+  side: Side;
+  revision: number;
+  /** member -> hashKV at `revision`, of the voters that answered */
+  hashes: Record<string, string>;
+  /** member -> why it has no hash (unreachable, no pod IP, not at the revision in time) */
+  errors?: Record<string, string>;
+}
+
 export interface PreflightReport {
   /** Every problem found; empty when the migration may start. Nothing was changed either way. */
   refusals: string[];
@@ -120,7 +133,8 @@ export interface DnsResolution {
 
 export type MigrationActivities = {
   preflight(input: PreflightInput): Promise<PreflightReport>;
-  observe(input: SpecInput): Promise<Evidence>;
+  /** `skipHashKv`: evidence without hashKV (the workflow assembles it from hashKvOnSide readings). */
+  observe(input: SpecInput & { skipHashKv?: boolean }): Promise<Evidence>;
 
   compact(input: SpecInput & { keepRevisions: number }): Promise<{ revision: number; compactedTo: number }>;
   rollingDefragment(
@@ -199,6 +213,11 @@ export type MigrationActivities = {
     input: SpecInput & { to: string },
   ): Promise<{ from: string | null; to: string; alreadyLeader: boolean }>;
   verifyConsistency(input: SpecInput & { members: string[] }): Promise<Evidence>;
+  /**
+   * hashKV of the voters among `members` that belong to `side`, by the worker of that side (pod
+   * IPs), at `revision` (absent: the current one). Members it cannot hash are in `errors`.
+   */
+  hashKvOnSide(input: SpecInput & { side: Side; members: string[]; revision?: number }): Promise<SideHashKv>;
   removeMember(input: MembershipInput & { memberId?: string }): Promise<MembershipResult>;
   scaleSource(input: SpecInput & { replicas: number }): Promise<{ replicas: number }>;
   finalizeTarget(input: SpecInput & { initialCluster: string }): Promise<void>;

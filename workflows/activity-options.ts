@@ -64,7 +64,7 @@ function waiting(deadlineMs: number): ActivityOptions {
   };
 }
 
-/** observe and verifyConsistency heartbeat while they hash (hashKV of a large keyspace is slow). */
+/** observe, verifyConsistency and hashKvOnSide heartbeat while they hash (hashKV of a large keyspace is slow). */
 const observation = (stepMs: number): ActivityOptions => ({
   startToCloseTimeout: stepMs + MARGIN_MS,
   heartbeatTimeout: '20 seconds',
@@ -115,6 +115,7 @@ export function activitiesFor(
     preflight: first.preflight,
     observe: observe.observe,
     verifyConsistency: observe.verifyConsistency,
+    hashKvOnSide: observe.hashKvOnSide,
     compact: members.compact,
     rollingDefragment: maintenance.rollingDefragment,
     ensureHeadlessService: k8s.ensureHeadlessService,

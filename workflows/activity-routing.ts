@@ -51,6 +51,7 @@ const ROUTES: Record<Exclude<ActivityName, 'preflight'>, Route> = {
   promote: 'etcd',
   moveLeader: 'etcd',
   verifyConsistency: 'etcd',
+  hashKvOnSide: 'input',
   removeMember: 'etcd',
   scaleSource: 'source',
   finalizeTarget: 'target',
@@ -69,6 +70,7 @@ const TALKS_TO_ETCD = new Set<ActivityName>([
   'promote',
   'moveLeader',
   'verifyConsistency',
+  'hashKvOnSide',
   'removeMember',
 ]);
 

@@ -52,6 +52,14 @@ export const REGISTER_SCALE_UNDO_FIRST_PATCH = 'register-scale-undo-first';
 export const CONFIRM_DNS_PATCH = 'confirm-dns';
 
 /**
+ * Per-cluster mode: the verify-consistency step reads hashKV on each side by that side's worker
+ * (the side etcd calls go through first, then the other at the same revision) and combines the
+ * readings in the workflow, where one worker used to hash every member (verifyConsistency), the
+ * other side's through their load balancers. Single mode is unchanged.
+ */
+export const HASH_ON_EACH_SIDE_PATCH = 'hash-on-each-side';
+
+/**
  * The rollback goes past an undo whose Kubernetes deletes cannot run (the target's API server
  * is gone, say): it records the failure and what stays in that cluster, tries that cluster's
  * later calls once each when it did not answer, and runs the rest, where it used to stop at the

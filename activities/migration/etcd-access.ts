@@ -24,6 +24,8 @@ import { sidesServedBy } from '../../core/routing/task-queues.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
 
+export { sideOfMember } from '../../core/routing/member-side.js';
+
 export const CLIENT_PORT = 2379;
 
 const SIDES: readonly Side[] = ['source', 'target'];
@@ -94,14 +96,6 @@ async function withTimeout<T>(p: Promise<T>, ms: number, timedOut: () => Error):
   } finally {
     clearTimeout(timer);
   }
-}
-
-export function sideOfMember(spec: MigrationSpec, name: string): Side | 'unknown' {
-  const ordinalOf = (sts: string) =>
-    new RegExp(`^${sts.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-\\d+$`).test(name);
-  if (ordinalOf(spec.target.statefulSet)) return 'target';
-  if (ordinalOf(spec.source.statefulSet)) return 'source';
-  return 'unknown';
 }
 
 /** `scheme://host:port`, with an IPv6 address in brackets. */

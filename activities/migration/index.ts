@@ -24,9 +24,11 @@ import { compact, moveLeader } from '../etcd/maintenance.js';
 import { removeMemberNotLeading } from '../etcd/leader-safe-removal.js';
 import { addLearner, promoteLearner, waitForLearnerCatchUp } from '../etcd/membership.js';
 import { hashKV, listMembers, observeCluster } from '../etcd/observe.js';
+import { EtcdUnavailable } from '../etcd/errors.js';
 import { rollingDefragment } from '../etcd/rolling-defragment.js';
 import type { EtcdAccess } from '../etcd/types.js';
 import { kubeClientFactory, sideOf, type KubeEnv } from '../kubernetes/clients.js';
+import { WrongCluster } from '../kubernetes/errors.js';
 import { applyDnsEntries, removeDnsEntries } from '../kubernetes/dns.js';
 import { awaitDnsResolution } from '../kubernetes/dns-confirmation.js';
 import { deleteMemberCertificates, ensureMemberCertificates } from '../kubernetes/member-certificates.js';
@@ -48,6 +50,7 @@ import {
   stepDeadlineMs,
 } from '../kubernetes/target-statefulset.js';
 import { etcdAccess, sideOfMember } from './etcd-access.js';
+import { sideHashKv } from './side-hash-kv.js';
 import { toEvidence } from './evidence.js';
 import { preflight } from './preflight.js';
 
@@ -124,7 +127,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   const activities: MigrationActivities = {
     preflight: (input) => preflight({ clients, secrets, cluster: deps.cluster }, input),
 
-    observe: (input) => evidenceOf(input),
+    observe: (input) => evidenceOf(input, !input.skipHashKv),
 
     async compact(input) {
       const { keepRevisions } = input;
@@ -301,6 +304,26 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
         throw new ConsistencyMismatch(`hashKV disagrees at revision ${hash.revision}: ${hash.summary}`);
       const obs = await onEtcd(access, observeCluster);
       return toEvidence(spec, obs, hash, sidesServedBy(spec, deps.cluster));
+    },
+    async hashKvOnSide(input) {
+      const { spec, side, members, revision } = input;
+      if (!sidesServedBy(spec, deps.cluster).includes(side))
+        throw new WrongCluster(
+          `hashKvOnSide(${side}) reached the worker of cluster "${deps.cluster}": each side's members are hashed by that side's worker`,
+        );
+      const own = members.filter((m) => sideOfMember(spec, m) === side);
+      const access = await accessFor(input, [side]);
+      const endpoints = pick(access.endpoints, new Set(own));
+      if (Object.keys(endpoints).length === 0)
+        throw new EtcdUnavailable(`no ${side} member of ${own.join(', ') || '(none)'} has a pod IP yet`);
+      return onEtcd({ ...access, endpoints }, (c, rc) =>
+        sideHashKv(
+          c,
+          { side, members: own, ...(revision === undefined ? {} : { revision }) },
+          { callTimeoutMs: stepDeadlineMs(spec) },
+          rc,
+        ),
+      );
     },
     async removeMember(input) {
       const { spec, member, memberId, requiredFaultTolerance } = input;

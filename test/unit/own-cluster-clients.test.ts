@@ -130,4 +130,16 @@ describe('the migration activities of a per-cluster worker', () => {
     expect(failure).toMatchObject({ type: 'WrongCluster', nonRetryable: true });
     expect((failure as Error).message).toContain(REFUSAL);
   });
+
+  it("refuse to hash the other cluster's members (hashKvOnSide), not retried", async () => {
+    const activities = createMigrationActivities({ kubeconfig: twoContextKubeconfig(), cluster: 'source' });
+    const failure = await activities
+      .hashKvOnSide({ spec: makeSpec(), side: 'target', members: ['etcd-main-0'] })
+      .then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    expect(failure).toMatchObject({ type: 'WrongCluster', nonRetryable: true });
+    expect((failure as Error).message).toContain("each side's members are hashed by that side's worker");
+  });
 });

@@ -56,6 +56,8 @@ export interface FakeOptions {
   refusals?: string[];
   /** Leave the plan out of the preflight report, as workers before the recorded plan did. */
   planInWorkflow?: boolean;
+  /** hashKvOnSide reads a different hash on this member (its data diverged). */
+  divergentMember?: string;
 }
 
 interface Member {
@@ -283,6 +285,23 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     async verifyConsistency({ members: names }) {
       await record('verifyConsistency', names.join(','));
       return evidence();
+    },
+    async hashKvOnSide({ side, members: names, revision }) {
+      await record(
+        'hashKvOnSide',
+        `${side} ${names.join(',')}${revision === undefined ? '' : ` @${revision}`}`,
+      );
+      const voters = names.filter((n) =>
+        members.some((m) => m.name === n && m.side === side && !m.isLearner),
+      );
+      const unknown = names.filter((n) => !members.some((m) => m.name === n && m.side === side));
+      return {
+        side,
+        // Every call moves the model's revision on: the second side must be asked for the first's.
+        revision: revision ?? 40 + calls.length,
+        hashes: Object.fromEntries(voters.map((n) => [n, n === opts.divergentMember ? '8' : '7'])),
+        ...(unknown.length ? { errors: Object.fromEntries(unknown.map((n) => [n, 'no endpoint'])) } : {}),
+      };
     },
     async removeMember({ member }) {
       await record('removeMember', member);
