@@ -112,6 +112,10 @@ export function renderStatus(id: string, s: MigrationStatus, opts: RenderOptions
   for (const a of s.approvals.filter((x) => x.mode === 'manual'))
     lines.push(`approved ${a.gate} by ${a.by} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
   for (const c of s.compensations) lines.push(`undo ${c.state}: ${c.title}${c.error ? ` (${c.error})` : ''}`);
+  // A rollback that went past undos that could not run: what to delete by hand there.
+  for (const [cluster, objects] of Object.entries(s.leftBehind?.objects ?? {}))
+    for (const o of objects) lines.push(`left behind in ${cluster}: ${o}`);
+  for (const m of s.leftBehind?.members ?? []) lines.push(`left behind in the etcd cluster: member ${m}`);
   if (s.error) lines.push(`error: ${s.error}`);
   return lines.join('\n');
 }

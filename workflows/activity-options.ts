@@ -87,19 +87,23 @@ function changing(options: ActivityOptions, waitForInFlight: boolean): ActivityO
  * The activities with their options. `taskQueue`: the queue of the worker that runs them
  * (per-cluster mode); absent, they go to the workflow's own queue (single mode).
  * `kubernetesOnce`: the Kubernetes calls get one attempt (a cluster that did not answer an undo
- * through a whole retry policy, activity-routing.ts).
+ * through a whole retry policy, activity-routing.ts); `kubernetesPickupMs`: how long they wait
+ * for a worker to pick them up (ScheduleToStart; never retried).
  */
 export function activitiesFor(
   deadlines: ActivityDeadlines,
   taskQueue?: string,
-  options: { kubernetesOnce?: boolean } = {},
+  options: { kubernetesOnce?: boolean; kubernetesPickupMs?: number } = {},
 ) {
   // Decided once per set of proxies: the cancellation type is fixed when an activity is scheduled.
   const waitForInFlight = patched(WAIT_FOR_IN_FLIGHT_PATCH);
   const { stepMs } = deadlines;
   const proxy = (options: ActivityOptions) =>
     proxyActivities<MigrationActivities>(taskQueue === undefined ? options : { ...options, taskQueue });
-  const k8s = proxy(changing(kubernetes(stepMs, options.kubernetesOnce ? 1 : undefined), waitForInFlight));
+  const k8sOptions = kubernetes(stepMs, options.kubernetesOnce ? 1 : undefined);
+  if (options.kubernetesPickupMs !== undefined)
+    k8sOptions.scheduleToStartTimeout = options.kubernetesPickupMs;
+  const k8s = proxy(changing(k8sOptions, waitForInFlight));
   const members = proxy(changing(membership(stepMs), waitForInFlight));
   const observe = proxy(observation(stepMs));
   // Preflight is the first activity on each queue: if no worker polls it, the run fails

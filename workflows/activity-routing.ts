@@ -20,6 +20,9 @@ export interface RoutingState {
 
 type ActivityName = keyof MigrationActivities;
 
+/** How long a call to a cluster that did not answer waits for its worker to pick it up. */
+const UNANSWERED_PICKUP_MS = 10_000;
+
 /**
  * - a side: always that cluster's worker;
  * - `input`: the cluster the input names (`side`);
@@ -108,15 +111,20 @@ export function routedActivities(
     source: activitiesFor(deadlines, sourceQueue),
     target: activitiesFor(deadlines, targetQueue),
   };
-  const onceOnSide: Record<Side, WorkflowActivities> = {
-    source: activitiesFor(deadlines, sourceQueue, { kubernetesOnce: true }),
-    target: activitiesFor(deadlines, targetQueue, { kubernetesOnce: true }),
-  };
+  // An undo's Kubernetes calls wait for their cluster's worker at most deadlines.step: a cluster
+  // that is lost takes its worker with it, and the rollback goes on without them (endings.ts).
+  const pickup = (kubernetesPickupMs: number, kubernetesOnce = false) => ({
+    source: activitiesFor(deadlines, sourceQueue, { kubernetesPickupMs, kubernetesOnce }),
+    target: activitiesFor(deadlines, targetQueue, { kubernetesPickupMs, kubernetesOnce }),
+  });
+  const undoOnSide = pickup(deadlines.stepMs);
+  const onceOnSide = pickup(Math.min(deadlines.stepMs, UNANSWERED_PICKUP_MS), true);
   const routed: Record<string, unknown> = { preflight: onSide.source.preflight };
   for (const name of Object.keys(ROUTES) as (keyof typeof ROUTES)[]) {
     routed[name] = (input: SpecInput & { side?: Side }) => {
       const side = sideFor(ROUTES[name], input, state);
-      const call = (once(side, name) ? onceOnSide : onSide)[side][name] as (i: unknown) => Promise<unknown>;
+      const proxies = once(side, name) ? onceOnSide : input.undoes !== undefined ? undoOnSide : onSide;
+      const call = proxies[side][name] as (i: unknown) => Promise<unknown>;
       return call(withCrossingData(name, side, input, state));
     };
   }

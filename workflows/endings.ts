@@ -128,6 +128,15 @@ function failedInKubernetes(err: unknown): boolean {
   );
 }
 
+/** No worker polled the cluster's task queue in time (per-cluster: the cluster's worker is gone). */
+function notPickedUp(err: unknown): boolean {
+  return (
+    err instanceof ActivityFailure &&
+    err.cause instanceof TimeoutFailure &&
+    err.cause.timeoutType === 'SCHEDULE_TO_START'
+  );
+}
+
 /** The cluster did not answer: its API server was unreachable, erred with 5xx, or timed out. */
 function didNotAnswer(err: unknown): boolean {
   for (let e: unknown = err; e instanceof Error; e = e.cause) {
@@ -166,6 +175,8 @@ async function rollback({ run, acts, spec }: StepContext, reason: string): Promi
         const k8s = c.kubernetes;
         if (!k8s || !failedInKubernetes(err) || !patched(ROLLBACK_PAST_FAILED_UNDOS_PATCH)) throw err;
         record.endedAt = now();
+        if (notPickedUp(err))
+          record.error = `no worker of the ${k8s.cluster} cluster picked it up in time (${record.error})`;
         record.leftBehind = k8s.leaves;
         if (didNotAnswer(err)) run.clustersNotAnswering.add(k8s.cluster);
         failed.push({ title: c.title, error: record.error, kubernetes: k8s });

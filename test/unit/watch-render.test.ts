@@ -114,6 +114,33 @@ describe('terminal screen (renderStatus)', () => {
     expect(removedMembers(status())).toEqual(['etcd-2']);
   });
 
+  it('lists what a rollback without the target left behind, to delete by hand', () => {
+    const text = renderStatus(
+      'm1',
+      status({
+        workflowState: 'aborted',
+        compensations: [
+          {
+            title: 'delete headless Service etcd-main (target)',
+            state: 'failed',
+            error: 'cannot reach the API server',
+          },
+        ],
+        leftBehind: {
+          objects: { target: ['headless Service etcd-main in target/default'] },
+          members: [],
+          undos: [
+            { title: 'delete headless Service etcd-main (target)', error: 'cannot reach the API server' },
+          ],
+        },
+      }),
+    );
+    expect(text).toContain(
+      'undo failed: delete headless Service etcd-main (target) (cannot reach the API server)',
+    );
+    expect(text).toContain('left behind in target: headless Service etcd-main in target/default');
+  });
+
   it('shows a defragmentation in progress with its retries', () => {
     const text = renderStatus('m1', status({ phase: 'shrink' }), { running: runningSteps(defrag) });
     expect(text).toContain(

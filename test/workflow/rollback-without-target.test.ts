@@ -3,17 +3,22 @@
  * an abort rolls the join back. The undos that delete Kubernetes objects there fail; the
  * rollback goes past them, still removes every new member from etcd and undoes everything in
  * the source, tries the lost cluster's later calls once each, and the result says what stays.
+ * With a worker per cluster, the lost cluster's worker is gone too: its undos stop waiting.
  */
+import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ApplicationFailure } from '@temporalio/common';
 import { WorkflowFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
+import type { etcdMigration } from '../../workflows/migration-workflow.js';
 import { abortSignal } from '../../workflows/messages.js';
-import type { Call } from './fake-activities.js';
+import { createFakeActivities, type Call } from './fake-activities.js';
 import {
   allGates,
+  perClusterWorkersSpec,
   runWithFakes,
   statusOf,
+  testSpec,
   useTestEnvironment,
   waitForStatus,
   workflowBundle,
@@ -138,5 +143,57 @@ describe('rollback without the target', () => {
     expect(calls.some((c) => c.startsWith('removeDns'))).toBe(false);
     expect(result.status.compensations.find((c) => c.state === 'failed')?.title).toMatch(/etcd-main-1/);
     expect(result.status.leftBehind).toBeNull();
+  });
+
+  it("per-cluster: the target's worker is lost with its cluster; its undos give up waiting for it", async () => {
+    const fake = createFakeActivities();
+    const id = randomUUID();
+    const queues = { workflow: `wf-${id}`, source: `src-${id}`, target: `tgt-${id}` };
+    const connection = env().nativeConnection;
+    const workflowWorker = await Worker.create({
+      connection,
+      taskQueue: queues.workflow,
+      workflowBundle: await workflowBundle(),
+    });
+    const [source, target] = await Promise.all(
+      [queues.source, queues.target].map((taskQueue) =>
+        Worker.create({ connection, taskQueue, activities: fake.activities }),
+      ),
+    );
+    const running = [source!.run(), target!.run()];
+    const { r, status } = await workflowWorker.runUntil(async () => {
+      const h = await env().client.workflow.start<typeof etcdMigration>('etcdMigration', {
+        taskQueue: queues.workflow,
+        workflowId: `lost-worker-${id}`,
+        args: [
+          {
+            spec: testSpec({
+              gates: allGates('auto', { leader: 'manual' }),
+              workers: perClusterWorkersSpec(queues),
+              deadlines: { step: '3s' },
+            }),
+          },
+        ],
+      });
+      await waitForStatus(h, 'leader gate', (s) => s.waitingFor?.kind === 'approval');
+      target!.shutdown();
+      await running[1];
+      await h.signal(abortSignal, { by: 'erin', reason: 'the target cluster is gone' });
+      return { r: await h.result(), status: await statusOf(h) };
+    });
+    source!.shutdown();
+    await running[0];
+
+    expect(r.outcome).toBe('aborted');
+    expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
+    expect(fake.world.memberServices.source.size).toBe(0);
+    const failed = status.compensations.filter((c) => c.state === 'failed');
+    expect(failed).toHaveLength(6);
+    for (const c of failed)
+      expect(c.error).toMatch(
+        /^no worker of the target cluster picked it up in time \(activity ScheduleToStart timeout\)$/,
+      );
+    expect(r.leftBehind?.objects.target).toContain('headless Service etcd-main in target/default');
+    expect(r.leftBehind?.members).toEqual([]);
   });
 });
