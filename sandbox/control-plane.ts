@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
-import type { ClusterLayout } from './config.js';
-import { CONTROL_PLANE_ETCD, clusterDir, toolPath } from './config.js';
+import type { ClusterLayout, ClusterName } from './config.js';
+import { CONTROL_PLANE_ETCD, LAYOUTS, clusterDir, toolPath } from './config.js';
 import { gatewayOf } from './network.js';
 import { createClusterPki, type ClusterPki } from './pki.js';
-import { startDaemon, tailFile, waitFor } from './processes.js';
+import { startDaemon, stopDaemon, tailFile, waitFor } from './processes.js';
 import { writeKubeconfig } from './kubeconfig.js';
 
 // Only what the sandbox needs: the StatefulSet controller creates Pods and PVCs
@@ -33,7 +33,7 @@ export function apiserverGatewayUrl(layout: ClusterLayout): string {
   return `https://${gatewayOf(layout)}:${layout.apiserverPort}`;
 }
 
-function readyz(layout: ClusterLayout, pki: ClusterPki): Promise<boolean> {
+function readyz(layout: ClusterLayout, pki: Pick<ClusterPki, 'caCert' | 'admin'>): Promise<boolean> {
   return new Promise((resolve) => {
     const req = https.get(
       `${apiserverUrl(layout)}/readyz`,
@@ -137,4 +137,36 @@ export async function startControlPlane(
     dir,
   );
   return { pki, adminKubeconfig };
+}
+
+const APISERVER_ARGV = 'kube-apiserver.argv.json';
+
+/**
+ * Fault runs: the cluster's API server goes away (its process stops, its port closes); the
+ * cluster's pods, load balancers and node agent keep running as they are. `restartApiserver`
+ * brings it back.
+ */
+export async function stopApiserver(cluster: ClusterName): Promise<void> {
+  const dir = clusterDir(cluster);
+  const pid = Number(fs.readFileSync(path.join(dir, 'pids', 'kube-apiserver.pid'), 'utf8'));
+  const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  fs.writeFileSync(path.join(dir, APISERVER_ARGV), JSON.stringify(argv));
+  await stopDaemon(dir, 'kube-apiserver', 5000);
+}
+
+/** Starts the API server that `stopApiserver` stopped, with the same command line; waits until it is ready. */
+export async function restartApiserver(cluster: ClusterName): Promise<void> {
+  const dir = clusterDir(cluster);
+  const [cmd, ...args] = JSON.parse(fs.readFileSync(path.join(dir, APISERVER_ARGV), 'utf8')) as string[];
+  const apiserver = startDaemon('kube-apiserver', cmd!, args, dir);
+  const pki = path.join(dir, 'pki');
+  await waitFor(
+    `${cluster} kube-apiserver /readyz`,
+    async () =>
+      readyz(LAYOUTS[cluster], {
+        caCert: path.join(pki, 'ca.crt'),
+        admin: { cert: path.join(pki, 'admin.crt'), key: path.join(pki, 'admin.key') },
+      }),
+    { timeoutMs: 120_000, intervalMs: 500, onTimeout: () => `\n${tailFile(apiserver.logFile)}` },
+  );
 }

@@ -159,6 +159,9 @@ export class LoadBalancers {
       if (fault.kind !== b.fault.kind && (fault.kind === 'drop' || fault.kind === 'reset')) {
         for (const c of b.connections) c.destroy();
       }
+      // Fault runs wait for this line: the fault is in effect from here on.
+      if (fault.kind !== b.fault.kind)
+        this.log(`load balancer ${svc.metadata?.namespace}/${svc.metadata?.name} fault ${fault.kind}`);
       b.fault = fault;
       await this.ensureListeners(b);
       // The name resolves before anyone can read it from the status.

@@ -239,10 +239,13 @@ export async function objectVersions(c: ClusterClient, namespace: string): Promi
       ['Secret', c.core.listNamespacedSecret({ namespace })],
       ['ServiceAccount', c.core.listNamespacedServiceAccount({ namespace })],
     ];
+  // All at once, awaited together: a cluster that does not answer fails this once (no
+  // unhandled rejections of the lists after the first).
+  const answers = await Promise.all(lists.map(([, list]) => list));
   const out: Record<string, string> = {};
-  for (const [kind, list] of lists) {
-    for (const o of (await list).items) out[`${kind}/${o.metadata!.name!}`] = o.metadata!.resourceVersion!;
-  }
+  lists.forEach(([kind], i) => {
+    for (const o of answers[i]!.items) out[`${kind}/${o.metadata!.name!}`] = o.metadata!.resourceVersion!;
+  });
   return out;
 }
 
