@@ -211,7 +211,7 @@ function leftBehindOf(
   };
 }
 
-/** "the source has its members back; left in target/ns: ...", for the run's reason. */
+/** "no new member left in the etcd cluster; 2 undo(s) could not run, left behind in target: ...". */
 function describeLeftBehind(left: LeftBehind): string {
   const where = Object.entries(left.objects).map(
     ([cluster, objects]) => `in ${cluster}: ${objects.join('; ')}`,
