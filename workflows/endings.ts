@@ -35,6 +35,7 @@ export async function complete({ run, acts, spec }: StepContext): Promise<Migrat
   run.finishPhases();
   run.status.workflowState = 'completed';
   run.status.step = null;
+  run.publish();
   const evidence = await acts.observe({ spec });
   run.recordEvidence(evidence);
   recordRunFinished('completed');
@@ -46,6 +47,7 @@ export async function stopAt({ run, acts, spec }: StepContext, where: string): P
   const { status } = run;
   status.workflowState = 'stopped';
   status.step = null;
+  run.publish();
   run.finishPhases();
   const evidence = await acts.observe({ spec });
   run.recordEvidence(evidence);
@@ -88,6 +90,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
   run.finishPhases();
   if (aborted) {
     status.workflowState = 'aborted';
+    run.publish();
     recordRunFinished('aborted');
     return {
       outcome: 'aborted',
@@ -99,6 +102,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     };
   }
   status.workflowState = 'rolled-back';
+  run.publish();
   recordRunFinished('rolled-back');
   if (leftBehind)
     throw ApplicationFailure.nonRetryable(
@@ -166,6 +170,7 @@ async function rollback({ run, acts, spec }: StepContext, reason: string): Promi
       const record = status.compensations[i]!;
       try {
         record.startedAt = now();
+        run.publish();
         await c.run();
         record.endedAt = now();
         record.state = 'done';

@@ -52,6 +52,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       sourceManifests: () => learned.sourceManifests,
       clientsSwitched: () => run.clientsSwitched,
       notAnswering: () => run.clustersNotAnswering,
+      stepTitle: (id) => run.progress.find((s) => s.id === id)?.title,
     },
   );
   upsertSearchAttributes([

@@ -30,6 +30,7 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
     await run.checkpoint();
     run.enterPhase(step.phase);
     run.status.step = { index, total: plan.steps.length, id: step.id, title: step.title };
+    run.publish();
     p.state = 'running';
     p.startedAt = now();
     p.endedAt = undefined;
