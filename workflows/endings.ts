@@ -54,7 +54,7 @@ export async function stopAt({ run, acts, spec }: StepContext, where: string): P
   recordRunFinished('stopped');
   return {
     outcome: 'stopped',
-    reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point ${where}; the new members serve the clients: finish later with a new run, or run a reverse migration to go back`,
+    reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point ${where}; the new members serve the clients: finish it later with etcd-stretch start --resume <spec> (docs/resume.md), or run a reverse migration to go back`,
     phases: status.phases,
     finalMembers: evidence.members,
     evidence,
@@ -79,7 +79,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     throw run.fail(
       'failed',
       FailureType.FailedAfterSwitch,
-      `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: the new members serve the clients; the steps still to do are the plan's pending ones in the status (a new run of the same spec cannot resume them yet)`,
+      `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: the new members serve the clients; fix the cause, then finish the migration with a new run of the same spec that resumes it: etcd-stretch start --resume <spec> (docs/resume.md)`,
     );
   }
   const reason = aborted
