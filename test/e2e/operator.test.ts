@@ -33,6 +33,7 @@ import type { MigrationStatus } from '../../workflows/status.js';
 import { workflowBundle } from '../workflow/harness.js';
 import { apply, clusterClient, createNamespace, loadManifests, readyPods, waitFor } from '../helpers/kube.js';
 import { scenarioSpec } from '../helpers/acceptance.js';
+import { EXIT } from '../../client/exit-codes.js';
 
 const run = promisify(execFile);
 const SCREENSHOTS = path.join(REPO_ROOT, 'reports', 'screenshots');
@@ -332,7 +333,7 @@ describe('operator experience', () => {
     await shot(page, 'web-ui-4-aborted');
     await page.close();
 
-    expect(await watchExit).toBe(0);
+    expect(await watchExit).toBe(EXIT.aborted); // watch exits with the run's ending
     fs.writeFileSync(path.join(REPO_ROOT, 'reports', 'operator-watch.txt'), watchOut);
     expect(watchOut).not.toContain('\x1b[');
     const lines = watchOut.split('\n');
