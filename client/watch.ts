@@ -44,6 +44,9 @@ export function progressLine(s: MigrationStatus, running: RunningStep[] = []): s
   return parts.join(' | ');
 }
 
+/** How long a worker has to replay a closed run for its final status (none: no status shown). */
+const CLOSED_QUERY_TIMEOUT_MS = 5_000;
+
 export interface WatchOutput {
   isTTY?: boolean;
   write(text: string): unknown;
@@ -82,7 +85,9 @@ export async function watchMigration(client: Client, id: string, opts: WatchOpti
     const closed = await closedRunEnding(handle, description.status.name);
     // A closed run answers the query only if a worker replays it: its status is then optional.
     const s = closed
-      ? await handle.query(statusQuery).catch(() => undefined)
+      ? await client.connection
+          .withDeadline(Date.now() + CLOSED_QUERY_TIMEOUT_MS, () => handle.query(statusQuery))
+          .catch(() => undefined)
       : await handle.query(statusQuery);
     const running = closed || !s || FINAL.has(s.workflowState) ? [] : runningSteps(description);
     if (s) {

@@ -146,6 +146,10 @@ describe('etcd-stretch against Temporal', () => {
       expect(terminated.code).toBe(EXIT.terminated);
       expect(terminated.stdout).toContain(`${id}: ended in Temporal without an outcome (exit 7)`);
     });
+    // No worker any more: the ending of a closed run still comes from Temporal.
+    const late = await cli('no-worker', 'watch', id, '-o', 'json');
+    expect(late.code, late.stderr).toBe(EXIT.terminated);
+    expect(lastJsonLine(late.stdout)).toMatchObject({ type: 'end', ending: 'terminated', exitCode: 7 });
   }, 300_000);
 
   it('start --watch exits 0 for a completed run, 3 for a failed one, 4 for a rollback', async () => {
