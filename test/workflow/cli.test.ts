@@ -152,6 +152,34 @@ describe('etcd-stretch against Temporal', () => {
     expect(lastJsonLine(late.stdout)).toMatchObject({ type: 'end', ending: 'terminated', exitCode: 7 });
   }, 300_000);
 
+  it('list without a worker: the state and gate from the search attributes the run upserts', async () => {
+    const { file, id } = specFile('cli-no-worker', { gates: allGates('manual') });
+    const handle = env().client.workflow.getHandle(id);
+    const tq = await withWorker({}, async (taskQueue) => {
+      expect((await cli(taskQueue, 'start', file)).code).toBe(EXIT.ok);
+      await waitForStatus(handle, 'the run at its first gate', (s) => s.waitingFor?.kind === 'approval');
+      return taskQueue;
+    });
+    try {
+      await waitFor(
+        'the gate in Temporal visibility',
+        async () => {
+          const query = `WorkflowId = '${id}' AND EtcdMigrationWaitingGate = 'shrink'`;
+          for await (const info of env().client.workflow.list({ query })) return info;
+          return undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
+      const listed = await cli(tq, '-o', 'json', 'list', '--waiting', 'shrink');
+      expect(listed.code, listed.stderr).toBe(EXIT.ok);
+      const row = (JSON.parse(listed.stdout) as MigrationRow[]).find((r) => r.workflowId === id);
+      expect(row).toMatchObject({ state: 'waiting-approval', waitingGate: 'shrink', waitingFor: null });
+      expect(row?.message).toContain('from the search attributes');
+    } finally {
+      await handle.terminate('cli test');
+    }
+  }, 300_000);
+
   it('start --watch exits 0 for a completed run, 3 for a failed one, 4 for a rollback', async () => {
     const completed = specFile('cli-completed', { gates: allGates('auto') });
     await withWorker({}, async (tq) => {
