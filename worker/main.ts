@@ -10,12 +10,14 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, Runtime, type Logger } from '@temporalio/worker';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { createMigrationActivities } from '../activities/migration/index.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes.js';
 import { temporalSettings } from './temporal-connection.js';
 import { dataConverterFromEnvironment } from './payload-codec.js';
+import { changeOriginInterceptor } from '../activities/migration/change-origin-interceptor.js';
 import { createWorkerLogger } from './json-logger.js';
+import { exportMigrationGauges } from './migration-gauges.js';
 import { metricsAddress, migrationMetricsInterceptor, prometheusTelemetry } from './metrics.js';
 import { runWorkers } from './run-workers.js';
 import { workerKubeconfig, workerModeFromEnvironment } from './worker-mode.js';
@@ -66,6 +68,35 @@ function installRuntime(logger: Logger, metrics: string | undefined): string | u
   return undefined;
 }
 
+/** The gauges of the migrations in progress (worker/migration-gauges.ts), on their own connection. */
+async function migrationGauges(
+  settings: ReturnType<typeof temporalSettings>,
+  dataConverter: ReturnType<typeof dataConverterFromEnvironment>,
+  logger: Logger,
+): Promise<{ stop(): Promise<void> }> {
+  const connection = await Connection.connect({
+    address: settings.address,
+    tls: settings.tls as never,
+    apiKey: settings.apiKey,
+  });
+  const client = new Client({
+    connection,
+    namespace: settings.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
+  let warned = false;
+  const stopSampling = exportMigrationGauges(client, Runtime.instance().metricMeter, (err) => {
+    if (!warned) logger.warn(`migration gauges: cannot list the migrations (${(err as Error).message})`);
+    warned = true;
+  });
+  return {
+    stop: async () => {
+      stopSampling();
+      await connection.close();
+    },
+  };
+}
+
 export async function runWorker(): Promise<void> {
   const logger = createWorkerLogger();
   const metrics = installRuntime(logger, metricsAddress());
@@ -94,7 +125,10 @@ export async function runWorker(): Promise<void> {
       ? { workflowBundle: { codePath: process.env.ETCD_STRETCH_WORKFLOW_BUNDLE } }
       : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
   };
-  const activityOptions = { activities, interceptors: { activity: [migrationMetricsInterceptor] } };
+  const activityOptions = {
+    activities,
+    interceptors: { activity: [migrationMetricsInterceptor, changeOriginInterceptor] },
+  };
   // per-cluster: the workflows on the shared workflow queue, the activities on this cluster's own.
   const workers =
     mode.mode === 'single'
@@ -115,10 +149,12 @@ export async function runWorker(): Promise<void> {
     payloads: dataConverter ? 'encrypted' : 'plain',
     metrics: metrics ? `http://${metrics}/metrics` : 'off',
   });
+  const gauges = metrics ? await migrationGauges(settings, dataConverter, logger) : undefined;
   // Returns after SIGINT/SIGTERM once running tasks finished or timed out, in every worker.
   try {
     await runWorkers(workers);
   } finally {
+    await gauges?.stop();
     await connection.close();
   }
 }
