@@ -39,7 +39,7 @@ function run(...args: string[]): Promise<{ code: number | null; stdout: string; 
 
 describe('the etcd-stretch command', () => {
   it('is the package bin, a node script', () => {
-    expect(pkg.bin['etcd-stretch']).toBe('bin/etcd-stretch.mjs');
+    expect(pkg.bin['etcd-stretch']).toBe('client/etcd-stretch.mjs');
     const entry = path.join(REPO_ROOT, pkg.bin['etcd-stretch']!);
     expect(fs.readFileSync(entry, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     expect(fs.statSync(entry).mode & 0o111).not.toBe(0);

@@ -1,5 +1,5 @@
 /**
- * The CLI as an operator runs it (bin/etcd-stretch.mjs, spawned), against a dev server and a
+ * The CLI as an operator runs it (client/etcd-stretch.mjs, spawned), against a dev server and a
  * worker with fake activities: the derived workflow ID and the refused second start, `list` of a
  * run waiting at a gate, `--output json`, and the exit codes of `watch` and `start --watch`.
  */
@@ -19,7 +19,7 @@ import { createFakeActivities, nonRetryable, type FakeOptions } from './fake-act
 import { allGates, createWorker, testSpec, useTestEnvironment, waitForStatus } from './harness.js';
 
 const env = useTestEnvironment();
-const BIN = path.join(REPO_ROOT, 'bin', 'etcd-stretch.mjs');
+const BIN = path.join(REPO_ROOT, 'client', 'etcd-stretch.mjs');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-test-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 

@@ -4,4 +4,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../client/cli.ts');
+await import('./cli.ts');
