@@ -149,10 +149,12 @@ program
             if (refusal) throw new Error(refusal);
           },
         });
-        print(`started ${started.workflowId}\nwatch it:   etcd-stretch watch ${started.workflowId}`, {
-          ...started,
-          namespace: settings.namespace,
-        });
+        const data = { ...started, namespace: settings.namespace };
+        // With --watch, JSON Lines throughout: this line, then watch's.
+        if (opts.watch && globals().output === 'json')
+          process.stdout.write(JSON.stringify({ type: 'started', ...data }) + '\n');
+        else
+          print(`started ${started.workflowId}\nwatch it:   etcd-stretch watch ${started.workflowId}`, data);
         if (!opts.watch) return EXIT.ok;
         const { watchMigration } = await import('./watch.js');
         const watched = await watchMigration(client, started.workflowId, {

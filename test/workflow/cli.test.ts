@@ -192,6 +192,13 @@ describe('etcd-stretch against Temporal', () => {
     await withWorker({ refusals: ['StatefulSet etcd-main already exists in target'] }, async (tq) => {
       const r = await cli(tq, 'start', refused.file, '--watch', '--interval', '200', '-o', 'json');
       expect(r.code, r.stderr).toBe(EXIT.failed);
+      // JSON Lines throughout: the start, the progress, the end.
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string });
+      expect(lines[0]).toMatchObject({ type: 'started', workflowId: refused.id });
+      expect(lines.slice(1, -1).every((l) => l.type === 'progress')).toBe(true);
       expect(lastJsonLine(r.stdout)).toMatchObject({ type: 'end', ending: 'failed', exitCode: 3 });
       expect(String(lastJsonLine(r.stdout).message)).toContain('etcd-main already exists');
     });
