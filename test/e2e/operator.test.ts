@@ -504,6 +504,20 @@ describe('operator experience', () => {
     expect(value('etcd_stretch_phase_duration_sum', { phase: 'shrink' })).toBeGreaterThan(0);
     expect(value('etcd_stretch_migrations_finished', { outcome: 'aborted' })).toBe(1);
     expect(value('etcd_stretch_migrations_finished', { outcome: 'rolled-back' })).toBe(1);
+    // Gauges: each learner's lag while its catch-up was awaited, back to 0 once the wait ended;
+    // the running migrations, sampled from Temporal while the runs went on.
+    const sampled = (name: string, labels: Record<string, string>) =>
+      text
+        .split('\n')
+        .some(
+          (l) =>
+            l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)),
+        );
+    for (let i = 0; i < joined.added; i++) {
+      expect(sampled('etcd_stretch_learner_lag_entries', { member: `${targetName(ns)}-${i}` })).toBe(true);
+      expect(value('etcd_stretch_learner_lag_entries', { member: `${targetName(ns)}-${i}` })).toBe(0);
+    }
+    expect(sampled('etcd_stretch_migrations', {})).toBe(true);
   });
 
   it('worker logs: JSON lines with level, time, message, workflow and run IDs, activity type', () => {
