@@ -54,6 +54,8 @@ export interface SourceManifests {
 export interface PreflightInput extends SpecInput {
   part?: Side;
   sourceReport?: PreflightReport;
+  /** Resume what an earlier run of this migration left (activities/migration/resume-preflight.ts). */
+  resume?: boolean;
 }
 
 /** Health and consistency of the whole (possibly stretched) cluster at one moment. */

@@ -45,7 +45,7 @@ async function ensureSearchAttributes(
   } catch (err) {
     // Temporal Cloud manages search attributes through its own API: say so and go on.
     logger.warn(
-      `could not register search attributes (${(err as Error).message}); register EtcdMigrationPhase, EtcdMigrationSource, EtcdMigrationTarget (Keyword) yourself`,
+      `could not register search attributes (${(err as Error).message}); register ${SEARCH_ATTRIBUTE_KEYS.map((k) => k.name).join(', ')} (Keyword) yourself: a run whose upsert names one that is not registered stops at its workflow task`,
     );
   } finally {
     await connection.close();

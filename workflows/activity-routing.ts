@@ -8,6 +8,7 @@ import type { MigrationActivities, Side, SourceManifests, SpecInput } from '../c
 import { taskQueueOf } from '../core/routing/task-queues.js';
 import type { MigrationSpec } from '../core/spec/schema.js';
 import { activitiesFor, type ActivityDeadlines, type WorkflowActivities } from './activity-options.js';
+import { activitySummary, type SummaryInput } from './activity-summary.js';
 
 /** What routing reads from the run at call time. */
 export interface RoutingState {
@@ -16,9 +17,15 @@ export interface RoutingState {
   clientsSwitched(): boolean;
   /** Clusters that did not answer an undo (the rollback): their Kubernetes calls get one attempt. */
   notAnswering?(): ReadonlySet<Side>;
+  /** A plan step's title by its id (for the activity summaries the Web UI shows). */
+  stepTitle?(id: string): string | undefined;
 }
 
 type ActivityName = keyof MigrationActivities;
+type Call = (input: unknown) => Promise<unknown>;
+type CallWithOptions = {
+  executeWithOptions(options: { summary: string }, args: [unknown]): Promise<unknown>;
+};
 
 /** How long a call to a cluster that did not answer waits for its worker to pick it up. */
 const UNANSWERED_PICKUP_MS = 10_000;
@@ -98,16 +105,17 @@ export function routedActivities(
   if (sourceQueue === undefined || targetQueue === undefined) {
     const acts = activitiesFor(deadlines);
     const onceActs = activitiesFor(deadlines, undefined, { kubernetesOnce: true });
-    const single: Record<string, unknown> = { ...acts };
+    const single: Record<string, unknown> = {};
     for (const name of Object.keys(ROUTES) as (keyof typeof ROUTES)[]) {
       single[name] = (input: SpecInput & { side?: Side }) => {
         const side = sideFor(ROUTES[name], input, state);
-        return ((once(side, name) ? onceActs : acts)[name] as (i: unknown) => Promise<unknown>)(input);
+        return summarised(name, (once(side, name) ? onceActs : acts)[name], side, input, state);
       };
     }
-    return { ...(single as WorkflowActivities), onSide: { source: acts, target: acts } };
+    const both = withSummaries(acts, undefined, state);
+    return { ...both, ...(single as WorkflowActivities), onSide: { source: both, target: both } };
   }
-  const onSide: Record<Side, WorkflowActivities> = {
+  const proxiesOnSide: Record<Side, WorkflowActivities> = {
     source: activitiesFor(deadlines, sourceQueue),
     target: activitiesFor(deadlines, targetQueue),
   };
@@ -119,16 +127,46 @@ export function routedActivities(
   });
   const undoOnSide = pickup(deadlines.stepMs);
   const onceOnSide = pickup(Math.min(deadlines.stepMs, UNANSWERED_PICKUP_MS), true);
-  const routed: Record<string, unknown> = { preflight: onSide.source.preflight };
+  const routed: Record<string, unknown> = {
+    preflight: (input: unknown) =>
+      summarised('preflight', proxiesOnSide.source.preflight, 'source', input, state),
+  };
   for (const name of Object.keys(ROUTES) as (keyof typeof ROUTES)[]) {
     routed[name] = (input: SpecInput & { side?: Side }) => {
       const side = sideFor(ROUTES[name], input, state);
-      const proxies = once(side, name) ? onceOnSide : input.undoes !== undefined ? undoOnSide : onSide;
-      const call = proxies[side][name] as (i: unknown) => Promise<unknown>;
-      return call(withCrossingData(name, side, input, state));
+      const proxies = once(side, name) ? onceOnSide : input.undoes !== undefined ? undoOnSide : proxiesOnSide;
+      return summarised(name, proxies[side][name], side, withCrossingData(name, side, input, state), state);
     };
   }
+  const onSide: Record<Side, WorkflowActivities> = {
+    source: withSummaries(proxiesOnSide.source, 'source', state),
+    target: withSummaries(proxiesOnSide.target, 'target', state),
+  };
   return { ...(routed as WorkflowActivities), onSide };
+}
+
+/** Calls `proxy` with the summary the Web UI shows for it (activity-summary.ts). */
+function summarised(
+  name: string,
+  proxy: unknown,
+  side: Side | undefined,
+  input: unknown,
+  state: RoutingState,
+) {
+  const summary = activitySummary(name, input as SummaryInput, side, (id) => state.stepTitle?.(id));
+  return (proxy as CallWithOptions).executeWithOptions({ summary }, [input]);
+}
+
+/** Every activity of `acts`, called with its summary. */
+function withSummaries(
+  acts: WorkflowActivities,
+  side: Side | undefined,
+  state: RoutingState,
+): WorkflowActivities {
+  const out: Record<string, Call> = {};
+  for (const name of Object.keys(acts))
+    out[name] = (input) => summarised(name, acts[name as ActivityName], side, input, state);
+  return out as unknown as WorkflowActivities;
 }
 
 function sideFor(route: Route, input: { side?: Side }, state: RoutingState): Side {

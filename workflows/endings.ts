@@ -35,6 +35,7 @@ export async function complete({ run, acts, spec }: StepContext): Promise<Migrat
   run.finishPhases();
   run.status.workflowState = 'completed';
   run.status.step = null;
+  run.publish();
   const evidence = await acts.observe({ spec });
   run.recordEvidence(evidence);
   recordRunFinished('completed');
@@ -46,13 +47,14 @@ export async function stopAt({ run, acts, spec }: StepContext, where: string): P
   const { status } = run;
   status.workflowState = 'stopped';
   status.step = null;
+  run.publish();
   run.finishPhases();
   const evidence = await acts.observe({ spec });
   run.recordEvidence(evidence);
   recordRunFinished('stopped');
   return {
     outcome: 'stopped',
-    reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point ${where}; the new members serve the clients: finish later with a new run, or run a reverse migration to go back`,
+    reason: `aborted by ${status.abort!.by} after the client switch (${status.abort!.reason}); stopped at a safe point ${where}; the new members serve the clients: finish it later with etcd-stretch start --resume <spec> (docs/resume.md), or run a reverse migration to go back`,
     phases: status.phases,
     finalMembers: evidence.members,
     evidence,
@@ -77,7 +79,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     throw run.fail(
       'failed',
       FailureType.FailedAfterSwitch,
-      `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: the new members serve the clients; the steps still to do are the plan's pending ones in the status (a new run of the same spec cannot resume them yet)`,
+      `failed after the client switch at ${failed?.id ?? '?'}: ${failed?.note ?? String(err)}; no rollback past the switch: the new members serve the clients; fix the cause, then finish the migration with a new run of the same spec that resumes it: etcd-stretch start --resume <spec> (docs/resume.md)`,
     );
   }
   const reason = aborted
@@ -88,6 +90,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
   run.finishPhases();
   if (aborted) {
     status.workflowState = 'aborted';
+    run.publish();
     recordRunFinished('aborted');
     return {
       outcome: 'aborted',
@@ -99,6 +102,7 @@ export async function afterFailure(ctx: StepContext, err: unknown): Promise<Migr
     };
   }
   status.workflowState = 'rolled-back';
+  run.publish();
   recordRunFinished('rolled-back');
   if (leftBehind)
     throw ApplicationFailure.nonRetryable(
@@ -166,6 +170,7 @@ async function rollback({ run, acts, spec }: StepContext, reason: string): Promi
       const record = status.compensations[i]!;
       try {
         record.startedAt = now();
+        run.publish();
         await c.run();
         record.endedAt = now();
         record.state = 'done';

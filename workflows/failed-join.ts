@@ -57,6 +57,7 @@ export async function undoFailedJoin(
   const why = `join of ${member} failed at ${failedStep.id}: ${error}`;
   log.warn('undoing a failed join', { member, step: failedStep.id, error });
   status.workflowState = 'rolling-back';
+  run.publish();
   await CancellationScope.nonCancellable(async () => {
     await removeJoinedMember(ctx, member, facts.memberIds[member]);
     await stopJoinedMember(ctx, member, { keepHeadlessService: true });
@@ -74,6 +75,7 @@ export async function undoFailedJoin(
   delete facts.memberIds[member];
   for (let i = first; i < failedIndex; i++) if (progress[i]!.state === 'done') progress[i]!.state = 'undone';
   status.workflowState = 'running';
+  run.publish();
   status.notices.push(`${now()} ${why}; undone (member removed, pod stopped)`);
   status.paused = {
     by: 'etcd-stretch',

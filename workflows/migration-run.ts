@@ -9,6 +9,7 @@ import {
   condition,
   log,
   patched,
+  setCurrentDetails,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
@@ -16,9 +17,10 @@ import type { Evidence, MembershipResult } from '../core/activity-contract.js';
 import type { MigrationPlan, PhaseName, Side, StepOfKind } from '../core/planner/plan-types.js';
 import type { AbortInput, ApproveInput, PauseInput } from './messages.js';
 import { recordPhaseEnded, recordRunFinished } from './migration-metrics.js';
-import { ABORT_WINS_AT_GATE_PATCH } from './patches.js';
+import { currentDetails } from './current-details.js';
+import { ABORT_WINS_AT_GATE_PATCH, STATE_SEARCH_ATTRIBUTES_PATCH } from './patches.js';
 import { Saga } from './saga.js';
-import { PHASE_KEY } from './search-attributes.js';
+import { PHASE_KEY, STATE_KEY, WAITING_GATE_KEY } from './search-attributes.js';
 import { initialStatus, type MigrationStatus, type StepProgress, type WaitingFor } from './status.js';
 
 /** Thrown inside the run when an abort before the client switch asks for a rollback. */
@@ -47,6 +49,9 @@ export class MigrationRun {
   private waitingGate: string | null = null;
   private readonly approvals = new Set<string>();
   private currentScope: CancellationScope | undefined;
+  /** Runs started before the state search attributes do not upsert them (patches.ts). */
+  private readonly upsertsState = patched(STATE_SEARCH_ATTRIBUTES_PATCH);
+  private readonly upserted: { state?: string; gate?: string | null } = {};
 
   get clientsSwitched(): boolean {
     return this.status.clientsSwitched;
@@ -119,6 +124,7 @@ export class MigrationRun {
       requiredFaultTolerance: plan.requiredFaultTolerance,
     };
     this.status.workflowState = 'running';
+    this.publish();
   }
 
   /** Each plan step's progress, in plan order (empty before planning). */
@@ -135,6 +141,25 @@ export class MigrationRun {
     this.status.phases.push({ name: phase, startedAt: now() });
     upsertSearchAttributes([{ key: PHASE_KEY, value: phase }]);
     log.info('phase started', { phase });
+    this.publish();
+  }
+
+  /**
+   * Shows where the run is: the Web UI's current details, and the state and waiting-gate search
+   * attributes (upserted only when they changed). Called wherever the state or the wait changes.
+   */
+  publish(): void {
+    const { status } = this;
+    setCurrentDetails(currentDetails(status));
+    if (!this.upsertsState) return;
+    const gate = status.waitingFor?.kind === 'approval' ? status.waitingFor.gate : null;
+    const updates: Parameters<typeof upsertSearchAttributes>[0] = [];
+    if (status.workflowState !== this.upserted.state)
+      updates.push({ key: STATE_KEY, value: status.workflowState });
+    if (gate !== (this.upserted.gate ?? null)) updates.push({ key: WAITING_GATE_KEY, value: gate });
+    this.upserted.state = status.workflowState;
+    this.upserted.gate = gate;
+    if (updates.length > 0) upsertSearchAttributes(updates);
   }
 
   finishPhases(): void {
@@ -163,10 +188,12 @@ export class MigrationRun {
       since: now(),
       how: `signal approve {"gate":"${step.gate}","by":"<you>"} (or: etcd-stretch approve ${workflowInfo().workflowId} ${step.gate})`,
     };
+    this.publish();
     await condition(() => this.approvals.has(step.gate) || status.abort !== null);
     this.waitingGate = null;
     status.waitingFor = null;
     status.workflowState = 'running';
+    this.publish();
     // An abort that came with the approval (the same workflow task) wins over it.
     const approved = this.approvals.has(step.gate);
     const aborted = status.abort !== null && (!approved || patched(ABORT_WINS_AT_GATE_PATCH));
@@ -188,9 +215,11 @@ export class MigrationRun {
         by: status.paused.by,
         reason: status.paused.reason,
       };
+      this.publish();
       await condition(() => status.paused === null || rollbackRequested());
       status.waitingFor = null;
       status.workflowState = 'running';
+      this.publish();
       if (rollbackRequested()) throw new AbortRequested();
     }
   }
@@ -209,10 +238,12 @@ export class MigrationRun {
   /** Runs `fn` (a step's wait for the world) with `what` as the status's `waitingFor`. */
   async waitingOn<T>(what: WaitingFor, fn: () => Promise<T>): Promise<T> {
     this.status.waitingFor = what;
+    this.publish();
     try {
       return await fn();
     } finally {
       if (this.status.waitingFor === what) this.status.waitingFor = null;
+      this.publish();
     }
   }
 
@@ -235,6 +266,7 @@ export class MigrationRun {
     this.status.workflowState = 'failed';
     this.status.error = message;
     this.finishPhases();
+    this.publish();
     recordRunFinished(outcome);
     return ApplicationFailure.nonRetryable(message, type, ...(details === undefined ? [] : [details]));
   }

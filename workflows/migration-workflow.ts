@@ -24,6 +24,8 @@ export { REGISTER_JOIN_UNDO_FIRST_PATCH, RETRY_FAILED_JOIN_PATCH } from './patch
 export interface MigrationInput {
   /** The migration spec (references only, no secrets); validated again here. */
   spec: unknown;
+  /** Finish what an earlier run of this migration left: adopt its steps, run the rest (docs/resume.md). */
+  resume?: boolean;
 }
 
 /** Thrown (after compensating) when a failure before the client switch rolled the migration back. */
@@ -52,6 +54,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
       sourceManifests: () => learned.sourceManifests,
       clientsSwitched: () => run.clientsSwitched,
       notAnswering: () => run.clustersNotAnswering,
+      stepTitle: (id) => run.progress.find((s) => s.id === id)?.title,
     },
   );
   upsertSearchAttributes([
@@ -59,7 +62,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     { key: TARGET_KEY, value: `${spec.target.context}/${spec.target.namespace}/${spec.target.statefulSet}` },
   ]);
 
-  const report = await preflight(run, spec, acts);
+  const report = await preflight(run, spec, acts, input.resume === true);
   learned.sourceManifests = report.sourceManifests;
   const plan = planOrRefuse(run, spec, report);
   for (const m of report.observed.members) if (m.id) facts.memberIds[m.name] = m.id;
@@ -85,16 +88,20 @@ async function preflight(
   run: MigrationRun,
   spec: MigrationSpec,
   acts: RoutedActivities,
+  resume: boolean,
 ): Promise<PreflightReport> {
   run.enterPhase('preflight');
   // A preflight no worker picks up in time ends the run naming the queue (no-worker.ts).
   const guarded = (side: Side, p: Promise<PreflightReport>) => pickedUp(run, spec, side, p);
   let report: PreflightReport;
   if (spec.workers.mode === 'per-cluster') {
-    const sourceReport = await guarded('source', acts.onSide.source.preflight({ spec, part: 'source' }));
+    const sourceReport = await guarded(
+      'source',
+      acts.onSide.source.preflight({ spec, part: 'source', ...(resume ? { resume } : {}) }),
+    );
     report = await guarded('target', acts.onSide.target.preflight({ spec, part: 'target', sourceReport }));
   } else {
-    report = await guarded('source', acts.preflight({ spec }));
+    report = await guarded('source', acts.preflight({ spec, ...(resume ? { resume } : {}) }));
   }
   if (report.evidence) run.recordEvidence(report.evidence);
   if (report.refusals.length > 0) {

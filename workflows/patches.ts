@@ -67,3 +67,10 @@ export const HASH_ON_EACH_SIDE_PATCH = 'hash-on-each-side';
  * membership undo still stops it.
  */
 export const ROLLBACK_PAST_FAILED_UNDOS_PATCH = 'rollback-past-failed-undos';
+
+/**
+ * The run keeps the `EtcdMigrationState` and `EtcdMigrationWaitingGate` search attributes up to
+ * date (upserts when its state or waiting gate changes), so the Web UI lists runs by state and
+ * by the gate they wait at. Decided once, when the run starts.
+ */
+export const STATE_SEARCH_ATTRIBUTES_PATCH = 'state-search-attributes';

@@ -1,9 +1,11 @@
 /**
  * Runs the plan's steps in order, phase after phase: a checkpoint (pause, abort) before each
  * step, the gate that opens each phase, each step through its executor. A failed join is undone
- * and retried after resume; any other failure goes up to the run's ending (endings.ts).
+ * and retried after resume; any other failure goes up to the run's ending (endings.ts). Steps a
+ * resumed run adopted (done by an earlier run) are not run again (adopted-steps.ts).
  */
 import type { PlanStep } from '../core/planner/plan-types.js';
+import { adoptStep } from './adopted-steps.js';
 import { retryableJoin, undoFailedJoin } from './failed-join.js';
 import { now } from './migration-run.js';
 import { executeStep, type StepContext } from './steps/index.js';
@@ -27,9 +29,17 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
   while (index < plan.steps.length) {
     const step = plan.steps[index]!;
     const p = progress[index]!;
+    if (step.adopted) {
+      // Done by an earlier run of this migration (a resumed run): not run again.
+      p.note = await adoptStep(step, ctx);
+      p.state = 'done';
+      index++;
+      continue;
+    }
     await run.checkpoint();
     run.enterPhase(step.phase);
     run.status.step = { index, total: plan.steps.length, id: step.id, title: step.title };
+    run.publish();
     p.state = 'running';
     p.startedAt = now();
     p.endedAt = undefined;

@@ -19,6 +19,7 @@ import type { Side } from '../../core/activity-contract.js';
 import { noopRunContext, type RunContext } from '../run-context.js';
 import { WrongCluster } from './errors.js';
 import type { PatchOp } from './json-patch.js';
+import { loadKubeconfigFiles } from './kubeconfig-files.js';
 import { ownClusterKubeConfig } from './own-cluster.js';
 
 /** Field manager of every write (server-side apply and patches). */
@@ -109,7 +110,8 @@ export interface KubeClientFactoryOptions {
 }
 
 /**
- * Client sets per context from a kubeconfig: a `KubeConfig`, a file path, or (default)
+ * Client sets per context from a kubeconfig: a `KubeConfig`, a KUBECONFIG-style list of files
+ * (one path, or several merged as kubectl does), or (default)
  * the usual lookup (`KUBECONFIG`, `~/.kube/config`, in-cluster). Cached per context.
  */
 export function kubeClientFactory(
@@ -129,9 +131,11 @@ export function kubeClientFactory(
     if (base) return base;
     if (source instanceof KubeConfig) base = source;
     else {
-      base = new KubeConfig();
-      if (typeof source === 'string') base.loadFromFile(source);
-      else base.loadFromDefault();
+      if (typeof source === 'string') base = loadKubeconfigFiles(source);
+      else {
+        base = new KubeConfig();
+        base.loadFromDefault();
+      }
     }
     return base;
   };

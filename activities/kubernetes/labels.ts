@@ -8,6 +8,12 @@ export const STATEFULSET_LABEL = 'etcd-stretch.io/statefulset';
 export const MEMBER_LABEL = 'etcd-stretch.io/member';
 /** On the target StatefulSet: `<context>/<namespace>/<statefulset>` it was rendered from. */
 export const SOURCE_ANNOTATION = 'etcd-stretch.io/source';
+/**
+ * On the target StatefulSet, from its creation: the source members the migration started from
+ * (JSON `[{name, peerURLs}]`, the old members of the first `--initial-cluster`). A resumed run
+ * plans from them (core/planner/resume.ts) after some have left.
+ */
+export const SOURCE_MEMBERS_ANNOTATION = 'etcd-stretch.io/source-members';
 /** On the target headless Service: the hostAliases entries of the `host-aliases` DNS strategy (JSON). */
 export const HOST_ALIASES_ANNOTATION = 'etcd-stretch.io/host-aliases';
 /** On the source PVCs at cleanup, before their StatefulSet goes: which StatefulSet they belonged to. */

@@ -6,12 +6,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeconfigFiles } from './kubeconfig-files.js';
 
 /** Where a Pod finds its ServiceAccount's CA, token and namespace (`KubeConfig.loadFromCluster`). */
 export const SERVICE_ACCOUNT_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
 
 export interface OwnClusterOptions {
-  /** A kubeconfig (file or loaded) with a context named `cluster`; absent: the Pod's ServiceAccount. */
+  /**
+   * A kubeconfig (loaded, or a KUBECONFIG-style list of files) with a context named `cluster`;
+   * absent: the Pod's ServiceAccount.
+   */
   kubeconfig?: KubeConfig | string;
   /** Prefix of the ServiceAccount files, as `loadFromCluster(pathPrefix)` takes it (tests outside a Pod). */
   inClusterPathPrefix?: string;
@@ -21,9 +25,7 @@ export function ownClusterKubeConfig(cluster: string, options: OwnClusterOptions
   const { kubeconfig } = options;
   if (kubeconfig === undefined) return inCluster(cluster, options.inClusterPathPrefix ?? '');
   if (kubeconfig instanceof KubeConfig) return onlyContext(kubeconfig, cluster, 'the kubeconfig');
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  return onlyContext(kc, cluster, `KUBECONFIG ${kubeconfig}`);
+  return onlyContext(loadKubeconfigFiles(kubeconfig), cluster, `KUBECONFIG ${kubeconfig}`);
 }
 
 /** `base` reduced to the context `cluster`, its cluster and its user. */

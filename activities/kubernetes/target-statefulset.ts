@@ -28,7 +28,7 @@ import {
   refusalsAsPreconditions,
   retryOnConflict,
 } from './errors.js';
-import { STATEFULSET_LABEL, isManagedByUs, ordinalOf } from './labels.js';
+import { SOURCE_MEMBERS_ANNOTATION, STATEFULSET_LABEL, isManagedByUs, ordinalOf } from './labels.js';
 import { listStatefulSetPods, waitUntil, type PodSummary } from './pods.js';
 import {
   finalEtcdContainer,
@@ -218,6 +218,13 @@ export async function scaleTarget(env: KubeEnv, input: ScaleTargetInput): Promis
       initialCluster: input.initialCluster,
       hostAliases,
     });
+    const meta = (rendered.statefulSet.metadata ??= {});
+    meta.annotations = {
+      ...meta.annotations,
+      [SOURCE_MEMBERS_ANNOTATION]:
+        current?.metadata?.annotations?.[SOURCE_MEMBERS_ANNOTATION] ??
+        sourceMembersOf(spec, input.initialCluster),
+    };
     const before = await listStatefulSetPods(target, name);
     const applied = await applyObject(target, rendered.statefulSet, 'statefulsets.apps');
     const member = `${name}-${replicas - 1}`;
@@ -428,4 +435,14 @@ export async function finalizeTarget(
       pods: await listStatefulSetPods(target, name),
     };
   });
+}
+
+/** The source members of an `--initial-cluster` (the first one lists them all), for SOURCE_MEMBERS_ANNOTATION. */
+export function sourceMembersOf(spec: MigrationSpec, initialCluster: string): string {
+  const members = new Map<string, string[]>();
+  for (const { name, url } of parseInitialCluster(initialCluster)) {
+    if (ordinalOf(spec.target.statefulSet, name) !== undefined) continue;
+    members.set(name, [...(members.get(name) ?? []), url]);
+  }
+  return JSON.stringify([...members].map(([name, peerURLs]) => ({ name, peerURLs })));
 }

@@ -53,6 +53,7 @@ import { etcdAccess, sideOfMember } from './etcd-access.js';
 import { sideHashKv } from './side-hash-kv.js';
 import { toEvidence } from './evidence.js';
 import { preflight } from './preflight.js';
+import { resumePreflight } from './resume-preflight.js';
 
 export class ConsistencyMismatch extends defineErrorType(FailureType.ConsistencyMismatch, true) {}
 export class LearnerPodNotRunning extends defineErrorType(FailureType.LearnerPodNotRunning, false) {}
@@ -125,7 +126,10 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   }
 
   const activities: MigrationActivities = {
-    preflight: (input) => preflight({ clients, secrets, cluster: deps.cluster }, input),
+    preflight: (input) =>
+      input.resume
+        ? resumePreflight({ clients, secrets, cluster: deps.cluster }, input.spec)
+        : preflight({ clients, secrets, cluster: deps.cluster }, input),
 
     observe: (input) => evidenceOf(input, !input.skipHashKv),
 

@@ -135,6 +135,8 @@ export type PlanStep = PlanAction & {
   title: string;
   /** Membership once this step is done. */
   after: MembershipState;
+  /** Done by an earlier run of this migration (resume, core/planner/resume.ts): not run again. */
+  adopted?: true;
 };
 
 export type StepOfKind<K extends PlanStepKind> = Extract<PlanStep, { kind: K }>;

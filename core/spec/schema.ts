@@ -163,7 +163,7 @@ const loadBalancerSchema = z
     annotations: annotations
       .default({})
       .describe(
-        "Annotations on every member load balancer of this side: the cloud's settings, e.g. an internal load balancer and its subnet (the README's Kubernetes section lists them for AWS, GKE, AKS and Yandex Cloud). Without them the cloud makes its default kind, often a public load balancer.",
+        "Annotations on every member load balancer of this side: the cloud's settings, e.g. an internal load balancer and its subnet (docs/kubernetes.md lists them for AWS, GKE, AKS and Yandex Cloud). Without them the cloud makes its default kind, often a public load balancer.",
       ),
     sourceRanges: z
       .array(cidr)
@@ -566,7 +566,7 @@ const workersSchema = z
       .describe("The target cluster's worker."),
   })
   .describe(
-    'Where the activities run: one worker that reaches both clusters, or one worker in each. Start the workers to match (README: Workers).',
+    'Where the activities run: one worker that reaches both clusters, or one worker in each. Start the workers to match (docs/workers.md).',
   );
 
 const tlsSchema = z

@@ -69,6 +69,12 @@ export interface ScenarioOptions {
   onStatus?: (ctx: ScenarioContext) => Promise<void>;
   /** Keep calling onStatus after the client switch, until the run ends (faults in retire). */
   onStatusAfterSwitch?: boolean;
+  /**
+   * When the run has ended (failed after the switch, stopped), a second run of the same spec
+   * with `resume: true` (etcd-stretch start --resume) finishes it; the report is of that run,
+   * `firstRun` of the first.
+   */
+  resume?: boolean;
   /** The source etcd (StatefulSet and headless Service `etcd`) and its members; default the article's 3. */
   sourceFixture?: SourceFixture;
   /** The spec's `target.replicas` (default: unset, the source's size); the final members follow it. */
@@ -132,6 +138,8 @@ export interface ScenarioReport extends LoadSummary {
   quorum: QuorumReport;
   /** How the workflow failed, when it did. */
   failure?: string;
+  /** With `resume`: how the first run ended, and the resumed run's workflow ID. */
+  firstRun?: { outcome: string; reason: string; resumedBy: string };
   /** Source state before and after, for runs that must leave it untouched (aborts). */
   sourceStateBefore: SourceState;
   sourceStateAfter?: SourceState;
@@ -330,6 +338,7 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
   let result: MigrationResult | undefined;
   let failure: unknown;
   let finalStatus: MigrationStatus | undefined;
+  let firstRun: ScenarioReport['firstRun'];
   const runs = host.run(taskQueue, workflowId, async () => {
     handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue,
@@ -417,6 +426,27 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
       }
     } else {
       await handle.terminate('the fault hook failed').catch(() => undefined);
+    }
+    if (opts.resume && !hookError) {
+      const resumedBy = `${workflowId}-resume`;
+      firstRun = {
+        outcome: result?.outcome ?? 'failed',
+        reason: failure instanceof Error ? failureChain(failure) : (result?.reason ?? ''),
+        resumedBy,
+      };
+      say(`first run ended ${firstRun.outcome}; resuming with ${resumedBy}`);
+      result = undefined;
+      failure = undefined;
+      handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
+        taskQueue,
+        workflowId: resumedBy,
+        args: [{ spec: runSpec, resume: true }],
+      });
+      try {
+        result = await handle.result();
+      } catch (err) {
+        failure = err;
+      }
     }
     // Queries need a worker: ask while this one still runs.
     finalStatus = await handle.query(statusQuery).catch(() => undefined);
@@ -518,6 +548,7 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
           : JSON.stringify(failure),
     sourceStateBefore,
     sourceStateAfter,
+    ...(firstRun ? { firstRun } : {}),
   };
 }
 

@@ -15,6 +15,8 @@ import type {
   SpecInput,
 } from '../../core/activity-contract.js';
 import { withPlan } from '../../activities/migration/plan-once.js';
+import { planResume } from '../../core/planner/resume.js';
+import type { MigrationSpec } from '../../core/spec/schema.js';
 
 export interface Link {
   name: keyof MigrationActivities;
@@ -128,10 +130,44 @@ export function createFakeActivities(opts: FakeOptions = {}) {
     evidence: evidence(),
   });
 
+  /** What the resume preflight reads from the model: members by peer URL, both StatefulSets. */
+  const resumeReport = (spec: MigrationSpec): PreflightReport => {
+    const peer = (m: Member) => `http://${m.name}.${spec[m.side].service}:2380`;
+    const observed = members.map((m) => ({
+      name: m.name,
+      id: m.id,
+      isLearner: m.isLearner,
+      peerURLs: [peer(m)],
+    }));
+    const startedFrom = Array.from({ length: sourceSize }, (_, i) => ({
+      name: `etcd-${i}`,
+      peerURLs: [`http://etcd-${i}.${spec.source.service}:2380`],
+      isLearner: false,
+    }));
+    const report = {
+      refusals: [],
+      warnings: [],
+      observed: { members: observed },
+      sourceReplicas: world.sourceReplicas,
+    };
+    try {
+      const { plan } = planResume(spec, {
+        members: observed,
+        startedFrom,
+        sourceReplicas: world.sourceReplicas,
+        targetReplicas: world.targetExists ? world.targetReplicas : null,
+      });
+      return { ...report, evidence: evidence(), plan };
+    } catch (err) {
+      return { ...report, planError: err instanceof Error ? err.message : String(err) };
+    }
+  };
+
   let answerLost = false;
   const activities: MigrationActivities = {
-    async preflight({ spec, part, sourceReport }: PreflightInput): Promise<PreflightReport> {
+    async preflight({ spec, part, sourceReport, resume }: PreflightInput): Promise<PreflightReport> {
       await record('preflight', part ? `${spec.source.statefulSet} ${part}` : spec.source.statefulSet);
+      if (resume) return resumeReport(spec);
       // Plans the way the real preflight activity does (opts.planInWorkflow: as before that).
       const report: PreflightReport = {
         refusals: opts.refusals ?? [],

@@ -8,7 +8,7 @@ import { confirmDns } from './confirm-dns.js';
 import { placeOf, type RunFacts, type StepExecutor } from './step-context.js';
 
 /** The names are the other cluster's members; their IPs are that cluster's load balancers. */
-function entriesFor(step: StepOfKind<'configure-dns'>, facts: RunFacts): DnsEntryInput[] {
+export function entriesFor(step: StepOfKind<'configure-dns'>, facts: RunFacts): DnsEntryInput[] {
   const other: Side = step.cluster === 'source' ? 'target' : 'source';
   return step.entries.map((e) => {
     const ip = facts.addresses[other][e.member];
