@@ -10,7 +10,11 @@ export interface RunContext {
   heartbeat(details: unknown): void;
   /** Last heartbeat details of the previous attempt of this activity, if any. */
   previousHeartbeat?: unknown;
+  /** A learner's applied-index lag behind the leader, in raft entries (the worker's gauge). */
+  learnerLag?(member: string, entries: number): void;
 }
+
+export const LEARNER_LAG_METRIC = 'etcd_stretch_learner_lag_entries';
 
 export const noopRunContext: RunContext = { heartbeat: () => undefined };
 
@@ -26,9 +30,19 @@ function currentActivityContext(): Context | undefined {
 export function resolveRunContext(fallback: RunContext = noopRunContext): RunContext {
   const ctx = currentActivityContext();
   if (!ctx) return fallback;
+  const workflowId = ctx.info.workflowExecution?.workflowId ?? '';
   return {
     heartbeat: (details) => ctx.heartbeat(details),
     previousHeartbeat: ctx.info.heartbeatDetails as unknown,
+    learnerLag: (member, entries) =>
+      ctx.metricMeter
+        .createGauge(
+          LEARNER_LAG_METRIC,
+          'int',
+          '1',
+          "a learner's applied-index lag behind the leader (raft entries) while the run waits for it to catch up",
+        )
+        .set(entries, { member, workflow_id: workflowId }),
   };
 }
 

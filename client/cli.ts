@@ -1,11 +1,12 @@
 /**
- * etcd-stretch CLI: start / plan / approve / pause / resume / abort / status / watch,
- * built on the workflow's shared message definitions. Temporal connection from the
- * environment (see worker/temporal-connection.ts).
+ * etcd-stretch CLI (docs/cli.md): plan / start / list / status / watch / approve / pause /
+ * resume / abort / audit / codec-server, built on the workflow's shared message definitions.
+ * Temporal connection as the Temporal CLI's (profiles, TEMPORAL_*, --address / --namespace);
+ * `--output json` on every command that prints; exit codes in client/exit-codes.ts.
  */
 import os from 'node:os';
-import { Command, Option } from 'commander';
-import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Command, CommanderError, Option } from 'commander';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
 import {
   abortSignal,
   approveUpdate,
@@ -14,41 +15,28 @@ import {
   statusQuery,
   WORKFLOW_TYPE,
 } from '../workflows/messages.js';
-import type { etcdMigration } from '../workflows/migration-workflow.js';
 import { assumedSourceMembers, planMigration } from '../core/planner/plan.js';
 import { formatPlan } from '../core/planner/format-plan.js';
-import { GATE_NAMES, type GateName, type MigrationSpec } from '../core/spec/schema.js';
-import { temporalSettings } from '../worker/temporal-connection.js';
-import { dataConverterFromEnvironment, payloadCodecFromEnvironment } from '../worker/payload-codec.js';
+import { PHASES, type PhaseName } from '../core/planner/plan-types.js';
+import { GATE_NAMES, type GateName } from '../core/spec/schema.js';
+import type { TemporalOverrides } from '../worker/temporal-connection.js';
+import { payloadCodecFromEnvironment } from '../worker/payload-codec.js';
+import { EXIT } from './exit-codes.js';
+import { LIST_STATES, listMigrations, renderMigrationList, type ListState } from './list-migrations.js';
 import { loadMigrationSpecFile } from './spec-file.js';
 import { renderStatus } from './render-status.js';
+import { connectClient, withClient } from './temporal-client.js';
+import { packageVersion } from './version.js';
+import { migrationWorkflowId } from './workflow-id.js';
+
+type OutputFormat = 'text' | 'json';
+
+interface GlobalOptions extends TemporalOverrides {
+  output: OutputFormat;
+}
 
 function who(): string {
   return `${os.userInfo().username}@${os.hostname()}`;
-}
-
-async function connect(): Promise<{ client: Client; close: () => Promise<void> }> {
-  const s = temporalSettings();
-  const connection = await Connection.connect({ address: s.address, tls: s.tls as never, apiKey: s.apiKey });
-  const dataConverter = dataConverterFromEnvironment();
-  return {
-    client: new Client({ connection, namespace: s.namespace, ...(dataConverter ? { dataConverter } : {}) }),
-    close: () => connection.close(),
-  };
-}
-
-async function withClient<T>(fn: (client: Client) => Promise<T>): Promise<T> {
-  const { client, close } = await connect();
-  try {
-    return await fn(client);
-  } finally {
-    await close();
-  }
-}
-
-export function defaultWorkflowId(spec: MigrationSpec): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '');
-  return `etcd-migration-${spec.source.context}-${spec.source.statefulSet}-to-${spec.target.context}-${spec.target.statefulSet}-${stamp}`;
 }
 
 function fail(err: unknown): never {
@@ -59,12 +47,50 @@ function fail(err: unknown): never {
         ? err.message
         : String(err);
   process.stderr.write(`etcd-stretch: ${message}\n`);
-  process.exit(1);
+  process.exit(EXIT.error);
 }
 
-const program = new Command('etcd-stretch').description(
-  'Move a live etcd between Kubernetes clusters by stretching it',
-);
+const program = new Command('etcd-stretch')
+  .description('Move a live etcd between Kubernetes clusters by stretching it (docs/cli.md)')
+  .version(packageVersion(), '-v, --version', 'print the version')
+  // Usage errors exit 2 (below), not commander's 1: 1 is a command that failed.
+  .exitOverride()
+  .configureHelp({ showGlobalOptions: true })
+  .addOption(new Option('--address <host:port>', 'Temporal frontend (over TEMPORAL_ADDRESS and the profile)'))
+  .addOption(
+    new Option('-n, --namespace <namespace>', 'Temporal namespace (over TEMPORAL_NAMESPACE and the profile)'),
+  )
+  .addOption(
+    new Option(
+      '--profile <name>',
+      'profile of the Temporal config file (over TEMPORAL_PROFILE; default "default")',
+    ),
+  )
+  .addOption(
+    new Option(
+      '--config-file <path>',
+      'Temporal config file (over TEMPORAL_CONFIG_FILE; default ~/.config/temporalio/temporal.toml)',
+    ),
+  )
+  .addOption(
+    new Option('-o, --output <format>', 'text, or json for scripts')
+      .choices(['text', 'json'])
+      .default('text'),
+  );
+
+function globals(): GlobalOptions {
+  return program.opts<GlobalOptions>();
+}
+
+function overrides(): TemporalOverrides {
+  const { address, namespace, profile, configFile } = globals();
+  return { address, namespace, profile, configFile };
+}
+
+/** Prints `text`, or with `--output json` the JSON of `data`. */
+function print(text: string, data: unknown): void {
+  process.stdout.write(globals().output === 'json' ? JSON.stringify(data, null, 2) + '\n' : text + '\n');
+}
 
 program
   .command('plan')
@@ -82,7 +108,8 @@ program
       members = await observeSourceForPlan(spec).catch(fail);
     }
     try {
-      process.stdout.write(formatPlan(planMigration({ spec, observed: { members } })) + '\n');
+      const plan = planMigration({ spec, observed: { members } });
+      print(formatPlan(plan), { workflowId: migrationWorkflowId(spec), plan });
     } catch (err) {
       fail(err);
     }
@@ -90,108 +117,173 @@ program
 
 program
   .command('start')
-  .description('start a migration')
+  .description(
+    'start a migration; refused while a run of the same source and target is open (its workflow ID is derived from them)',
+  )
   .argument('<spec>', 'migration spec file (YAML or JSON)')
-  .option('--id <workflowId>', 'workflow ID (default: derived from the spec and the time)')
+  .option('--id <workflowId>', 'workflow ID (default: etcd-stretch-<source>-to-<target>, from the spec)')
   .option(
     '--no-worker-check',
     'start even if no worker polls a task queue the spec needs (workers that start later)',
   )
-  .action(async (file: string, opts: { id?: string; workerCheck: boolean }) => {
-    const spec = await loadMigrationSpecFile(file).catch(fail);
-    const settings = temporalSettings();
-    const id = opts.id ?? defaultWorkflowId(spec);
-    await withClient(async (client) => {
-      if (opts.workerCheck) {
-        const { missingWorkers, workerCheckRefusal } = await import('./worker-check.js');
-        const refusal = workerCheckRefusal(spec, await missingWorkers(client, spec, settings.taskQueue));
-        if (refusal) throw new Error(refusal);
-      }
-      const handle = await client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
-        taskQueue: settings.taskQueue,
-        workflowId: id,
-        args: [{ spec }],
-      });
-      process.stdout.write(
-        `started ${handle.workflowId}\nwatch it:   etcd-stretch watch ${handle.workflowId}\n`,
-      );
-    }).catch(fail);
-  });
+  .option('--resume', 'finish what an earlier run of this migration left (docs/resume.md)')
+  .option('--watch', 'watch the run until it ends; exit with its exit code (as `watch`)')
+  .option('--interval <ms>', 'with --watch: poll interval', '1000')
+  .action(
+    async (
+      file: string,
+      opts: { id?: string; workerCheck: boolean; resume?: boolean; watch?: boolean; interval: string },
+    ) => {
+      const spec = await loadMigrationSpecFile(file).catch(fail);
+      const workflowId = opts.id ?? migrationWorkflowId(spec);
+      const { startMigrationRun } = await import('./start-migration.js');
+      const code = await withClient(overrides(), async ({ client, settings }) => {
+        const started = await startMigrationRun(client, {
+          workflowId,
+          taskQueue: settings.taskQueue,
+          input: { spec, ...(opts.resume ? { resume: true } : {}) },
+          beforeStart: async () => {
+            if (!opts.workerCheck) return;
+            const { missingWorkers, workerCheckRefusal } = await import('./worker-check.js');
+            const refusal = workerCheckRefusal(spec, await missingWorkers(client, spec, settings.taskQueue));
+            if (refusal) throw new Error(refusal);
+          },
+        });
+        const data = { ...started, namespace: settings.namespace };
+        // With --watch, JSON Lines throughout: this line, then watch's.
+        if (opts.watch && globals().output === 'json')
+          process.stdout.write(JSON.stringify({ type: 'started', ...data }) + '\n');
+        else
+          print(`started ${started.workflowId}\nwatch it:   etcd-stretch watch ${started.workflowId}`, data);
+        if (!opts.watch) return EXIT.ok;
+        const { watchMigration } = await import('./watch.js');
+        const watched = await watchMigration(client, started.workflowId, {
+          intervalMs: Number(opts.interval),
+          runId: started.runId,
+          output: globals().output,
+        });
+        return watched.exitCode;
+      }).catch(fail);
+      process.exit(code);
+    },
+  );
 
 program
-  .command('approve')
-  .description('approve the gate a migration waits at')
-  .argument('<workflowId>')
-  .addArgument(new Command().createArgument('<gate>', 'gate name').choices(GATE_NAMES))
-  .option('--by <name>', 'who approves', who())
-  .option('--comment <text>')
-  .action(async (id: string, gate: GateName, opts: { by: string; comment?: string }) => {
-    await withClient(async (client) => {
-      const r = await client.workflow
-        .getHandle(id)
-        .executeUpdate(approveUpdate, { args: [{ gate, by: opts.by, comment: opts.comment }] });
-      process.stdout.write(`approved ${r.gate} as ${opts.by}\n`);
-    }).catch(fail);
-  });
-
-program
-  .command('pause')
-  .argument('<workflowId>')
-  .option('--by <name>', 'who pauses', who())
-  .option('--reason <text>')
-  .description('pause before the next step')
-  .action(async (id: string, opts: { by: string; reason?: string }) => {
-    await withClient((c) =>
-      c.workflow.getHandle(id).signal(pauseSignal, { by: opts.by, reason: opts.reason }),
-    ).catch(fail);
-    process.stdout.write('pause requested: the migration stops before its next step\n');
-  });
-
-program
-  .command('resume')
-  .argument('<workflowId>')
-  .option('--by <name>', 'who resumes', who())
-  .action(async (id: string, opts: { by: string }) => {
-    await withClient((c) => c.workflow.getHandle(id).signal(resumeSignal, { by: opts.by })).catch(fail);
-    process.stdout.write('resumed\n');
-  });
-
-program
-  .command('abort')
-  .argument('<workflowId>')
-  .addOption(new Option('--reason <text>', 'why (recorded in the history)').makeOptionMandatory())
-  .option('--by <name>', 'who aborts', who())
-  .description(
-    'abort: before the client switch everything is rolled back; after it, the run stops at a safe point',
+  .command('list')
+  .description('list migrations, newest first: state, phase and what each waits for')
+  .addOption(
+    new Option('--state <state>', 'only runs in this state (terminated: ended in Temporal)').choices(
+      LIST_STATES,
+    ),
   )
-  .action(async (id: string, opts: { by: string; reason: string }) => {
-    await withClient((c) =>
-      c.workflow.getHandle(id).signal(abortSignal, { by: opts.by, reason: opts.reason }),
+  .addOption(new Option('--phase <phase>', 'only runs in this phase').choices(PHASES))
+  .option('--waiting [gate]', 'only runs waiting for approval (at this gate, or at any)')
+  .option('--limit <n>', 'at most this many runs', '50')
+  .action(async (opts: { state?: ListState; phase?: PhaseName; waiting?: string | true; limit: string }) => {
+    if (typeof opts.waiting === 'string' && !(GATE_NAMES as readonly string[]).includes(opts.waiting))
+      fail(new Error(`--waiting: no gate "${opts.waiting}" (gates: ${GATE_NAMES.join(', ')})`));
+    const rows = await withClient(overrides(), ({ client, connection }) =>
+      listMigrations(client, connection, WORKFLOW_TYPE, {
+        ...(opts.state ? { state: opts.state } : {}),
+        ...(opts.phase ? { phase: opts.phase } : {}),
+        ...(opts.waiting ? { waiting: opts.waiting as GateName | true } : {}),
+        limit: Number(opts.limit),
+      }),
     ).catch(fail);
-    process.stdout.write('abort requested\n');
+    print(renderMigrationList(rows), rows);
   });
 
 program
   .command('status')
-  .argument('<workflowId>')
-  .option('--json', 'the raw status as JSON')
+  .description("a run's status: state, phase, plan steps, members, what it waits for")
+  .argument('<workflowId>', 'the run (etcd-stretch list shows them)')
+  .addOption(new Option('--json', 'same as --output json').hideHelp())
   .action(async (id: string, opts: { json?: boolean }) => {
-    await withClient(async (c) => {
-      const status = await c.workflow.getHandle(id).query(statusQuery);
-      process.stdout.write(
-        opts.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(id, status) + '\n',
-      );
+    await withClient(overrides(), async ({ client }) => {
+      const status = await client.workflow.getHandle(id).query(statusQuery);
+      if (opts.json) process.stdout.write(JSON.stringify(status, null, 2) + '\n');
+      else print(renderStatus(id, status, { namespace: client.options.namespace }), status);
     }).catch(fail);
   });
 
 program
   .command('watch')
-  .argument('<workflowId>')
+  .description(
+    'live progress until the run ends; exits 0 if it completed, else 3 failed, 4 rolled back, 5 aborted, 6 stopped, 7 terminated',
+  )
+  .argument('<workflowId>', 'the run (etcd-stretch list shows them)')
+  .option('--run-id <runId>', 'a specific run of the workflow ID (default: its latest)')
   .option('--interval <ms>', 'poll interval', '1000')
-  .description('live progress until the migration ends')
-  .action(async (id: string, opts: { interval: string }) => {
+  .action(async (id: string, opts: { interval: string; runId?: string }) => {
     const { watchMigration } = await import('./watch.js');
-    await withClient((c) => watchMigration(c, id, Number(opts.interval))).catch(fail);
+    const watched = await withClient(overrides(), ({ client }) =>
+      watchMigration(client, id, {
+        intervalMs: Number(opts.interval),
+        ...(opts.runId ? { runId: opts.runId } : {}),
+        output: globals().output,
+      }),
+    ).catch(fail);
+    process.exit(watched.exitCode);
+  });
+
+program
+  .command('approve')
+  .description('approve the gate a migration waits at (refused if it waits at another)')
+  .argument('<workflowId>', 'the run')
+  .addArgument(new Command().createArgument('<gate>', 'gate name').choices(GATE_NAMES))
+  .option('--by <name>', 'who approves', who())
+  .option('--comment <text>', 'why (recorded in the history)')
+  .action(async (id: string, gate: GateName, opts: { by: string; comment?: string }) => {
+    await withClient(overrides(), async ({ client }) => {
+      const r = await client.workflow
+        .getHandle(id)
+        .executeUpdate(approveUpdate, { args: [{ gate, by: opts.by, comment: opts.comment }] });
+      print(`approved ${r.gate} as ${opts.by}`, { workflowId: id, approved: r.gate, by: opts.by });
+    }).catch(fail);
+  });
+
+program
+  .command('pause')
+  .description('pause before the next step')
+  .argument('<workflowId>', 'the run')
+  .option('--by <name>', 'who pauses', who())
+  .option('--reason <text>', 'why (recorded in the history)')
+  .action(async (id: string, opts: { by: string; reason?: string }) => {
+    await withClient(overrides(), ({ client }) =>
+      client.workflow.getHandle(id).signal(pauseSignal, { by: opts.by, reason: opts.reason }),
+    ).catch(fail);
+    print('pause requested: the migration stops before its next step', {
+      workflowId: id,
+      requested: 'pause',
+      by: opts.by,
+    });
+  });
+
+program
+  .command('resume')
+  .description('go on after a pause')
+  .argument('<workflowId>', 'the run')
+  .option('--by <name>', 'who resumes', who())
+  .action(async (id: string, opts: { by: string }) => {
+    await withClient(overrides(), ({ client }) =>
+      client.workflow.getHandle(id).signal(resumeSignal, { by: opts.by }),
+    ).catch(fail);
+    print('resumed', { workflowId: id, requested: 'resume', by: opts.by });
+  });
+
+program
+  .command('abort')
+  .description(
+    'abort: before the client switch everything is rolled back; after it, the run stops at a safe point',
+  )
+  .argument('<workflowId>', 'the run')
+  .addOption(new Option('--reason <text>', 'why (recorded in the history)').makeOptionMandatory())
+  .option('--by <name>', 'who aborts', who())
+  .action(async (id: string, opts: { by: string; reason: string }) => {
+    await withClient(overrides(), ({ client }) =>
+      client.workflow.getHandle(id).signal(abortSignal, { by: opts.by, reason: opts.reason }),
+    ).catch(fail);
+    print('abort requested', { workflowId: id, requested: 'abort', by: opts.by, reason: opts.reason });
   });
 
 // --- audit (client/audit/): a run's history -> reports/audit-<workflowId>.md and .html ---------
@@ -210,12 +302,14 @@ program
         runId: opts.runId,
         historyFile: opts.history,
         outDir: opts.out,
-        connect,
+        connect: () => connectClient(overrides()),
         codec: payloadCodecFromEnvironment(),
       }))().catch(fail);
-    process.stdout.write(
-      `audit of ${report.workflowId}: ${report.outcome.status}\n  ${files.markdown}\n  ${files.html}\n`,
-    );
+    print(`audit of ${report.workflowId}: ${report.outcome.status}\n  ${files.markdown}\n  ${files.html}`, {
+      workflowId: report.workflowId,
+      outcome: report.outcome.status,
+      ...files,
+    });
   });
 // --- end of audit ---------------------------------------------------------------------------
 
@@ -243,7 +337,16 @@ program
       uiOrigin: opts.uiOrigin,
       ...(token ? { token } : {}),
     }).catch(fail);
-    process.stdout.write(`codec server on ${url} (POST /decode, /encode); UI origin ${opts.uiOrigin}\n`);
+    print(`codec server on ${url} (POST /decode, /encode); UI origin ${opts.uiOrigin}`, {
+      url,
+      uiOrigin: opts.uiOrigin,
+    });
   });
 
-await program.parseAsync();
+try {
+  await program.parseAsync();
+} catch (err) {
+  // exitOverride: commander has printed the help, the version or what was wrong.
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+  throw err;
+}

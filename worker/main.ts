@@ -1,7 +1,9 @@
 /**
  * The etcd-stretch worker: hosts the migration workflow and its activities.
- * Configuration from the environment: TEMPORAL_ADDRESS (default 127.0.0.1:7233), TEMPORAL_NAMESPACE,
- * TEMPORAL_TLS_* / TEMPORAL_API_KEY, ETCD_STRETCH_TASK_QUEUE, KUBECONFIG (the contexts named in specs),
+ * Configuration from the environment: Temporal as the Temporal CLI reaches it (a profile of
+ * temporal.toml, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_TLS_*, TEMPORAL_API_KEY:
+ * worker/temporal-connection.ts; default 127.0.0.1:7233), ETCD_STRETCH_TASK_QUEUE, KUBECONFIG
+ * (one file or a list; the contexts named in specs),
  * ETCD_STRETCH_CLUSTER / ETCD_STRETCH_ACTIVITY_TASK_QUEUE (per-cluster mode, worker/worker-mode.ts),
  * LOG_LEVEL and ETCD_STRETCH_LOG_FORMAT (JSON lines on stdout by default), ETCD_STRETCH_METRICS_ADDRESS
  * (Prometheus /metrics, default 127.0.0.1:9464, `off` disables).
@@ -10,12 +12,14 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, Runtime, type Logger } from '@temporalio/worker';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { createMigrationActivities } from '../activities/migration/index.js';
 import { SEARCH_ATTRIBUTE_KEYS } from '../workflows/search-attributes.js';
-import { temporalSettings } from './temporal-connection.js';
+import { temporalSettings, type TemporalSettings } from './temporal-connection.js';
 import { dataConverterFromEnvironment } from './payload-codec.js';
+import { changeOriginInterceptor } from '../activities/migration/change-origin-interceptor.js';
 import { createWorkerLogger } from './json-logger.js';
+import { exportMigrationGauges } from './migration-gauges.js';
 import { metricsAddress, migrationMetricsInterceptor, prometheusTelemetry } from './metrics.js';
 import { runWorkers } from './run-workers.js';
 import { workerKubeconfig, workerModeFromEnvironment } from './worker-mode.js';
@@ -23,14 +27,9 @@ import { workerKubeconfig, workerModeFromEnvironment } from './worker-mode.js';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** Custom search attributes must exist in the namespace before a workflow upserts them. */
-async function ensureSearchAttributes(
-  address: string,
-  namespace: string,
-  tls: unknown,
-  logger: Logger,
-  apiKey?: string,
-): Promise<void> {
-  const connection = await Connection.connect({ address, tls: tls as never, apiKey });
+async function ensureSearchAttributes(settings: TemporalSettings, logger: Logger): Promise<void> {
+  const { address, namespace, tls, apiKey, metadata } = settings;
+  const connection = await Connection.connect({ address, tls, apiKey, metadata });
   try {
     const existing = await connection.operatorService.listSearchAttributes({ namespace });
     const missing = SEARCH_ATTRIBUTE_KEYS.filter((k) => !(k.name in (existing.customAttributes ?? {})));
@@ -66,6 +65,35 @@ function installRuntime(logger: Logger, metrics: string | undefined): string | u
   return undefined;
 }
 
+/** The gauges of the migrations in progress (worker/migration-gauges.ts), on their own connection. */
+async function migrationGauges(
+  settings: ReturnType<typeof temporalSettings>,
+  dataConverter: ReturnType<typeof dataConverterFromEnvironment>,
+  logger: Logger,
+): Promise<{ stop(): Promise<void> }> {
+  const connection = await Connection.connect({
+    address: settings.address,
+    tls: settings.tls as never,
+    apiKey: settings.apiKey,
+  });
+  const client = new Client({
+    connection,
+    namespace: settings.namespace,
+    ...(dataConverter ? { dataConverter } : {}),
+  });
+  let warned = false;
+  const stopSampling = exportMigrationGauges(client, Runtime.instance().metricMeter, (err) => {
+    if (!warned) logger.warn(`migration gauges: cannot list the migrations (${(err as Error).message})`);
+    warned = true;
+  });
+  return {
+    stop: async () => {
+      stopSampling();
+      await connection.close();
+    },
+  };
+}
+
 export async function runWorker(): Promise<void> {
   const logger = createWorkerLogger();
   const metrics = installRuntime(logger, metricsAddress());
@@ -77,11 +105,12 @@ export async function runWorker(): Promise<void> {
   const activities = createMigrationActivities({ kubeconfig, cluster });
   // Optional payload encryption (ETCD_STRETCH_PAYLOAD_KEY[_FILE]); the CLI must hold the same key.
   const dataConverter = dataConverterFromEnvironment();
-  await ensureSearchAttributes(settings.address, settings.namespace, settings.tls, logger, settings.apiKey);
+  await ensureSearchAttributes(settings, logger);
   const connection = await NativeConnection.connect({
     address: settings.address,
-    tls: settings.tls as never,
+    tls: settings.tls,
     apiKey: settings.apiKey,
+    metadata: settings.metadata,
   });
   const common = {
     connection,
@@ -94,7 +123,10 @@ export async function runWorker(): Promise<void> {
       ? { workflowBundle: { codePath: process.env.ETCD_STRETCH_WORKFLOW_BUNDLE } }
       : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
   };
-  const activityOptions = { activities, interceptors: { activity: [migrationMetricsInterceptor] } };
+  const activityOptions = {
+    activities,
+    interceptors: { activity: [migrationMetricsInterceptor, changeOriginInterceptor] },
+  };
   // per-cluster: the workflows on the shared workflow queue, the activities on this cluster's own.
   const workers =
     mode.mode === 'single'
@@ -115,10 +147,12 @@ export async function runWorker(): Promise<void> {
     payloads: dataConverter ? 'encrypted' : 'plain',
     metrics: metrics ? `http://${metrics}/metrics` : 'off',
   });
+  const gauges = metrics ? await migrationGauges(settings, dataConverter, logger) : undefined;
   // Returns after SIGINT/SIGTERM once running tasks finished or timed out, in every worker.
   try {
     await runWorkers(workers);
   } finally {
+    await gauges?.stop();
     await connection.close();
   }
 }

@@ -27,6 +27,7 @@ export function activitySummary(
   if (input.undoes !== undefined) what = `undo: ${titleOf(input.undoes)}`;
   else if (input.stepId !== undefined) what = titleOf(input.stepId);
   else if (name === 'preflight') what = `preflight checks${input.part ? ` (${input.part} part)` : ''}`;
+  else if (name === 'observe') what = 'read the member list and health';
   else what = input.member ? `${name} ${input.member}` : name;
   what = what.replace(/\s+/g, ' ');
   return side === undefined ? what : `${what} [${side}]`;

@@ -159,13 +159,31 @@ async function leaderApplied(
 
 /**
  * Waits until the learner's applied index is within `maxLagEntries` of the
- * leader's, heartbeating the progress (percent). Throws LearnerNotCaughtUp
+ * leader's, heartbeating the progress (percent) and reporting the lag
+ * (`rc.learnerLag`, 0 once the wait ends). Throws LearnerNotCaughtUp
  * at the deadline (also when the learner never answers).
  */
 export async function waitForLearnerCatchUp(
   conn: EtcdConnection,
   input: WaitCatchUpInput,
   rc: RunContext = noopRunContext,
+): Promise<WaitCatchUpResult> {
+  const lagging = new Set<string>();
+  const learnerLag = (member: string, entries: number) => {
+    lagging.add(member);
+    rc.learnerLag?.(member, entries);
+  };
+  try {
+    return await pollCatchUp(conn, input, { ...rc, learnerLag });
+  } finally {
+    for (const member of lagging) rc.learnerLag?.(member, 0);
+  }
+}
+
+async function pollCatchUp(
+  conn: EtcdConnection,
+  input: WaitCatchUpInput,
+  rc: RunContext,
 ): Promise<WaitCatchUpResult> {
   const started = Date.now();
   const timeoutMs = input.timeoutMs ?? 120_000;
@@ -207,6 +225,7 @@ export async function waitForLearnerCatchUp(
       };
       rc.heartbeat({ member: name, ...last });
       const lag = leader - learner.raftAppliedIndex;
+      rc.learnerLag?.(name, Math.max(0, lag));
       if (lag <= maxLag) {
         return {
           memberId: member.id,

@@ -17,6 +17,7 @@ import { clusterTaskQueue } from '../../core/routing/task-queues.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
 import { noopRunContext, type RunContext } from '../run-context.js';
+import { recordingChanges } from './change-events.js';
 import { WrongCluster } from './errors.js';
 import type { PatchOp } from './json-patch.js';
 import { loadKubeconfigFiles } from './kubeconfig-files.js';
@@ -144,13 +145,17 @@ export function kubeClientFactory(
     if (hit) return hit;
     if (cluster !== undefined && context !== cluster) throw wrongCluster(cluster, context);
     const kc = kubeConfigForContext(load(), context);
-    const clients: KubeClients = {
-      context,
-      kc,
-      core: kc.makeApiClient(CoreV1Api),
-      apps: kc.makeApiClient(AppsV1Api),
-      objects: GenericObjectApi.forConfig(kc),
-    };
+    // Inside an activity, writes annotate what they create and leave Events (change-events.ts).
+    const clients = recordingChanges(
+      {
+        context,
+        kc,
+        core: kc.makeApiClient(CoreV1Api),
+        apps: kc.makeApiClient(AppsV1Api),
+        objects: GenericObjectApi.forConfig(kc),
+      },
+      (m) => process.stderr.write(`etcd-stretch: WARNING: ${m}\n`),
+    );
     cache.set(context, clients);
     return clients;
   };

@@ -11,6 +11,8 @@ import type {
   RunStatus,
   StepOutcome,
 } from './model.js';
+import YAML from 'yaml';
+import { timelinePicture } from './timeline-picture.js';
 
 export type Tone = 'ok' | 'bad' | 'warn' | 'muted';
 export interface Cell {
@@ -24,7 +26,9 @@ export type Block =
   | { kind: 'paragraph'; text: string; tone?: Tone }
   | { kind: 'list'; items: string[] }
   | { kind: 'pairs'; rows: [string, CellInput][] }
-  | { kind: 'table'; columns: string[]; rows: CellInput[][] };
+  | { kind: 'table'; columns: string[]; rows: CellInput[][] }
+  /** Preformatted text (a picture, a spec): shown as is, in a monospace font. */
+  | { kind: 'code'; text: string };
 
 export interface Section {
   id: string;
@@ -147,6 +151,12 @@ export function auditDocument(r: AuditReport): AuditDocument {
           ['Reason', r.outcome.reason ?? null],
           ['Final members', finalMembers],
           ['History events', r.historyEvents],
+          [
+            'In the Web UI',
+            r.uiLink
+              ? { text: r.uiLink, mono: true }
+              : { text: 'no UI address given (ETCD_STRETCH_UI_URL)', tone: 'muted' },
+          ],
         ],
       },
     ],
@@ -171,6 +181,12 @@ export function auditDocument(r: AuditReport): AuditDocument {
         ]
       : [{ kind: 'paragraph', text: 'No phase was entered.', tone: 'muted' }],
   });
+  if (r.phases.length)
+    sections.push({
+      id: 'timeline',
+      title: 'Timeline picture',
+      blocks: [{ kind: 'code', text: timelinePicture(r, formatDuration) }],
+    });
 
   const approvalRows = r.approvals.map((a) => [
     t(a.at),
@@ -213,6 +229,11 @@ export function auditDocument(r: AuditReport): AuditDocument {
             rows: approvalRows,
           }
         : { kind: 'paragraph', text: 'No approval.', tone: 'muted' },
+      {
+        kind: 'paragraph',
+        tone: 'warn',
+        text: "Approver names are not verified: 'By' is the name the approver sent in the message. The client identity is what the Temporal client reported; Temporal authenticates the connection (mTLS, API key) only where the server is configured to.",
+      },
     ],
   });
 
@@ -416,6 +437,18 @@ export function auditDocument(r: AuditReport): AuditDocument {
             : { kind: 'paragraph', text: 'Nothing to undo.', tone: 'muted' },
         ]
       : [{ kind: 'paragraph', text: 'No rollback.', tone: 'muted' }],
+  });
+
+  sections.push({
+    id: 'spec',
+    title: 'Effective spec',
+    blocks:
+      r.effectiveSpec === null
+        ? [{ kind: 'paragraph', text: 'The run input has no readable spec.', tone: 'muted' }]
+        : [
+            { kind: 'paragraph', text: 'The spec the run used, with the defaults of the schema filled in.' },
+            { kind: 'code', text: YAML.stringify(r.effectiveSpec).trimEnd() },
+          ],
   });
 
   sections.push({

@@ -81,6 +81,18 @@ export interface BuildAuditOptions {
   /** Used when the history does not name its workflow (older servers' exports). */
   workflowId?: string;
   runId?: string;
+  /** The Temporal Web UI's address (e.g. http://127.0.0.1:8233) and namespace, for a link to the run. */
+  ui?: { url: string; namespace: string };
+}
+
+/** The run's page in the Web UI. */
+export function uiLinkOf(
+  ui: { url: string; namespace: string },
+  workflowId: string,
+  runId: string | null,
+): string {
+  const base = `${ui.url.replace(/\/+$/, '')}/namespaces/${encodeURIComponent(ui.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+  return runId ? `${base}/${encodeURIComponent(runId)}/history` : base;
 }
 
 interface StepState extends AuditStep {
@@ -192,6 +204,12 @@ function gateModes(spec: unknown): Record<string, 'manual' | 'auto'> | null {
   );
 }
 
+function effectiveSpecOf(spec: unknown): unknown {
+  const parsed = parseMigrationSpec(spec);
+  if (parsed.ok) return parsed.spec;
+  return isObj(spec) ? spec : null;
+}
+
 function specSide(spec: unknown, side: 'source' | 'target'): string | null {
   if (!isObj(spec) || !isObj(spec[side])) return null;
   const s = spec[side];
@@ -237,7 +255,10 @@ export function buildAudit(history: History, options: BuildAuditOptions = {}): A
     retries: [],
     rollback: null,
     notes,
+    effectiveSpec: effectiveSpecOf(spec),
+    uiLink: null,
   };
+  if (options.ui) report.uiLink = uiLinkOf(options.ui, report.workflowId, report.runId);
 
   const steps = new Map<number, StepState>();
   const ordered: StepState[] = [];

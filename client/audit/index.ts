@@ -53,14 +53,17 @@ export function auditFileBase(workflowId: string): string {
 export interface AuditFiles {
   markdown: string;
   html: string;
+  /** The report as JSON (the audit model, client/audit/model.ts). */
+  json: string;
 }
 
 export async function writeAuditFiles(report: AuditReport, outDir: string): Promise<AuditFiles> {
   await fs.mkdir(outDir, { recursive: true });
   const base = path.join(outDir, auditFileBase(report.workflowId));
-  const files = { markdown: `${base}.md`, html: `${base}.html` };
+  const files = { markdown: `${base}.md`, html: `${base}.html`, json: `${base}.json` };
   await fs.writeFile(files.markdown, auditMarkdown(report));
   await fs.writeFile(files.html, auditHtml(report));
+  await fs.writeFile(files.json, `${JSON.stringify(report, null, 2)}\n`);
   return files;
 }
 
@@ -75,6 +78,13 @@ export interface AuditOptions {
   connect?: () => Promise<{ client: HistorySource; close: () => Promise<void> }>;
   /** The worker's payload codec, when its payloads are encrypted. */
   codec?: PayloadCodec;
+  /** The Temporal Web UI's address and the namespace, for a link to the run (default: ETCD_STRETCH_UI_URL, TEMPORAL_NAMESPACE). */
+  ui?: { url: string; namespace: string };
+}
+
+function uiFromEnvironment(env: NodeJS.ProcessEnv = process.env): AuditOptions['ui'] {
+  const url = env.ETCD_STRETCH_UI_URL;
+  return url ? { url, namespace: env.TEMPORAL_NAMESPACE || 'default' } : undefined;
 }
 
 export async function runAudit(opts: AuditOptions): Promise<{ report: AuditReport; files: AuditFiles }> {
@@ -95,7 +105,8 @@ export async function runAudit(opts: AuditOptions): Promise<{ report: AuditRepor
   // Older servers' exports do not name the workflow: then the file name does.
   const fallbackId =
     opts.workflowId ?? (opts.historyFile ? path.basename(opts.historyFile, '.json') : undefined);
-  const report = buildAudit(history, { workflowId: fallbackId, runId: opts.runId });
+  const ui = opts.ui ?? uiFromEnvironment();
+  const report = buildAudit(history, { workflowId: fallbackId, runId: opts.runId, ...(ui ? { ui } : {}) });
   if (opts.workflowId && opts.historyFile && report.workflowId !== opts.workflowId) {
     throw new Error(`${opts.historyFile} is the history of ${report.workflowId}, not of ${opts.workflowId}`);
   }

@@ -223,4 +223,8 @@ export interface AuditReport {
   rollback: AuditRollback | null;
   /** What the history cannot tell, and how the report filled the gap. */
   notes: string[];
+  /** The spec the run used, with the schema's defaults (as given when it does not validate); null when unreadable. */
+  effectiveSpec: unknown;
+  /** The run's page in the Temporal Web UI, when the UI's address was given. */
+  uiLink: string | null;
 }

@@ -70,6 +70,8 @@ function block(b: Block): string {
         .join('')}</tr></thead><tbody>${b.rows
         .map((r) => `<tr>${r.map(td).join('')}</tr>`)
         .join('\n')}</tbody></table>`;
+    case 'code':
+      return `<pre>${escapeHtml(b.text)}</pre>`;
   }
 }
 

@@ -35,6 +35,9 @@ function block(b: Block): string {
         `| ${b.columns.map(() => '---').join(' | ')} |`,
         ...b.rows.map((r) => `| ${r.map(cellText).join(' | ')} |`),
       ].join('\n');
+    case 'code':
+      // A tilde fence: the text is shown as is; a line of tildes inside could end it early.
+      return ['~~~text', b.text.replace(/^~~~/gm, ' ~~~'), '~~~'].join('\n');
   }
 }
 

@@ -170,7 +170,7 @@ export function specReferenceMarkdown(root: JsonSchemaNode = migrationSpecJsonSc
     '',
     'Every field of a migration spec (`kind: EtcdMigration`, `version: 1`), section by section.',
     '',
-    'Examples: [`examples/migration-spec.yaml`](../examples/migration-spec.yaml) (the local sandbox) and [`examples/real-clusters.yaml`](../examples/real-clusters.yaml) (two clouds, a worker in each, TLS, manual gates). Check a spec with `npx tsx client/cli.ts plan <spec> --offline`; editors validate it against [`schema/migration-spec.schema.json`](../schema/migration-spec.schema.json).',
+    'Examples: [`examples/migration-spec.yaml`](../examples/migration-spec.yaml) (the local sandbox) and [`examples/real-clusters.yaml`](../examples/real-clusters.yaml) (two clouds, a worker in each, TLS, manual gates). Check a spec with `npx etcd-stretch plan <spec> --offline`; editors validate it against [`schema/migration-spec.schema.json`](../schema/migration-spec.schema.json).',
     '',
     'How to read the tables: **required** means required whenever the section or object around it is given; a field without a default and not required may be left out (its description says what happens then). A default in the table is filled in when the field is left out. A duration is a number with a unit, `ms`, `s`, `m`, `h` or `d`, several combined as in `1h30m`. Unknown fields are refused everywhere, and so is anything that looks like a certificate or key: the spec is stored in Temporal history, so it holds Secret references only. A field marked with a `strategy` value applies only with that strategy.',
     '',

@@ -33,6 +33,7 @@ import type { MigrationStatus } from '../../workflows/status.js';
 import { workflowBundle } from '../workflow/harness.js';
 import { apply, clusterClient, createNamespace, loadManifests, readyPods, waitFor } from '../helpers/kube.js';
 import { scenarioSpec } from '../helpers/acceptance.js';
+import { EXIT } from '../../client/exit-codes.js';
 
 const run = promisify(execFile);
 const SCREENSHOTS = path.join(REPO_ROOT, 'reports', 'screenshots');
@@ -329,10 +330,22 @@ describe('operator experience', () => {
     expect(final.compensations.every((c) => c.state === 'done')).toBe(true);
     await openWorkflowPage(page, runA);
     await page.getByText('Completed').first().waitFor();
+    // The timeline names each activity's plan step (its summary), and what an undo reverses. The
+    // UI shortens a long label to the room it has: the step title's start is matched.
+    const firstLearner = `${targetName(ns)}-0`;
+    const addStep = final.plan!.steps.find((p) => p.kind === 'add-learner' && p.title.includes(firstLearner));
+    expect(addStep?.title).toMatch(new RegExp(`^add ${firstLearner} as a learner`));
+    try {
+      for (const label of [`addLearner • add ${firstLearner}`, `removeLearner • undo: add ${firstLearner}`])
+        await page.getByText(label).first().waitFor({ state: 'attached' });
+    } catch (err) {
+      await shot(page, 'web-ui-timeline-without-summary');
+      throw err;
+    }
     await shot(page, 'web-ui-4-aborted');
     await page.close();
 
-    expect(await watchExit).toBe(0);
+    expect(await watchExit).toBe(EXIT.aborted); // watch exits with the run's ending
     fs.writeFileSync(path.join(REPO_ROOT, 'reports', 'operator-watch.txt'), watchOut);
     expect(watchOut).not.toContain('\x1b[');
     const lines = watchOut.split('\n');

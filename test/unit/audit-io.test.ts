@@ -22,13 +22,31 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-io-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('audit I/O', () => {
-  it('writes audit-<workflowId>.md and .html from an exported history', async () => {
+  it('writes audit-<workflowId>.md, .html and .json from an exported history', async () => {
     const out = path.join(tmp, 'from-file');
-    const { report, files } = await runAudit({ historyFile: ABORTED, outDir: out });
+    const { report, files } = await runAudit({
+      historyFile: ABORTED,
+      outDir: out,
+      ui: { url: 'http://127.0.0.1:8233/', namespace: 'default' },
+    });
     expect(files).toEqual({
       markdown: path.join(out, `audit-${ABORTED_ID}.md`),
       html: path.join(out, `audit-${ABORTED_ID}.html`),
+      json: path.join(out, `audit-${ABORTED_ID}.json`),
     });
+    // The JSON output is the report itself.
+    expect(JSON.parse(fs.readFileSync(files.json, 'utf8'))).toEqual(JSON.parse(JSON.stringify(report)));
+    // The link to the run, the effective spec (defaults filled in), the timeline picture and
+    // what the approver names are worth.
+    expect(report.uiLink).toBe(
+      `http://127.0.0.1:8233/namespaces/default/workflows/${encodeURIComponent(ABORTED_ID)}/${report.runId}/history`,
+    );
+    expect(report.effectiveSpec).toMatchObject({ deadlines: { step: expect.any(String) as string } });
+    const mdText = fs.readFileSync(files.markdown, 'utf8');
+    expect(mdText).toContain(report.uiLink!);
+    expect(mdText).toMatch(/## Effective spec\n\n.*\n\n~~~text\nversion: 1\n/);
+    expect(mdText).toMatch(/## Timeline picture\n\n~~~text\n.*\nphase preflight +\| *█+ *\| \d+ ms\n/);
+    expect(mdText).toContain('Approver names are not verified');
     expect(report.outcome.status).toBe('aborted');
     const md = fs.readFileSync(files.markdown, 'utf8');
     expect(md.startsWith(`# Migration audit: ${ABORTED_ID}\n`)).toBe(true);
@@ -36,6 +54,7 @@ describe('audit I/O', () => {
     const html = fs.readFileSync(files.html, 'utf8');
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('<style>');
+    expect(html).toContain('<pre>version: 1\n');
     expect(html).not.toMatch(/<script|<link|<img|@import|url\(/i);
   });
 

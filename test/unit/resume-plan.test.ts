@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { planMigration, PlanError } from '../../core/planner/plan.js';
 import type { ObservedMember, PlanStep } from '../../core/planner/plan-types.js';
 import { planResume, type ResumeObservation } from '../../core/planner/resume.js';
+import { sourceMembersOf } from '../../activities/kubernetes/target-statefulset.js';
 import { makeSpec, observedMembers } from './fixtures/migration-spec.js';
 
 /** The kinds whose effect shows in the member list or in a StatefulSet's replicas. */
@@ -141,5 +142,17 @@ describe('resume: every state a plan passes through is recognised and only the r
     expect(pending[0]?.id).toBe('join/etcd-2/add-learner');
     expect(pending.map((s) => s.id)).toContain('retire/etcd-main-2/remove-member');
     expect(resumed.plan.steps.filter((s) => s.adopted).map((s) => s.id)).toContain('join/etcd-1/promote');
+  });
+});
+
+describe('the source members the target StatefulSet records at its creation', () => {
+  it("are the old members of the first member's --initial-cluster, which resume plans from", () => {
+    const { spec, source, plan } = forward(3, 5);
+    const first = plan.steps.find((s) => s.kind === 'scale-target')!;
+    expect(first.kind === 'scale-target' && first.replicas).toBe(1);
+    const recorded = JSON.parse(
+      sourceMembersOf(spec, first.kind === 'scale-target' ? first.initialCluster : ''),
+    ) as { name: string; peerURLs: string[] }[];
+    expect(recorded).toEqual(source.map((m) => ({ name: m.name, peerURLs: m.peerURLs })));
   });
 });

@@ -32,7 +32,10 @@ describe('activity summaries', () => {
     expect(activitySummary('promote', { stepId: 'join/x/promote' }, 'source', title)).toBe(
       'join/x/promote [source]',
     );
-    expect(activitySummary('observe', {}, undefined, title)).toBe('observe');
+    expect(activitySummary('observe', {}, 'source', title)).toBe('read the member list and health [source]');
+    expect(activitySummary('removeLearner', { member: 'etcd-new-0' }, undefined, title)).toBe(
+      'removeLearner etcd-new-0',
+    );
     expect(activitySummary('preflight', { part: 'target' }, 'target', title)).toBe(
       'preflight checks (target part) [target]',
     );

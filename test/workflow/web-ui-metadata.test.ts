@@ -1,7 +1,7 @@
 /**
  * What the Web UI shows of a run: each activity's summary (the plan step it runs or undoes), the
  * run's current details (phase, step, what it waits for), and the state and waiting-gate search
- * attributes the UI lists runs by. Then the history replays.
+ * attributes the UI lists runs by (and the worker's gauges read). Then the history replays.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
@@ -9,6 +9,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveSignal } from '../../workflows/messages.js';
 import { STATE_KEY, WAITING_GATE_KEY } from '../../workflows/search-attributes.js';
 import { waitFor } from '../../sandbox/processes.js';
+import { runningMigrations } from '../../worker/migration-gauges.js';
 import { allGates, runWithFakes, startTestEnvironment, statusOf, workflowBundle } from './harness.js';
 
 let env: TestWorkflowEnvironment;
@@ -53,7 +54,19 @@ describe('Web UI metadata', () => {
           { timeoutMs: 30_000, intervalMs: 200 },
         );
         expect(listed).toEqual([h.workflowId]);
-        const metadata = (await h.query('__temporal_workflow_metadata')) as Metadata;
+        // The worker's gauges read the same: phase, state, and the gate with the wait's start.
+        const running = (await runningMigrations(env.client)).find((r) => r.workflowId === h.workflowId);
+        const atJoin = await statusOf(h);
+        expect(running).toEqual({
+          workflowId: h.workflowId,
+          phase: 'join',
+          state: 'waiting-approval',
+          gate: {
+            name: 'join',
+            since: atJoin.waitingFor?.kind === 'approval' ? atJoin.waitingFor.since : '?',
+          },
+        });
+        const metadata = await h.query<Metadata>('__temporal_workflow_metadata');
         expect(metadata.currentDetails).toContain('**waiting-approval** in phase **join**');
         expect(metadata.currentDetails).toContain('waiting for approval at gate **join**');
         await h.signal(approveSignal, { gate: 'join', by: 'alice' });
