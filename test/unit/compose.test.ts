@@ -179,14 +179,16 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds on an exact node 20 bookworm-slim tag that package.json engines allow', () => {
+  it('builds on the bookworm-slim tag of the Node that setup pins, which package.json engines allow', () => {
     const from = instructions.filter((l) => l.startsWith('FROM '));
     expect(from).toHaveLength(1);
-    const m = /^FROM node:(20)\.(\d+)\.(\d+)-bookworm-slim$/.exec(from[0]!);
-    expect(m, from[0]).not.toBeNull();
-    expect(pkg.engines.node).toMatch(/^>=20\.(\d+)/);
-    const minMinor = Number(/^>=20\.(\d+)/.exec(pkg.engines.node)![1]);
-    expect(Number(m![2])).toBeGreaterThanOrEqual(minMinor);
+    const versions = fs.readFileSync('scripts/versions.env', 'utf8');
+    const pinned = /^NODE_VERSION=(\d+)\.\d+\.\d+$/m.exec(versions);
+    expect(pinned, 'NODE_VERSION in scripts/versions.env').not.toBeNull();
+    expect(from[0]).toBe(`FROM node:${pinned![0].slice('NODE_VERSION='.length)}-bookworm-slim`);
+    const minMajor = /^>=(\d+)/.exec(pkg.engines.node);
+    expect(minMajor, pkg.engines.node).not.toBeNull();
+    expect(Number(pinned![1])).toBeGreaterThanOrEqual(Number(minMajor![1]));
   });
 
   it('installs production dependencies only, which include tsx (the worker runs TypeScript)', () => {

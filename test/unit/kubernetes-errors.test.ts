@@ -1,5 +1,6 @@
+import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { ApiException } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { toApplicationFailure } from '../../activities/errors.js';
 import {
@@ -25,6 +26,19 @@ const OP: KubeOperation = {
   namespace: 'db',
   name: 'etcd-main',
 };
+
+/** A client of a loopback "API server" on `port`, to get the client's own network errors. */
+function loopbackClient(port: number): CoreV1Api {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    // The client refuses plain HTTP unless told not to verify TLS.
+    clusters: [{ name: 'loopback', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'anonymous' }],
+    contexts: [{ name: 'loopback', cluster: 'loopback', user: 'anonymous' }],
+    currentContext: 'loopback',
+  });
+  return kc.makeApiClient(CoreV1Api);
+}
 
 function apiError(code: number, status: object | undefined): ApiException<unknown> {
   return new ApiException(code, 'Unsuccessful HTTP Request', status && JSON.stringify(status), {
@@ -101,6 +115,28 @@ describe('Kubernetes error mapping', () => {
     expect(
       classifyKubeError(new Error('Unrecognized API version and kind: x.io/v1 Thing'), OP),
     ).toBeInstanceOf(NotFound);
+  });
+
+  it("the client's own failures, a closed connection and a refused one, are KubernetesUnavailable with the code", async () => {
+    const closing = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => closing.listen(0, '127.0.0.1', resolve));
+    const port = (closing.address() as net.AddressInfo).port;
+    try {
+      const closed = await loopbackClient(port)
+        .readNamespace({ name: 'db' })
+        .catch((e: unknown) => e);
+      const typed = classifyKubeError(closed, OP);
+      expect(typed).toBeInstanceOf(KubernetesUnavailable);
+      expect(typed.details).toMatchObject({ network: 'UND_ERR_SOCKET' });
+    } finally {
+      await new Promise((resolve) => closing.close(resolve));
+    }
+    const refused = await loopbackClient(port)
+      .readNamespace({ name: 'db' })
+      .catch((e: unknown) => e);
+    const typed = classifyKubeError(refused, OP);
+    expect(typed).toBeInstanceOf(KubernetesUnavailable);
+    expect(typed.details).toMatchObject({ network: 'ECONNREFUSED' });
   });
 
   it('retries a Conflict, then gives up with it', async () => {
