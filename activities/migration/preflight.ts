@@ -35,6 +35,7 @@ import { fromSourceManifests, toSourceManifests } from '../kubernetes/source-obj
 import { validateSourcePreconditions, validateTargetPreconditions } from '../kubernetes/validate-target.js';
 import type { PreflightInput, PreflightReport, Side } from '../../core/activity-contract.js';
 import { sidesServedBy } from '../../core/routing/task-queues.js';
+import type { ObservedMember } from '../../core/planner/plan-types.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { dnsCollisions } from './dns-collisions.js';
 import { etcdAccess } from './etcd-access.js';
@@ -191,14 +192,7 @@ async function sourcePart(
     ...empty,
     refusals,
     warnings,
-    observed: {
-      members: obs.members.map((m) => ({
-        name: m.name,
-        id: m.id,
-        peerURLs: m.peerURLs,
-        isLearner: m.isLearner,
-      })),
-    },
+    observed: { members: observedMembers(obs) },
     sourceReplicas: report.sourceReplicas ?? obs.members.length,
     evidence: toEvidence(spec, obs, consistency.hash, sidesServedBy(spec, deps.cluster)),
   });
@@ -484,4 +478,9 @@ async function apiServerProblem(api: VersionApi, server: string): Promise<string
     if (attempt < API_PROBE_ATTEMPTS) await sleep(500 * attempt);
   }
   return `cannot reach the API server ${server} (${last}; tried ${API_PROBE_ATTEMPTS} times): check the context's server address and the network`;
+}
+
+/** The members as the planner reads them (the observation's other fields stay in the evidence). */
+export function observedMembers(obs: ClusterObservation): ObservedMember[] {
+  return obs.members.map((m) => ({ name: m.name, id: m.id, peerURLs: m.peerURLs, isLearner: m.isLearner }));
 }

@@ -22,7 +22,7 @@ import { planResume } from '../../core/planner/resume.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { etcdAccess } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
-import { clusterAccessRefusals, hexId, type PreflightDeps } from './preflight.js';
+import { clusterAccessRefusals, hexId, observedMembers, type PreflightDeps } from './preflight.js';
 
 const NOTHING_OBSERVED = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
 
@@ -70,14 +70,7 @@ export async function resumePreflight(deps: PreflightDeps, spec: MigrationSpec):
   const report: PreflightReport = {
     refusals,
     warnings: [],
-    observed: {
-      members: obs.members.map((m) => ({
-        name: m.name,
-        id: m.id,
-        peerURLs: m.peerURLs,
-        isLearner: m.isLearner,
-      })),
-    },
+    observed: { members: observedMembers(obs) },
     sourceReplicas: sourceSts?.spec?.replicas ?? 0,
     evidence: toEvidence(spec, obs),
   };
