@@ -19,14 +19,19 @@ import {
 import type { RunState, WaitingFor } from '../workflows/status.js';
 import { closedRunEnding } from './run-ending.js';
 
-/** What `--state` accepts: the workflow's states, and `terminated` for a run Temporal ended. */
-export const LIST_STATES = [
+/** The states of a run that has not ended. */
+const OPEN_LIST_STATES = [
   'preflight',
   'running',
   'waiting-approval',
   'paused',
   'soaking',
   'rolling-back',
+] as const;
+
+/** What `--state` accepts: the workflow's states, and `terminated` for a run Temporal ended. */
+export const LIST_STATES = [
+  ...OPEN_LIST_STATES,
   'completed',
   'aborted',
   'rolled-back',
@@ -36,14 +41,7 @@ export const LIST_STATES = [
 ] as const satisfies readonly (RunState | 'terminated')[];
 export type ListState = (typeof LIST_STATES)[number];
 
-const OPEN_STATES: ReadonlySet<ListState> = new Set([
-  'preflight',
-  'running',
-  'waiting-approval',
-  'paused',
-  'soaking',
-  'rolling-back',
-]);
+const OPEN_STATES: ReadonlySet<ListState> = new Set(OPEN_LIST_STATES);
 
 /** Temporal's execution statuses a run in each closed state has. */
 const CLOSED_STATUSES: Partial<Record<ListState, string[]>> = {
