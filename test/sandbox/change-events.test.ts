@@ -12,14 +12,8 @@ import { EVENT_COMPONENT, WORKFLOW_ID_ANNOTATION } from '../../activities/kubern
 import { memberServiceName } from '../../activities/kubernetes/labels.js';
 import { deleteMemberServices, ensureMemberServices } from '../../activities/kubernetes/member-services.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import {
-  clusterClient,
-  createNamespace,
-  deleteNamespace,
-  waitFor,
-  type ClusterClient,
-} from '../helpers/kube.js';
-import { articleSpec, grantWorker, kubeEnv, randomSuffix, workerKubeConfig } from './kubernetes-fixtures.js';
+import { waitFor, type ClusterClient } from '../helpers/kube.js';
+import { randomSuffix, sourceNamespaceWithWorker, type kubeEnv } from './kubernetes-fixtures.js';
 
 describe('Events and the workflow ID on what an activity changes', () => {
   let source: ClusterClient;
@@ -45,13 +39,7 @@ describe('Events and the workflow ID on what an activity changes', () => {
       .items;
 
   beforeAll(async () => {
-    source = clusterClient('source');
-    ns = await createNamespace(source, 'events');
-    cleanups.push(() => deleteNamespace(source, ns));
-    spec = articleSpec({ sourceNs: ns, targetNs: ns, targetStatefulSet: `new-${randomSuffix()}` });
-    const grant = await grantWorker(source, 'deploy/rbac-source.yaml', ns, randomSuffix());
-    cleanups.push(grant.cleanup);
-    worker = kubeEnv({ kubeconfig: workerKubeConfig({ source: grant.token, target: grant.token }) });
+    ({ source, ns, spec, worker } = await sourceNamespaceWithWorker('events', cleanups));
   });
 
   afterAll(async () => {

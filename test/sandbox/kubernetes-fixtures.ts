@@ -11,7 +11,13 @@ import { removeHostsEntries } from '../../activities/kubernetes/corefile-hosts.j
 import { kubeconfigPath } from '../../sandbox/config.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { makeSpec, type baseSpecInput } from '../unit/fixtures/migration-spec.js';
-import { apply, type ClusterClient } from '../helpers/kube.js';
+import {
+  apply,
+  clusterClient,
+  createNamespace,
+  deleteNamespace,
+  type ClusterClient,
+} from '../helpers/kube.js';
 
 export const SOURCE_PODS = '198.18.1.0/24';
 export const TARGET_PODS = '198.18.2.0/24';
@@ -219,4 +225,23 @@ export function oneMemberEtcd(ns: string, name: string, memberName: string): Kub
     },
   ];
   return objects;
+}
+
+/**
+ * A fresh namespace of the source cluster, an article spec naming it on both sides, and the
+ * KubeEnv of a worker holding only deploy/rbac-source.yaml's permissions there. Its cleanups are
+ * pushed onto `cleanups` (run them newest first).
+ */
+export async function sourceNamespaceWithWorker(
+  prefix: string,
+  cleanups: (() => Promise<void>)[],
+): Promise<{ source: ClusterClient; ns: string; spec: MigrationSpec; worker: ReturnType<typeof kubeEnv> }> {
+  const source = clusterClient('source');
+  const ns = await createNamespace(source, prefix);
+  cleanups.push(() => deleteNamespace(source, ns));
+  const spec = articleSpec({ sourceNs: ns, targetNs: ns, targetStatefulSet: `new-${randomSuffix()}` });
+  const grant = await grantWorker(source, 'deploy/rbac-source.yaml', ns, randomSuffix());
+  cleanups.push(grant.cleanup);
+  const worker = kubeEnv({ kubeconfig: workerKubeConfig({ source: grant.token, target: grant.token }) });
+  return { source, ns, spec, worker };
 }

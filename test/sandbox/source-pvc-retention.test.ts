@@ -10,14 +10,8 @@ import { PatchStrategy, setHeaderOptions, type V1PersistentVolumeClaim } from '@
 import { deleteSourcePvcs, deleteSourceStatefulSet } from '../../activities/kubernetes/source-statefulset.js';
 import { FORMER_STATEFULSET_LABEL } from '../../activities/kubernetes/labels.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
-import {
-  clusterClient,
-  createNamespace,
-  deleteNamespace,
-  waitFor,
-  type ClusterClient,
-} from '../helpers/kube.js';
-import { articleSpec, grantWorker, kubeEnv, randomSuffix, workerKubeConfig } from './kubernetes-fixtures.js';
+import { waitFor, type ClusterClient } from '../helpers/kube.js';
+import { sourceNamespaceWithWorker, type kubeEnv } from './kubernetes-fixtures.js';
 
 const PODS = ['etcd-0', 'etcd-1'];
 const CLAIMS = PODS.map((p) => `data-${p}`);
@@ -46,13 +40,7 @@ describe('cleanup keeps the PVCs of a source StatefulSet with whenDeleted: Delet
     );
 
   beforeAll(async () => {
-    source = clusterClient('source');
-    ns = await createNamespace(source, 'pvc-keep');
-    cleanups.push(() => deleteNamespace(source, ns));
-    spec = articleSpec({ sourceNs: ns, targetNs: ns, targetStatefulSet: `new-${randomSuffix()}` });
-    const grant = await grantWorker(source, 'deploy/rbac-source.yaml', ns, randomSuffix());
-    cleanups.push(grant.cleanup);
-    worker = kubeEnv({ kubeconfig: workerKubeConfig({ source: grant.token, target: grant.token }) });
+    ({ source, ns, spec, worker } = await sourceNamespaceWithWorker('pvc-keep', cleanups));
 
     await source.core.createNamespacedService({
       namespace: ns,
