@@ -5,15 +5,15 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runAcceptanceScenario } from '../../helpers/acceptance.js';
+import { runAcceptanceScenario } from '../helpers/acceptance.js';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { supervisedWorkers } from '../../helpers/worker-hosts.js';
-import { expectCompletedSafely } from '../../helpers/fault-expectations.js';
-import { recordFaultRun } from '../../helpers/fault-report.js';
-import { REPO_ROOT } from '../../../sandbox/config.js';
-import { startTestEnvironment } from '../../workflow/harness.js';
+import { supervisedWorkers } from '../helpers/worker-hosts.js';
+import { expectCompletedSafely } from '../helpers/fault-expectations.js';
+import { recordFaultRun } from '../helpers/fault-report.js';
+import { REPO_ROOT } from '../../sandbox/config.js';
+import { startTestEnvironment } from '../workflow/harness.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
