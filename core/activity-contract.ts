@@ -54,8 +54,23 @@ export interface SourceManifests {
 export interface PreflightInput extends SpecInput {
   part?: Side;
   sourceReport?: PreflightReport;
-  /** Resume what an earlier run of this migration left (activities/migration/resume-preflight.ts). */
+  /**
+   * Resume what an earlier run of this migration left (activities/migration/resume-preflight.ts).
+   * Per-cluster mode: both parts carry it; the source part's report has `resumeSource`.
+   */
   resume?: boolean;
+}
+
+/** Resume in per-cluster mode: what the source worker saw, for the target part to merge. */
+export interface ResumeSourceView {
+  /** spec.replicas of the source StatefulSet; null: it does not exist (any more). */
+  statefulSetReplicas: number | null;
+  /**
+   * The etcd cluster as the source worker observed it through the source members it reaches
+   * (activities/etcd/types.ts ClusterObservation); absent when none answered (`observeError`).
+   */
+  observation?: unknown;
+  observeError?: string;
 }
 
 /** Health and consistency of the whole (possibly stretched) cluster at one moment. */
@@ -99,6 +114,8 @@ export interface PreflightReport {
   planError?: string;
   /** Per-cluster mode: what the target worker renders the target from (see SpecInput). */
   sourceManifests?: SourceManifests;
+  /** Per-cluster resume: the source part's view (see ResumeSourceView). */
+  resumeSource?: ResumeSourceView;
 }
 
 export interface MembershipInput extends SpecInput {

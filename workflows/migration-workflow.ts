@@ -99,7 +99,10 @@ async function preflight(
       'source',
       acts.onSide.source.preflight({ spec, part: 'source', ...(resume ? { resume } : {}) }),
     );
-    report = await guarded('target', acts.onSide.target.preflight({ spec, part: 'target', sourceReport }));
+    report = await guarded(
+      'target',
+      acts.onSide.target.preflight({ spec, part: 'target', sourceReport, ...(resume ? { resume } : {}) }),
+    );
   } else {
     report = await guarded('source', acts.preflight({ spec, ...(resume ? { resume } : {}) }));
   }

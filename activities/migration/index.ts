@@ -128,7 +128,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   const activities: MigrationActivities = {
     preflight: (input) =>
       input.resume
-        ? resumePreflight({ clients, secrets, cluster: deps.cluster }, input.spec)
+        ? resumePreflight({ clients, secrets, cluster: deps.cluster }, input)
         : preflight({ clients, secrets, cluster: deps.cluster }, input),
 
     observe: (input) => evidenceOf(input, !input.skipHashKv),

@@ -6,6 +6,13 @@
  * this migration did not make, an unhealthy started voter, a raised alarm, and any state the plan
  * does not pass through. The normal preflight's checks of the source (versions, ports, Secrets,
  * hashKV) ran when the migration started; the safety guard checks every membership change again.
+ *
+ * Per-cluster mode runs it in two parts like the preflight: the source worker reads the source
+ * StatefulSet and observes etcd through the source members it reaches (`resumeSource`); the
+ * target worker reads the target StatefulSet, observes etcd through the target members, merges
+ * the two views (the member list from either, each member's health from the side that reached
+ * it) and makes the plan. Before the first join only the source answers; after the last old
+ * member left, only the target.
  */
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import { withConnection } from '../etcd/connection.js';
@@ -16,7 +23,7 @@ import { readStatefulSetOptional } from '../kubernetes/discover-source.js';
 import { SOURCE_MEMBERS_ANNOTATION } from '../kubernetes/labels.js';
 import { isOurTarget } from '../kubernetes/validate-target.js';
 import { resolveRunContext } from '../run-context.js';
-import type { PreflightReport } from '../../core/activity-contract.js';
+import type { PreflightInput, PreflightReport, ResumeSourceView } from '../../core/activity-contract.js';
 import type { ObservedMember } from '../../core/planner/plan-types.js';
 import { planResume } from '../../core/planner/resume.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
@@ -26,61 +33,143 @@ import { clusterAccessRefusals, hexId, observedMembers, type PreflightDeps } fro
 
 const NOTHING_OBSERVED = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
 
-export async function resumePreflight(deps: PreflightDeps, spec: MigrationSpec): Promise<PreflightReport> {
-  if (spec.workers.mode === 'per-cluster') {
-    return {
-      ...NOTHING_OBSERVED,
-      refusals: [
-        'resume reads both clusters and the whole member list from one worker: run it with workers.mode single (a worker with both contexts)',
-      ],
+/** What one worker observed of etcd through the members it reaches, or why it observed nothing. */
+type EtcdView = { observation: ClusterObservation } | { error: string };
+
+/** What the target side holds: its StatefulSet, checked to be this migration's, and its start. */
+interface TargetSide {
+  refusals: string[];
+  replicas: number | null;
+  startedFrom?: ObservedMember[];
+}
+
+export async function resumePreflight(deps: PreflightDeps, input: PreflightInput): Promise<PreflightReport> {
+  const { spec } = input;
+  const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
+  if (input.part === 'source') {
+    const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source']);
+    if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
+    const view = await observeEtcd(deps, e, spec);
+    const resumeSource: ResumeSourceView = {
+      statefulSetReplicas: await sourceReplicasOf(e, spec),
+      ...('observation' in view ? { observation: view.observation } : { observeError: view.error }),
     };
+    return { ...NOTHING_OBSERVED, refusals: [], resumeSource };
+  }
+  if (input.part === 'target') {
+    const source = input.sourceReport;
+    if (source && source.refusals.length > 0) return source;
+    const unreachable = await clusterAccessRefusals(deps.clients, spec, ['target']);
+    if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
+    const view = source?.resumeSource;
+    if (!view) {
+      return {
+        ...NOTHING_OBSERVED,
+        refusals: [
+          "resume part target needs the source part's view (resumeSource): a worker of the source cluster runs it first",
+        ],
+      };
+    }
+    const target = await targetSideOf(e, spec);
+    if (target.refusals.length > 0) return { ...NOTHING_OBSERVED, refusals: target.refusals };
+    const sourceView: EtcdView = view.observation
+      ? { observation: view.observation as ClusterObservation }
+      : { error: view.observeError ?? 'no answer' };
+    const merged = mergedViews(sourceView, await observeEtcd(deps, e, spec));
+    return resumeReport(spec, merged, view.statefulSetReplicas, target);
   }
   const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source', 'target']);
   if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
-  const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
-  const [sourceSts, targetSts] = await Promise.all([
-    readStatefulSetOptional(sideOf(e, spec, 'source'), spec.source.statefulSet),
-    readStatefulSetOptional(sideOf(e, spec, 'target'), spec.target.statefulSet),
-  ]);
+  const [sourceReplicas, target] = await Promise.all([sourceReplicasOf(e, spec), targetSideOf(e, spec)]);
+  if (target.refusals.length > 0) return { ...NOTHING_OBSERVED, refusals: target.refusals };
+  return resumeReport(spec, await observeEtcd(deps, e, spec), sourceReplicas, target);
+}
+
+async function sourceReplicasOf(e: KubeEnv, spec: MigrationSpec): Promise<number | null> {
+  const sts = await readStatefulSetOptional(sideOf(e, spec, 'source'), spec.source.statefulSet);
+  return sts ? (sts.spec?.replicas ?? 1) : null;
+}
+
+async function targetSideOf(e: KubeEnv, spec: MigrationSpec): Promise<TargetSide> {
+  const sts = await readStatefulSetOptional(sideOf(e, spec, 'target'), spec.target.statefulSet);
+  if (!sts) return { refusals: [], replicas: null };
   const refusals: string[] = [];
-  if (targetSts && !isOurTarget(targetSts, spec)) {
+  if (!isOurTarget(sts, spec)) {
     refusals.push(
       `StatefulSet ${spec.target.namespace}/${spec.target.statefulSet} in ${spec.target.context} was not made by this migration (label/annotation etcd-stretch.io missing or from another source): resume adopts only what this migration made`,
     );
   }
-  const startedFrom = targetSts ? startedFromOf(targetSts) : undefined;
+  const startedFrom = startedFromOf(sts);
   if (startedFrom === null) {
     refusals.push(
       `StatefulSet ${spec.target.statefulSet} does not record the source members the migration started from (annotation ${SOURCE_MEMBERS_ANNOTATION}, written since resume exists): finish this migration by hand`,
     );
   }
-  if (refusals.length > 0) return { ...NOTHING_OBSERVED, refusals };
+  return { refusals, replicas: sts.spec?.replicas ?? 1, ...(startedFrom ? { startedFrom } : {}) };
+}
 
-  const access = await etcdAccess(e, spec, { cluster: deps.cluster });
-  let obs: ClusterObservation;
+/** etcd through the members this worker reaches (per-cluster: those of its own cluster). */
+async function observeEtcd(deps: PreflightDeps, e: KubeEnv, spec: MigrationSpec): Promise<EtcdView> {
   try {
-    obs = await withConnection(access, deps.secrets, observeCluster);
+    const access = await etcdAccess(e, spec, { cluster: deps.cluster });
+    return { observation: await withConnection(access, deps.secrets, observeCluster) };
   } catch (err) {
-    return {
-      ...NOTHING_OBSERVED,
-      refusals: [`cannot observe etcd: ${err instanceof Error ? err.message : String(err)}`],
-    };
+    return { error: err instanceof Error ? err.message : String(err) };
   }
-  refusals.push(...healthRefusals(obs));
+}
+
+/**
+ * One observation from the two sides': the member list of the later one (the target's), every
+ * member's answer from the side that reached it, the alarms either saw.
+ */
+export function mergedViews(source: EtcdView, target: EtcdView): EtcdView {
+  if (!('observation' in target)) {
+    if ('observation' in source) return source;
+    return { error: `source members: ${source.error}; target members: ${target.error}` };
+  }
+  if (!('observation' in source)) return target;
+  const base = target.observation;
+  const other = source.observation;
+  const reached = new Set(base.endpoints.map((ep) => ep.name));
+  const endpoints = [...base.endpoints, ...other.endpoints.filter((ep) => !reached.has(ep.name))];
+  const answeredAs = new Set(endpoints.filter((ep) => ep.reachable).map((ep) => ep.status?.id));
+  const alarms = [...base.alarms];
+  for (const a of other.alarms)
+    if (!alarms.some((b) => b.memberId === a.memberId && b.alarm === a.alarm)) alarms.push(a);
+  return {
+    observation: {
+      ...base,
+      endpoints,
+      alarms,
+      leaderId: base.leaderId ?? other.leaderId,
+      unobservedMemberIds: base.unobservedMemberIds.filter((id) => !answeredAs.has(id)),
+    },
+  };
+}
+
+function resumeReport(
+  spec: MigrationSpec,
+  view: EtcdView,
+  sourceReplicas: number | null,
+  target: TargetSide,
+): PreflightReport {
+  if (!('observation' in view))
+    return { ...NOTHING_OBSERVED, refusals: [`cannot observe etcd: ${view.error}`] };
+  const obs = view.observation;
   const report: PreflightReport = {
-    refusals,
+    refusals: healthRefusals(obs),
     warnings: [],
     observed: { members: observedMembers(obs) },
-    sourceReplicas: sourceSts?.spec?.replicas ?? 0,
+    sourceReplicas: sourceReplicas ?? 0,
     evidence: toEvidence(spec, obs),
   };
-  if (refusals.length > 0) return report;
+  if (report.refusals.length > 0) return report;
   try {
     const resumed = planResume(spec, {
       members: report.observed.members,
-      ...(startedFrom ? { startedFrom } : {}),
-      sourceReplicas: sourceSts ? (sourceSts.spec?.replicas ?? 1) : null,
-      targetReplicas: targetSts ? (targetSts.spec?.replicas ?? 1) : null,
+      ...(target.startedFrom ? { startedFrom: target.startedFrom } : {}),
+      sourceReplicas,
+      targetReplicas: target.replicas,
     });
     const pending = resumed.plan.steps.find((s) => !s.adopted);
     return {

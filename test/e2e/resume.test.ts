@@ -1,11 +1,13 @@
 /**
- * Resume in the test command: a run failed past the client switch by an injected fault is
- * finished by `etcd-stretch start --resume` (a second run of the same spec in resume mode) under
- * the live load client. The same run and the abort case: test/faults/resume-after-switch.test.ts.
+ * Resume in the test command, as an operator on two clouds meets it: a worker per cluster, the
+ * WAN link, slow DNS, hostname load balancers. The first run is aborted past the client switch
+ * and stops; `etcd-stretch start --resume <spec> --watch` (the CLI, spawned) finishes it under
+ * the live load client. The one-worker runs, after an injected failure and after an abort:
+ * test/faults/resume-after-switch.test.ts.
  */
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { expectFinishedByResume, resumeAfterFailure } from '../helpers/resume-scenario.js';
+import { expectFinishedByResume, resumeAfterAbort } from '../helpers/resume-scenario.js';
 import { startTestEnvironment } from '../workflow/harness.js';
 
 let env: TestWorkflowEnvironment;
@@ -17,7 +19,7 @@ afterAll(async () => {
 });
 
 describe('resume', () => {
-  it('a run failed after the client switch is finished by a resumed run', async () => {
-    expectFinishedByResume(await resumeAfterFailure(env));
+  it('a run stopped past the client switch is finished by etcd-stretch start --resume, a worker per cluster', async () => {
+    expectFinishedByResume(await resumeAfterAbort(env, { asOperator: true }));
   });
 });

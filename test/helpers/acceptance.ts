@@ -50,6 +50,7 @@ import {
 } from '../../sandbox/topology.js';
 import { WORKER_NAME, workerNetns } from '../../sandbox/worker-netns.js';
 import { QuorumMonitor, type QuorumReport } from './quorum-monitor.js';
+import { resumeThroughCli } from './cli-resume.js';
 import { corefileOf, objectVersions, readCorefile } from './bad-input.js';
 import type { GateName } from '../../core/spec/schema.js';
 import { ARTICLE_FIXTURE, sourceManifests, type SourceFixture } from './source-fixture.js';
@@ -75,6 +76,11 @@ export interface ScenarioOptions {
    * `firstRun` of the first.
    */
   resume?: boolean;
+  /**
+   * With `resume`: the second run is started as an operator starts it, `etcd-stretch start
+   * --resume <spec> --watch` (the CLI spawned, against this Temporal frontend), not by the client.
+   */
+  resumeThroughCli?: { address: string };
   /** The source etcd (StatefulSet and headless Service `etcd`) and its members; default the article's 3. */
   sourceFixture?: SourceFixture;
   /** The spec's `target.replicas` (default: unset, the source's size); the final members follow it. */
@@ -139,7 +145,7 @@ export interface ScenarioReport extends LoadSummary {
   /** How the workflow failed, when it did. */
   failure?: string;
   /** With `resume`: how the first run ended, and the resumed run's workflow ID. */
-  firstRun?: { outcome: string; reason: string; resumedBy: string };
+  firstRun?: { outcome: string; reason: string; resumedBy: string; cliExitCode?: number | null };
   /** Source state before and after, for runs that must leave it untouched (aborts). */
   sourceStateBefore: SourceState;
   sourceStateAfter?: SourceState;
@@ -437,11 +443,19 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
       say(`first run ended ${firstRun.outcome}; resuming with ${resumedBy}`);
       result = undefined;
       failure = undefined;
-      handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
-        taskQueue,
-        workflowId: resumedBy,
-        args: [{ spec: runSpec, resume: true }],
-      });
+      if (opts.resumeThroughCli) {
+        const cli = await resumeThroughCli({ ...opts.resumeThroughCli, taskQueue, spec: runSpec, say });
+        if (!cli.workflowId) throw new Error(`etcd-stretch start --resume did not start: ${cli.stderr}`);
+        firstRun.resumedBy = cli.workflowId;
+        firstRun.cliExitCode = cli.exitCode;
+        handle = opts.client.workflow.getHandle<typeof etcdMigration>(cli.workflowId);
+      } else {
+        handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: resumedBy,
+          args: [{ spec: runSpec, resume: true }],
+        });
+      }
       try {
         result = await handle.result();
       } catch (err) {

@@ -67,12 +67,22 @@ export async function resumeAfterFailure(env: TestWorkflowEnvironment): Promise<
   return r;
 }
 
-/** (b) The first run is aborted once etcd-2 was removed and stops at a safe point. */
-export async function resumeAfterAbort(env: TestWorkflowEnvironment): Promise<ScenarioReport> {
+/**
+ * (b) The first run is aborted once etcd-2 was removed and stops at a safe point. `asOperator`:
+ * as two clouds run it (a worker per cluster, the WAN link, slow DNS, hostname load balancers),
+ * and resumed through the CLI, `etcd-stretch start --resume <spec> --watch`, which must exit 0.
+ */
+export async function resumeAfterAbort(
+  env: TestWorkflowEnvironment,
+  opts: { asOperator?: boolean } = {},
+): Promise<ScenarioReport> {
   let aborted = false;
+  const where = opts.asOperator
+    ? { perCluster: { address: env.address }, resumeThroughCli: { address: env.address } }
+    : { connection: env.nativeConnection };
   const r = await runAcceptanceScenario({
     client: env.client,
-    connection: env.nativeConnection,
+    ...where,
     onStatusAfterSwitch: true,
     resume: true,
     keys: 200,
@@ -88,6 +98,10 @@ export async function resumeAfterAbort(env: TestWorkflowEnvironment): Promise<Sc
   expect(aborted).toBe(true);
   expect(r.firstRun?.outcome).toBe('stopped');
   expect(r.firstRun?.reason).toContain('etcd-stretch start --resume <spec>');
+  if (opts.asOperator) {
+    expect(r.topology.workers.map((w) => w.cluster)).toEqual(['source', 'target']);
+    expect(r.firstRun?.cliExitCode, 'etcd-stretch start --resume --watch exit code').toBe(0);
+  }
   return r;
 }
 
