@@ -6,9 +6,13 @@
  * (one file or a list; the contexts named in specs),
  * ETCD_STRETCH_CLUSTER / ETCD_STRETCH_ACTIVITY_TASK_QUEUE (per-cluster mode, worker/worker-mode.ts),
  * LOG_LEVEL and ETCD_STRETCH_LOG_FORMAT (JSON lines on stdout by default), ETCD_STRETCH_METRICS_ADDRESS
- * (Prometheus /metrics, default 127.0.0.1:9464, `off` disables).
+ * (Prometheus /metrics, default 127.0.0.1:9464, `off` disables), ETCD_STRETCH_HEALTH_ADDRESS (the
+ * probes /livez, /startupz, /readyz: worker/health-server.ts; default 127.0.0.1:9465, `off`),
+ * ETCD_STRETCH_WORKFLOW_BUNDLE (a prebuilt workflow bundle: `npm run build` writes
+ * dist/workflow-bundle.js; without it the workflows are bundled at start).
  * ETCD_STRETCH_PAYLOAD_KEY / _KEY_FILE / _KEY_ID (optional payload encryption, worker/payload-codec.ts).
  */
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker, Runtime, type Logger } from '@temporalio/worker';
@@ -20,7 +24,9 @@ import { dataConverterFromEnvironment } from './payload-codec.js';
 import { changeOriginInterceptor } from '../activities/migration/change-origin-interceptor.js';
 import { createWorkerLogger } from './json-logger.js';
 import { exportMigrationGauges } from './migration-gauges.js';
+import { createHealthServer, healthAddress, listen, type WorkerProbes } from './health-server.js';
 import { metricsAddress, migrationMetricsInterceptor, prometheusTelemetry } from './metrics.js';
+import { pollersSeen, type PolledQueue } from './poller-check.js';
 import { runWorkers } from './run-workers.js';
 import { workerKubeconfig, workerModeFromEnvironment } from './worker-mode.js';
 
@@ -94,11 +100,66 @@ async function migrationGauges(
   };
 }
 
+/** The workflow code: the prebuilt bundle if given, else the sources beside this file (.ts or compiled .js). */
+function workflowSource(
+  env: NodeJS.ProcessEnv = process.env,
+): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const bundle = env.ETCD_STRETCH_WORKFLOW_BUNDLE;
+  if (bundle) return { workflowBundle: { codePath: bundle } };
+  return {
+    workflowsPath: path.join(here, '..', 'workflows', `index${path.extname(fileURLToPath(import.meta.url))}`),
+  };
+}
+
+/** The probes' server; a taken port is logged and costs the probes, not the worker. */
+async function serveProbes(probes: WorkerProbes, logger: Logger) {
+  const address = healthAddress();
+  if (!address) return undefined;
+  const server = createHealthServer(probes);
+  try {
+    const bound = await listen(server, address);
+    return { server, url: `http://${address.host}:${bound.port}` };
+  } catch (err) {
+    logger.error(
+      `no health probes: cannot serve them on ${address.host}:${address.port} (${(err as Error).message})`,
+    );
+    return undefined;
+  }
+}
+
 export async function runWorker(): Promise<void> {
   const logger = createWorkerLogger();
   const metrics = installRuntime(logger, metricsAddress());
   const settings = temporalSettings();
   const mode = workerModeFromEnvironment(settings.taskQueue);
+  // The SDK's default identity, set here so that readiness can find this process's pollers.
+  const identity = `${process.pid}@${os.hostname()}`;
+  const polled: PolledQueue[] = [{ taskQueue: mode.taskQueue, type: 'workflow' }];
+  if (mode.mode === 'per-cluster') polled.push({ taskQueue: mode.activityTaskQueue, type: 'activity' });
+  let workers: Worker[] = [];
+  const running = () => workers.length > 0 && workers.every((w) => w.getState() === 'RUNNING');
+  const probeConnection = Connection.lazy({
+    address: settings.address,
+    tls: settings.tls,
+    apiKey: settings.apiKey,
+    metadata: settings.metadata,
+    connectTimeout: 5_000,
+  });
+  const health = await serveProbes(
+    {
+      started: () =>
+        running()
+          ? { ok: true, detail: `${workers.length} worker(s) running` }
+          : { ok: false, detail: workers.length ? 'workers not running' : 'starting' },
+      ready: async () =>
+        running()
+          ? probeConnection.withDeadline(Date.now() + 5_000, () =>
+              pollersSeen(probeConnection, settings.namespace, identity, polled),
+            )
+          : { ok: false, detail: 'workers not running' },
+    },
+    logger,
+  );
   const kubeconfig = workerKubeconfig(mode);
   const cluster = mode.mode === 'per-cluster' ? mode.cluster : undefined;
   // Loads a per-cluster worker's kubeconfig now: a missing context fails the start, not a step.
@@ -114,21 +175,17 @@ export async function runWorker(): Promise<void> {
   });
   const common = {
     connection,
+    identity,
     namespace: settings.namespace,
     ...(dataConverter ? { dataConverter } : {}),
   };
-  const workflows = {
-    // A prebuilt bundle (ETCD_STRETCH_WORKFLOW_BUNDLE) skips webpack at start-up.
-    ...(process.env.ETCD_STRETCH_WORKFLOW_BUNDLE
-      ? { workflowBundle: { codePath: process.env.ETCD_STRETCH_WORKFLOW_BUNDLE } }
-      : { workflowsPath: path.join(here, '..', 'workflows', 'index.ts') }),
-  };
+  const workflows = workflowSource();
   const activityOptions = {
     activities,
     interceptors: { activity: [migrationMetricsInterceptor, changeOriginInterceptor] },
   };
   // per-cluster: the workflows on the shared workflow queue, the activities on this cluster's own.
-  const workers =
+  workers =
     mode.mode === 'single'
       ? [await Worker.create({ ...common, taskQueue: mode.taskQueue, ...workflows, ...activityOptions })]
       : [
@@ -146,13 +203,17 @@ export async function runWorker(): Promise<void> {
     kubeconfig: kubeconfig ?? "in-cluster (the Pod's ServiceAccount)",
     payloads: dataConverter ? 'encrypted' : 'plain',
     metrics: metrics ? `http://${metrics}/metrics` : 'off',
+    health: health ? `${health.url}/livez /startupz /readyz` : 'off',
+    workflows: 'workflowBundle' in workflows ? workflows.workflowBundle.codePath : 'bundled at start',
   });
   const gauges = metrics ? await migrationGauges(settings, dataConverter, logger) : undefined;
   // Returns after SIGINT/SIGTERM once running tasks finished or timed out, in every worker.
   try {
     await runWorkers(workers);
   } finally {
+    health?.server.close();
     await gauges?.stop();
+    await probeConnection.close();
     await connection.close();
   }
 }

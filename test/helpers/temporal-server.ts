@@ -66,9 +66,19 @@ export class PersistentDevServer {
   /** SIGKILL (a crash, not a clean shutdown), then the same server on the same file and port. */
   async restart(downForMs = 0): Promise<void> {
     const killedAt = new Date().toISOString();
-    await this.kill();
+    await this.crash();
     if (downForMs) await new Promise((r) => setTimeout(r, downForMs));
-    // The port must be free again before the new server binds it.
+    await this.startAgain();
+    this.restarts.push({ killedAt, upAt: new Date().toISOString() });
+  }
+
+  /** SIGKILL: the server is gone until startAgain(). */
+  async crash(): Promise<void> {
+    await this.kill();
+  }
+
+  /** The same server on the same file and port, once the port is free again. */
+  async startAgain(): Promise<void> {
     await waitFor(
       `port ${this.port} to be free`,
       () =>
@@ -80,7 +90,6 @@ export class PersistentDevServer {
       { timeoutMs: 30_000, intervalMs: 200 },
     );
     await this.launch();
-    this.restarts.push({ killedAt, upAt: new Date().toISOString() });
   }
 
   private async kill(): Promise<void> {
