@@ -7,6 +7,10 @@
 #   kubernetes  kube-apiserver and kube-controller-manager built from the Go module proxy
 #   etcd35      etcd/etcdctl/etcdutl 3.5.x built from the Go module proxy
 #   etcd36      etcd/etcdctl/etcdutl 3.6.x built from the Go module proxy
+# Optional (only when named):
+#   temporal_server  the Temporal server and temporal-sql-tool at the version docker-compose.yml
+#                    pins, built from the Go module proxy, with its PostgreSQL schema; for the
+#                    compose topology without containers (scripts/compose-without-containers.sh)
 # Built and downloaded things are cached outside the repo under versioned paths
 # ($ETCD_STRETCH_CACHE, default ~/.cache/etcd-stretch) and linked into .tools/bin.
 #
@@ -224,15 +228,37 @@ build_etcd() {
   link_tool "$out/etcdutl" "etcdutl-$short"
 }
 
+# The Temporal server (cmd/server) and its SQL tool (cmd/tools/sql) at docker-compose.yml's pin,
+# plus the module's schema/ directory (the admin-tools image has it at /etc/temporal/schema).
+# Slow on two cores; nice'd and one package at a time so that tests running beside it keep a core.
+part_temporal_server() {
+  local v=$TEMPORAL_SERVER_VERSION dir="$CACHE/temporal-server/$TEMPORAL_SERVER_VERSION"
+  if [ ! -x "$dir/bin/temporal-server" ] || [ ! -x "$dir/bin/temporal-sql-tool" ] || [ ! -d "$dir/schema" ]; then
+    local src
+    src=$(go mod download -json "go.temporal.io/server@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+    [ -d "$src/schema/postgresql" ] || { echo "no schema/postgresql in $src"; return 1; }
+    renice -n 10 -p "$BASHPID" >/dev/null
+    GOFLAGS="$(go env GOFLAGS) -p=1" go_build_into "$dir/bin" "go.temporal.io/server $v" "" "-s -w" \
+      temporal-server=go.temporal.io/server/cmd/server \
+      temporal-sql-tool=go.temporal.io/server/cmd/tools/sql
+    rm -rf "$dir/schema"
+    cp -r "$src/schema" "$dir/schema"
+    chmod -R u+w "$dir/schema"
+  fi
+  "$dir/bin/temporal-server" --version
+  "$dir/bin/temporal-sql-tool" --version
+}
+
 part_etcd35() { build_etcd "$ETCD35_VERSION" 3.5; }
 part_etcd36() { build_etcd "$ETCD36_VERSION" 3.6; }
 
 ALL=(debian node npm temporal kubernetes etcd35 etcd36)
+OPTIONAL=(temporal_server)
 parts=("$@")
 ((${#parts[@]})) || parts=("${ALL[@]}")
 total_start=$(date +%s)
 for part in "${parts[@]}"; do
-  declare -F "part_$part" >/dev/null || { say "unknown part '$part' (known: ${ALL[*]})"; exit 2; }
+  declare -F "part_$part" >/dev/null || { say "unknown part '$part' (known: ${ALL[*]} ${OPTIONAL[*]})"; exit 2; }
   run_part "$part"
 done
 say "all done in $(($(date +%s) - total_start))s; tools in .tools/bin"
