@@ -229,21 +229,25 @@ build_etcd() {
 }
 
 # The Temporal server (cmd/server) and its SQL tool (cmd/tools/sql) at docker-compose.yml's pin,
-# plus the module's schema/ directory (the admin-tools image has it at /etc/temporal/schema).
+# plus the module's schema/ (the admin-tools image has it at /etc/temporal/schema) and the config
+# template the temporalio/server image renders from its environment (config/docker.yaml).
 # Slow on two cores; nice'd and one package at a time so that tests running beside it keep a core.
 part_temporal_server() {
-  local v=$TEMPORAL_SERVER_VERSION dir="$CACHE/temporal-server/$TEMPORAL_SERVER_VERSION"
-  if [ ! -x "$dir/bin/temporal-server" ] || [ ! -x "$dir/bin/temporal-sql-tool" ] || [ ! -d "$dir/schema" ]; then
-    local src
-    src=$(go mod download -json "go.temporal.io/server@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
-    [ -d "$src/schema/postgresql" ] || { echo "no schema/postgresql in $src"; return 1; }
+  local v=$TEMPORAL_SERVER_VERSION dir="$CACHE/temporal-server/$TEMPORAL_SERVER_VERSION" src
+  src=$(go mod download -json "go.temporal.io/server@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
+  [ -d "$src/schema/postgresql" ] && [ -f "$src/config/docker.yaml" ] || { echo "no schema or config in $src"; return 1; }
+  if [ ! -x "$dir/bin/temporal-server" ] || [ ! -x "$dir/bin/temporal-sql-tool" ]; then
     renice -n 10 -p "$BASHPID" >/dev/null
     GOFLAGS="$(go env GOFLAGS) -p=1" go_build_into "$dir/bin" "go.temporal.io/server $v" "" "-s -w" \
       temporal-server=go.temporal.io/server/cmd/server \
       temporal-sql-tool=go.temporal.io/server/cmd/tools/sql
-    rm -rf "$dir/schema"
+  fi
+  if [ ! -d "$dir/schema" ] || [ ! -f "$dir/config/docker.yaml" ]; then
+    rm -rf "$dir/schema" "$dir/config"
+    mkdir -p "$dir/config"
     cp -r "$src/schema" "$dir/schema"
-    chmod -R u+w "$dir/schema"
+    cp "$src/config/docker.yaml" "$dir/config/docker.yaml"
+    chmod -R u+w "$dir/schema" "$dir/config"
   fi
   "$dir/bin/temporal-server" --version
   "$dir/bin/temporal-sql-tool" --version

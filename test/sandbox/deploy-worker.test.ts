@@ -27,6 +27,7 @@ import { WrongCluster } from '../../activities/kubernetes/errors.js';
 import { SERVICE_ACCOUNT_DIR } from '../../activities/kubernetes/own-cluster.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import { temporalSettings } from '../../worker/temporal-connection.js';
+import { healthAddress } from '../../worker/health-server.js';
 import { workerKubeconfig, workerModeFromEnvironment } from '../../worker/worker-mode.js';
 import {
   apply,
@@ -172,7 +173,7 @@ describe('deploy/worker: one worker per cluster', () => {
       expect(pod.volumes?.map((v) => v.name)).toEqual(['tmp']);
       expect(pod.volumes?.[0]?.emptyDir).toBeDefined();
       const worker = pod.containers.find((c) => c.name === 'worker')!;
-      expect(worker.command).toEqual(['node', '--import', 'tsx', 'worker/main.ts']);
+      expect(worker.command).toEqual(['node', 'dist/worker/main.js']);
       expect(worker.securityContext).toMatchObject({
         readOnlyRootFilesystem: true,
         allowPrivilegeEscalation: false,
@@ -181,8 +182,13 @@ describe('deploy/worker: one worker per cluster', () => {
         name: 'etcd-stretch-worker-cluster',
         key: 'ETCD_STRETCH_CLUSTER',
       });
-      expect(worker.livenessProbe?.exec?.command).toContain('deploy/worker/healthcheck.mjs');
-      expect(worker.ports).toEqual([{ name: 'metrics', containerPort: 9464, protocol: 'TCP' }]);
+      expect(worker.livenessProbe?.httpGet).toMatchObject({ path: '/livez', port: 'health' });
+      expect(worker.readinessProbe?.httpGet).toMatchObject({ path: '/readyz', port: 'health' });
+      expect(worker.startupProbe?.httpGet).toMatchObject({ path: '/startupz', port: 'health' });
+      expect(worker.ports).toEqual([
+        { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+        { name: 'health', containerPort: 9465, protocol: 'TCP' },
+      ]);
       expect(d.spec!.template.metadata?.annotations?.['prometheus.io/port']).toBe('9464');
       // The API server defaulted it: the object is stored as a real Deployment would be.
       expect(d.spec!.strategy?.type).toBe('RollingUpdate');
@@ -210,6 +216,8 @@ describe('deploy/worker: one worker per cluster', () => {
       });
       expect(workerKubeconfig(mode, env)).toBeUndefined();
       expect(env.ETCD_STRETCH_METRICS_ADDRESS).toBe('0.0.0.0:9464');
+      // The kubelet probes the Pod's IP: the probes listen on every interface, on port `health`.
+      expect(healthAddress(env)).toEqual({ host: '0.0.0.0', port: 9465 });
     },
   );
 

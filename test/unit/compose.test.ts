@@ -1,15 +1,18 @@
 /**
  * docker-compose.yml, Dockerfile and .dockerignore, checked by structure: there is no Docker
  * engine here (and no `docker compose` plugin), so nothing is built or started. What is checked:
- * the services and their start order, exact image tags, healthchecks, the kubeconfig mounted
- * read-only where KUBECONFIG points, the worker's environment as worker/temporal-connection.ts
- * reads it, the worker as non-root, and that the image gets every file it runs.
- * (`docker compose config` of compose v2.40.3 was run by hand: see README, Deploying.)
+ * the services and their start order, exact image tags, healthchecks, the kubeconfig and the
+ * specs mounted read-only where the worker and the usage line look, the worker's environment as
+ * the worker reads it, the worker as non-root, the Web UI's version as the docs name it, the
+ * codec server, and that the image builds what it runs (compiled JavaScript, a prebuilt bundle).
+ * The same topology without containers: test/faults/compose-topology.test.ts.
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { healthAddress } from '../../worker/health-server.js';
 import { metricsAddress } from '../../worker/metrics.js';
+import { payloadCodecFromEnvironment } from '../../worker/payload-codec.js';
 import { temporalSettings } from '../../worker/temporal-connection.js';
 import { TASK_QUEUE } from '../../workflows/messages.js';
 
@@ -27,6 +30,7 @@ interface Service {
   cap_drop?: string[];
   command?: string[];
   entrypoint?: string[];
+  profiles?: string[];
 }
 
 const composeText = fs.readFileSync('docker-compose.yml', 'utf8');
@@ -53,7 +57,15 @@ const pkg = JSON.parse(fs.readFileSync('package.json', 'utf8')) as {
 describe('docker-compose.yml', () => {
   it('has Temporal on PostgreSQL, its one-shot setup jobs, the Web UI and the worker', () => {
     expect(Object.keys(services).sort()).toEqual(
-      ['postgresql', 'temporal', 'temporal-namespace', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
+      [
+        'postgresql',
+        'temporal',
+        'temporal-namespace',
+        'temporal-schema',
+        'temporal-ui',
+        'worker',
+        'codec-server',
+      ].sort(),
     );
     expect(service('temporal').environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgresql' });
     const schema = service('temporal-schema').command?.join('\n') ?? '';
@@ -97,13 +109,14 @@ describe('docker-compose.yml', () => {
     for (const name of ['postgresql', 'temporal', 'worker']) {
       expect(service(name).healthcheck?.test.length, name).toBeGreaterThan(1);
     }
+    // Liveness, which asks nothing of Temporal (worker/health-server.ts).
     expect(service('worker').healthcheck?.test).toEqual([
       'CMD',
       'node',
-      '--import',
-      'tsx',
-      'deploy/worker/healthcheck.mjs',
+      'dist/worker/health-probe.js',
+      'livez',
     ]);
+    expect(healthAddress(service('worker').environment)?.host).toBe('127.0.0.1');
   });
 
   it('mounts the kubeconfig read-only where KUBECONFIG points, from a required variable', () => {
@@ -113,22 +126,61 @@ describe('docker-compose.yml', () => {
     const mount = w.volumes?.find((v) => typeof v === 'object' && v.target === kubeconfig);
     expect(mount).toMatchObject({ type: 'bind', read_only: true });
     expect(typeof mount === 'object' && mount.source).toMatch(/^\$\{ETCD_STRETCH_KUBECONFIG:\?/);
-    // Nothing else of the host reaches the worker.
-    expect(w.volumes).toHaveLength(1);
+    // Nothing else of the host reaches the worker but the specs and the optional payload key.
+    expect(w.volumes?.map((v) => typeof v === 'object' && v.target)).toEqual([
+      kubeconfig,
+      '/specs',
+      '/etc/etcd-stretch/payload-key',
+    ]);
+    for (const v of w.volumes ?? []) expect(typeof v === 'object' && v.read_only).toBe(true);
+  });
+
+  it('mounts ./specs at /specs, where its usage line starts a migration', () => {
+    const mount = service('worker').volumes?.find((v) => typeof v === 'object' && v.target === '/specs');
+    expect(mount).toMatchObject({ type: 'bind', source: './specs', read_only: true });
+    expect(fs.existsSync('specs/README.md')).toBe(true);
+    const usage = /docker compose run --rm worker (.+ start (\/specs\/\S+))$/m.exec(composeText);
+    expect(usage, 'usage line').not.toBeNull();
+    expect(usage![1]).toBe('node dist/client/cli.js start /specs/migration.yaml');
+  });
+
+  it('shows the Web UI version the docs name, with the codec server of payload encryption', () => {
+    const documented = /`temporalio\/ui` (\d+\.\d+)/.exec(fs.readFileSync('docs/operator-guide.md', 'utf8'));
+    expect(documented, 'docs/operator-guide.md names the UI version').not.toBeNull();
+    expect(service('temporal-ui').image).toMatch(
+      new RegExp(`^temporalio/ui:${documented![1]!.replace('.', '\\.')}\\.\\d+$`),
+    );
+    const codec = service('codec-server');
+    expect(codec.profiles).toEqual(['encryption']);
+    expect(codec.image).toBe(service('worker').image);
+    expect(codec.command?.slice(0, 3)).toEqual(['node', 'dist/client/cli.js', 'codec-server']);
+    const arg = (name: string) => codec.command![codec.command!.indexOf(name) + 1];
+    expect(codec.ports).toEqual([`127.0.0.1:${arg('--port')}:${arg('--port')}`]);
+    expect(arg('--ui-origin')).toBe(service('temporal-ui').environment?.TEMPORAL_CORS_ORIGINS);
+    expect(service('temporal-ui').environment?.TEMPORAL_CODEC_ENDPOINT).toBe(
+      '${ETCD_STRETCH_CODEC_ENDPOINT:-}',
+    );
+    // Without a key file the worker gets an empty variable: plain payloads.
+    expect(service('worker').environment?.ETCD_STRETCH_PAYLOAD_KEY_FILE).toBe(
+      '${ETCD_STRETCH_PAYLOAD_KEY_FILE:+/etc/etcd-stretch/payload-key}',
+    );
+    expect(payloadCodecFromEnvironment({ ETCD_STRETCH_PAYLOAD_KEY_FILE: '' })).toBeUndefined();
   });
 
   it("gives the worker the environment worker/temporal-connection.ts reads, pointing at compose's Temporal", () => {
     const env = service('worker').environment!;
-    const sources = ['worker/temporal-connection.ts', 'worker/metrics.ts'].map((f) =>
-      fs.readFileSync(f, 'utf8'),
-    );
+    const sources = [
+      'worker/temporal-connection.ts',
+      'worker/metrics.ts',
+      'worker/health-server.ts',
+      'worker/main.ts',
+      'worker/payload-codec.ts',
+    ].map((f) => fs.readFileSync(f, 'utf8'));
     const read = new Set(
       sources.flatMap((source) => [...source.matchAll(/env\.([A-Z_]+)/g)].map((m) => m[1])),
     );
     for (const key of Object.keys(env).filter((k) => /^(TEMPORAL|ETCD_STRETCH)_/.test(k))) {
-      expect(read.has(key), `${key} is read by worker/temporal-connection.ts or worker/metrics.ts`).toBe(
-        true,
-      );
+      expect(read.has(key), `${key} is read by the worker`).toBe(true);
     }
     const settings = temporalSettings(env);
     expect(settings.tls).toBeUndefined();
@@ -179,47 +231,87 @@ describe('docker-compose.yml', () => {
 });
 
 describe('Dockerfile', () => {
-  it('builds on the bookworm-slim tag of the Node that setup pins, which package.json engines allow', () => {
-    const from = instructions.filter((l) => l.startsWith('FROM '));
-    expect(from).toHaveLength(1);
+  const stages = (() => {
+    const out: { from: string; lines: string[] }[] = [];
+    for (const l of instructions) {
+      if (l.startsWith('FROM ')) out.push({ from: l, lines: [] });
+      else out.at(-1)?.lines.push(l);
+    }
+    return out;
+  })();
+  const runtime = stages.at(-1)!;
+
+  it('builds every stage on the bookworm-slim tag of the Node that setup pins, which package.json engines allow', () => {
     const versions = fs.readFileSync('scripts/versions.env', 'utf8');
     const pinned = /^NODE_VERSION=(\d+)\.\d+\.\d+$/m.exec(versions);
     expect(pinned, 'NODE_VERSION in scripts/versions.env').not.toBeNull();
-    expect(from[0]).toBe(`FROM node:${pinned![0].slice('NODE_VERSION='.length)}-bookworm-slim`);
+    const image = `node:${pinned![0].slice('NODE_VERSION='.length)}-bookworm-slim`;
+    expect(stages.map((s) => s.from)).toEqual([
+      `FROM ${image} AS build`,
+      `FROM ${image} AS dependencies`,
+      `FROM ${image}`,
+    ]);
     const minMajor = /^>=(\d+)/.exec(pkg.engines.node);
     expect(minMajor, pkg.engines.node).not.toBeNull();
     expect(Number(pinned![1])).toBeGreaterThanOrEqual(Number(minMajor![1]));
   });
 
-  it('installs production dependencies only, which include tsx (the worker runs TypeScript)', () => {
-    expect(instructions).toContain('RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force');
-    expect(pkg.dependencies.tsx).toBeDefined();
-    expect(pkg.devDependencies.tsx).toBeUndefined();
-    expect(instructions.at(-1)).toBe('CMD ["node", "--import", "tsx", "worker/main.ts"]');
-  });
-
-  it('runs as the unprivileged node user, with a healthcheck', () => {
-    const user = instructions.filter((l) => l.startsWith('USER '));
-    expect(user).toEqual(['USER node']);
-    const userAt = instructions.indexOf('USER node');
-    expect(instructions.findIndex((l) => l.startsWith('CMD '))).toBeGreaterThan(userAt);
-    expect(instructions.find((l) => l.startsWith('HEALTHCHECK '))).toContain('deploy/worker/healthcheck.mjs');
-  });
-
-  it('copies every file it runs, and .dockerignore lets each of them into the build context', () => {
-    const copies = instructions
+  it('compiles and bundles in the build stage with the npm build script', () => {
+    const build = stages[0]!.lines;
+    expect(build).toContain('RUN npm ci --no-audit --no-fund');
+    expect(build.at(-1)).toBe('RUN npm run build');
+    const scripts = (
+      JSON.parse(fs.readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    expect(scripts.build).toContain('tsc -p tsconfig.build.json');
+    expect(scripts.build).toContain('node dist/worker/build-workflow-bundle.js');
+    const tsconfig = JSON.parse(fs.readFileSync('tsconfig.build.json', 'utf8')) as {
+      compilerOptions: { outDir: string; noEmit: boolean };
+      include: string[];
+    };
+    expect(tsconfig.compilerOptions).toMatchObject({ outDir: 'dist', noEmit: false });
+    const copied = build
       .filter((l) => l.startsWith('COPY '))
       .flatMap((l) => l.split(/\s+/).slice(1, -1))
       .filter((a) => !a.startsWith('--'));
+    for (const dir of tsconfig.include) expect(copied, `the build stage copies ${dir}`).toContain(dir);
+  });
+
+  it('runs the compiled worker with the prebuilt bundle and production dependencies, no tsx', () => {
+    expect(stages[1]!.lines).toContain(
+      'RUN npm ci --omit=dev --no-audit --no-fund && npm uninstall --no-save --no-audit --no-fund tsx && npm cache clean --force',
+    );
+    expect(runtime.lines.filter((l) => l.startsWith('COPY '))).toEqual([
+      'COPY package.json ./',
+      'COPY --from=dependencies /app/node_modules ./node_modules',
+      'COPY --from=build /app/dist ./dist',
+    ]);
+    // worker/build-workflow-bundle.ts writes dist/workflow-bundle.js by default.
+    expect(fs.readFileSync('worker/build-workflow-bundle.ts', 'utf8')).toContain(
+      "path.join(here, '..', 'workflow-bundle.js')",
+    );
+    expect(runtime.lines).toContain('ENV ETCD_STRETCH_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js');
+    expect(runtime.lines.at(-1)).toBe('CMD ["node", "dist/worker/main.js"]');
+    for (const l of runtime.lines) expect(l).not.toMatch(/tsx|\.ts\b/);
+  });
+
+  it('runs as the unprivileged node user, with a liveness healthcheck', () => {
+    const user = instructions.filter((l) => l.startsWith('USER '));
+    expect(user).toEqual(['USER node']);
+    expect(runtime.lines).toContain('USER node');
+    const userAt = instructions.indexOf('USER node');
+    expect(instructions.findIndex((l) => l.startsWith('CMD '))).toBeGreaterThan(userAt);
+    expect(instructions.find((l) => l.startsWith('HEALTHCHECK '))).toMatch(
+      /CMD \["node", "dist\/worker\/health-probe\.js", "livez"\]$/,
+    );
+  });
+
+  it('copies every source it compiles, and .dockerignore lets each of them into the build context', () => {
+    const copies = instructions
+      .filter((l) => l.startsWith('COPY ') && !l.includes('--from='))
+      .flatMap((l) => l.split(/\s+/).slice(1, -1));
     expect(copies).toEqual(
-      expect.arrayContaining([
-        'core',
-        'workflows',
-        'activities',
-        'worker',
-        'client',
-        'deploy/worker/healthcheck.mjs',
-      ]),
+      expect.arrayContaining(['core', 'workflows', 'activities', 'worker', 'client', 'tsconfig.build.json']),
     );
     const ignore = fs
       .readFileSync('.dockerignore', 'utf8')
@@ -230,15 +322,10 @@ describe('Dockerfile', () => {
       expect(fs.existsSync(c), `${c} exists`).toBe(true);
       expect(ignore, `.dockerignore re-includes ${c}`).toContain(`!${c}`);
     }
-    // What the image runs exists in what it copies.
-    for (const f of [
-      'worker/main.ts',
-      'workflows/index.ts',
-      'client/cli.ts',
-      'deploy/worker/healthcheck.mjs',
-    ]) {
+    // The sources of what the image runs are in what the build stage copies.
+    for (const f of ['worker/main.ts', 'worker/health-probe.ts', 'workflows/index.ts', 'client/cli.ts']) {
       expect(fs.existsSync(f)).toBe(true);
-      expect(copies.some((c) => f === c || f.startsWith(`${c}/`))).toBe(true);
+      expect(copies.some((c) => f.startsWith(`${c}/`))).toBe(true);
     }
   });
 });
