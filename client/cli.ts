@@ -27,7 +27,7 @@ import { loadMigrationSpecFile } from './spec-file.js';
 import { renderStatus } from './render-status.js';
 import { connectClient, withClient } from './temporal-client.js';
 import { packageVersion } from './version.js';
-import { migrationWorkflowId } from './workflow-id.js';
+import { migrationWorkflowId } from '../core/workflow-id.js';
 
 type OutputFormat = 'text' | 'json';
 

@@ -197,6 +197,8 @@ function waitingText(row: MigrationRow): string {
       return `${w.cluster} DNS`;
     case 'activity':
       return `step ${w.step}`;
+    case 'forward':
+      return `run ${w.workflowId} (finishing the migration before)`;
   }
 }
 

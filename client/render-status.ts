@@ -71,7 +71,9 @@ export function renderStatus(id: string, s: MigrationStatus, opts: RenderOptions
             ? `soaking until ${w.until}`
             : w.kind === 'dns'
               ? `waiting since ${w.since} until the ${w.cluster} cluster's DNS answers ${w.pending.join(', ')}`
-              : `running ${w.step}`,
+              : w.kind === 'forward'
+                ? `waiting since ${w.since} for run ${w.workflowId} to finish the migration that made the source (${w.members.join(', ')} leave): watch it with etcd-stretch watch ${w.workflowId}`
+                : `running ${w.step}`,
     );
     if (w.kind === 'approval') lines.push(approvalHint(id, w.gate, opts.namespace ?? 'default'));
   }

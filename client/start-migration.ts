@@ -1,5 +1,5 @@
 /**
- * `start`: a run under the workflow ID derived from the spec (client/workflow-id.ts), refused
+ * `start`: a run under the workflow ID derived from the spec (core/workflow-id.ts), refused
  * while a run of that ID is open, so the same StatefulSet is never moved by two runs at once. A
  * run that ended (completed, rolled back, aborted, failed) does not block a new one: Temporal
  * keeps its history under the same ID with its own run ID.

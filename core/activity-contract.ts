@@ -116,6 +116,21 @@ export interface PreflightReport {
   sourceManifests?: SourceManifests;
   /** Per-cluster resume: the source part's view (see ResumeSourceView). */
   resumeSource?: ResumeSourceView;
+  /**
+   * A reverse migration started before the migration that made its source finished: that
+   * migration's old members still vote. The run finishes it first; the plan is of the state after.
+   */
+  unfinishedForward?: UnfinishedForward;
+}
+
+/** The migration that made this run's source StatefulSet, left past its client switch. */
+export interface UnfinishedForward {
+  /** Its spec, as recorded on the StatefulSet it created (references only). */
+  spec: MigrationSpec;
+  /** Its workflow ID as `etcd-stretch start` derives it (core/workflow-id.ts). */
+  workflowId: string;
+  /** Its old members that still vote. */
+  members: string[];
 }
 
 export interface MembershipInput extends SpecInput {

@@ -27,5 +27,7 @@ export function waitingForText(w: WaitingFor): string {
       return `${w.step} since ${w.since}`;
     case 'dns':
       return `the ${w.cluster} cluster's DNS to answer ${w.pending.join(', ')} (since ${w.since})`;
+    case 'forward':
+      return `run ${w.workflowId} to finish the migration that made the source (its old members ${w.members.join(', ')} leave; since ${w.since})`;
   }
 }

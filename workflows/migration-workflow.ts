@@ -11,6 +11,7 @@ import type { MigrationSpec } from '../core/spec/schema.js';
 import { formatSpecErrors, parseMigrationSpec } from '../core/spec/validate.js';
 import { routedActivities, type RoutedActivities } from './activity-routing.js';
 import { afterFailure, complete, stopAt, type MigrationResult } from './endings.js';
+import { finishForward } from './finish-forward.js';
 import { installHandlers } from './handlers.js';
 import { MigrationRun } from './migration-run.js';
 import { pickedUp } from './no-worker.js';
@@ -62,7 +63,12 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
     { key: TARGET_KEY, value: `${spec.target.context}/${spec.target.namespace}/${spec.target.statefulSet}` },
   ]);
 
-  const report = await preflight(run, spec, acts, input.resume === true);
+  let report = await preflight(run, spec, acts, input.resume === true);
+  if (report.unfinishedForward) {
+    await finishForward(run, report.unfinishedForward);
+    // Checked and planned again on the cluster as that run left it.
+    report = await preflight(run, spec, acts, false);
+  }
   learned.sourceManifests = report.sourceManifests;
   const plan = planOrRefuse(run, spec, report);
   for (const m of report.observed.members) if (m.id) facts.memberIds[m.name] = m.id;

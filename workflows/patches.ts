@@ -74,3 +74,10 @@ export const ROLLBACK_PAST_FAILED_UNDOS_PATCH = 'rollback-past-failed-undos';
  * by the gate they wait at. Decided once, when the run starts.
  */
 export const STATE_SEARCH_ATTRIBUTES_PATCH = 'state-search-attributes';
+
+/**
+ * A reverse migration started before the migration that made its source finished (that
+ * migration's old members still vote) runs that migration again first, resuming it as a child
+ * run, then checks and plans anew (workflows/finish-forward.ts).
+ */
+export const FINISH_FORWARD_FIRST_PATCH = 'finish-forward-first';

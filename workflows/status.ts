@@ -50,7 +50,9 @@ export type WaitingFor =
    * per-cluster workers). `pending`: the names being confirmed; the activity's heartbeat
    * (`temporal workflow describe`) says which still resolve wrong.
    */
-  | { kind: 'dns'; cluster: Side; pending: string[]; since: string };
+  | { kind: 'dns'; cluster: Side; pending: string[]; since: string }
+  /** A reverse migration: the run of the migration that made its source, finishing it first. */
+  | { kind: 'forward'; workflowId: string; members: string[]; since: string };
 
 export interface PhaseTiming {
   name: PhaseName;

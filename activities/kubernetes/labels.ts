@@ -14,6 +14,12 @@ export const SOURCE_ANNOTATION = 'etcd-stretch.io/source';
  * plans from them (core/planner/resume.ts) after some have left.
  */
 export const SOURCE_MEMBERS_ANNOTATION = 'etcd-stretch.io/source-members';
+/**
+ * On the target StatefulSet, from its creation: the migration's spec (JSON, references only). A
+ * reverse migration started before this one finished runs it again to finish it first
+ * (activities/migration/unfinished-forward.ts).
+ */
+export const MIGRATION_SPEC_ANNOTATION = 'etcd-stretch.io/migration-spec';
 /** On the target headless Service: the hostAliases entries of the `host-aliases` DNS strategy (JSON). */
 export const HOST_ALIASES_ANNOTATION = 'etcd-stretch.io/host-aliases';
 /** On the source PVCs at cleanup, before their StatefulSet goes: which StatefulSet they belonged to. */

@@ -28,7 +28,13 @@ import {
   refusalsAsPreconditions,
   retryOnConflict,
 } from './errors.js';
-import { SOURCE_MEMBERS_ANNOTATION, STATEFULSET_LABEL, isManagedByUs, ordinalOf } from './labels.js';
+import {
+  MIGRATION_SPEC_ANNOTATION,
+  SOURCE_MEMBERS_ANNOTATION,
+  STATEFULSET_LABEL,
+  isManagedByUs,
+  ordinalOf,
+} from './labels.js';
 import { listStatefulSetPods, waitUntil, type PodSummary } from './pods.js';
 import {
   finalEtcdContainer,
@@ -224,6 +230,8 @@ export async function scaleTarget(env: KubeEnv, input: ScaleTargetInput): Promis
       [SOURCE_MEMBERS_ANNOTATION]:
         current?.metadata?.annotations?.[SOURCE_MEMBERS_ANNOTATION] ??
         sourceMembersOf(spec, input.initialCluster),
+      [MIGRATION_SPEC_ANNOTATION]:
+        current?.metadata?.annotations?.[MIGRATION_SPEC_ANNOTATION] ?? JSON.stringify(spec),
     };
     const before = await listStatefulSetPods(target, name);
     const applied = await applyObject(target, rendered.statefulSet, 'statefulsets.apps');

@@ -41,6 +41,7 @@ import { dnsCollisions } from './dns-collisions.js';
 import { etcdAccess } from './etcd-access.js';
 import { toEvidence } from './evidence.js';
 import { withPlan } from './plan-once.js';
+import { unfinishedForwardOf } from './unfinished-forward.js';
 import {
   etcdAccessSecretChecks,
   literalSecretEnvRefusal,
@@ -174,6 +175,16 @@ async function sourcePart(
       ],
     });
   }
+  let unfinishedForward: PreflightReport['unfinishedForward'];
+  try {
+    const found = unfinishedForwardOf(spec, sts, obs);
+    if (found) {
+      ({ observation: obs, forward: unfinishedForward } = found);
+      warnings.push(found.warning);
+    }
+  } catch (err) {
+    refusals.push(err instanceof Error ? err.message : String(err));
+  }
   refusals.push(...observationRefusals(obs));
   refusals.push(...etcdVersionRefusals(obs.endpoints));
   const targetImage = spec.target.image ?? sourceEtcd?.image;
@@ -195,6 +206,7 @@ async function sourcePart(
     observed: { members: observedMembers(obs) },
     sourceReplicas: report.sourceReplicas ?? obs.members.length,
     evidence: toEvidence(spec, obs, consistency.hash, sidesServedBy(spec, deps.cluster)),
+    ...(unfinishedForward ? { unfinishedForward } : {}),
   });
 }
 

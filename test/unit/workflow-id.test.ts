@@ -1,7 +1,7 @@
 /** The workflow ID derived from a spec's source and target, and the exit codes of `watch`. */
 import { describe, expect, it } from 'vitest';
 import { EXIT, exitCodeForEnding, type RunEnding } from '../../client/exit-codes.js';
-import { MAX_READABLE_ID, migrationWorkflowId } from '../../client/workflow-id.js';
+import { MAX_READABLE_ID, migrationWorkflowId } from '../../core/workflow-id.js';
 
 const end = (context: string, namespace = 'etcd', statefulSet = 'etcd') => ({
   context,

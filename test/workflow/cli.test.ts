@@ -14,7 +14,7 @@ import { REPO_ROOT } from '../../sandbox/config.js';
 import { waitFor } from '../../sandbox/processes.js';
 import { EXIT } from '../../client/exit-codes.js';
 import type { MigrationRow } from '../../client/list-migrations.js';
-import { migrationWorkflowId } from '../../client/workflow-id.js';
+import { migrationWorkflowId } from '../../core/workflow-id.js';
 import { createFakeActivities, nonRetryable, type FakeOptions } from './fake-activities.js';
 import { allGates, createWorker, testSpec, useTestEnvironment, waitForStatus } from './harness.js';
 

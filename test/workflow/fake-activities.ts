@@ -6,6 +6,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type {
+  UnfinishedForward,
   Evidence,
   MembershipResult,
   MigrationActivities,
@@ -60,6 +61,8 @@ export interface FakeOptions {
   planInWorkflow?: boolean;
   /** hashKvOnSide reads a different hash on this member (its data diverged). */
   divergentMember?: string;
+  /** The first (not resumed) preflight reports this unfinished forward migration. */
+  unfinishedForward?: UnfinishedForward;
 }
 
 interface Member {
@@ -164,6 +167,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
   };
 
   let answerLost = false;
+  let forwardReported = false;
   const activities: MigrationActivities = {
     async preflight({ spec, part, sourceReport, resume }: PreflightInput): Promise<PreflightReport> {
       await record('preflight', part ? `${spec.source.statefulSet} ${part}` : spec.source.statefulSet);
@@ -183,6 +187,10 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         sourceReplicas: world.sourceReplicas,
         evidence: evidence(),
       };
+      if (opts.unfinishedForward && !forwardReported) {
+        forwardReported = true;
+        return { ...withPlan(spec, report), unfinishedForward: opts.unfinishedForward };
+      }
       // Per-cluster mode: the source part hands the source objects on, the target part plans.
       if (part === 'source') return { ...report, sourceManifests: FAKE_MANIFESTS };
       if (part === 'target')

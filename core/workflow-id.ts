@@ -3,8 +3,7 @@
  * to the same place always gets the same ID, so Temporal refuses a second start while a run is
  * open (and `watch <id>` can be typed from the spec). A run that ended does not block a new one.
  */
-import { createHash } from 'node:crypto';
-import type { MigrationSpec } from '../core/spec/schema.js';
+import type { MigrationSpec } from './spec/schema.js';
 
 export const WORKFLOW_ID_PREFIX = 'etcd-stretch-';
 /** Longer IDs are cut and carry a hash of what was cut; Temporal allows 1000 bytes, people fewer. */
@@ -33,10 +32,22 @@ export function migrationWorkflowId(spec: {
   const readable = exact.replace(UNSAFE, '-');
   if (readable === exact && WORKFLOW_ID_PREFIX.length + exact.length <= MAX_READABLE_ID)
     return WORKFLOW_ID_PREFIX + exact;
-  const hash = createHash('sha256')
-    .update(JSON.stringify([spec.source, spec.target].map((e) => [e.context, e.namespace, e.statefulSet])))
-    .digest('hex')
+  const hash = fnv1a64(
+    JSON.stringify([spec.source, spec.target].map((e) => [e.context, e.namespace, e.statefulSet])),
+  )
+    .toString(16)
+    .padStart(16, '0')
     .slice(0, 10);
   const room = MAX_READABLE_ID - WORKFLOW_ID_PREFIX.length - hash.length - 1;
   return `${WORKFLOW_ID_PREFIX}${readable.slice(0, room)}-${hash}`;
+}
+
+/** FNV-1a (64-bit) of the UTF-8 bytes: pure, so core/ stays free of Node modules; not for secrets. */
+function fnv1a64(text: string): bigint {
+  let hash = 0xcbf29ce484222325n;
+  for (const byte of new TextEncoder().encode(text)) {
+    hash ^= BigInt(byte);
+    hash = (hash * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return hash;
 }
