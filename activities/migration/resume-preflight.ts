@@ -20,7 +20,10 @@ import { observeCluster } from '../etcd/observe.js';
 import type { ClusterObservation } from '../etcd/types.js';
 import { sideOf, type KubeEnv } from '../kubernetes/clients.js';
 import { readStatefulSetOptional } from '../kubernetes/discover-source.js';
+import { flagValue } from '../kubernetes/etcd-flags.js';
 import { SOURCE_MEMBERS_ANNOTATION } from '../kubernetes/labels.js';
+import { findEtcdContainer } from '../kubernetes/render-target.js';
+import { sourceMembersOf } from '../kubernetes/target-statefulset.js';
 import { isOurTarget } from '../kubernetes/validate-target.js';
 import { resolveRunContext } from '../run-context.js';
 import type { PreflightInput, PreflightReport, ResumeSourceView } from '../../core/activity-contract.js';
@@ -39,6 +42,7 @@ type EtcdView = { observation: ClusterObservation } | { error: string };
 /** What the target side holds: its StatefulSet, checked to be this migration's, and its start. */
 interface TargetSide {
   refusals: string[];
+  warnings: string[];
   replicas: number | null;
   startedFrom?: ObservedMember[];
 }
@@ -92,20 +96,44 @@ async function sourceReplicasOf(e: KubeEnv, spec: MigrationSpec): Promise<number
 
 async function targetSideOf(e: KubeEnv, spec: MigrationSpec): Promise<TargetSide> {
   const sts = await readStatefulSetOptional(sideOf(e, spec, 'target'), spec.target.statefulSet);
-  if (!sts) return { refusals: [], replicas: null };
+  if (!sts) return { refusals: [], warnings: [], replicas: null };
   const refusals: string[] = [];
   if (!isOurTarget(sts, spec)) {
     refusals.push(
       `StatefulSet ${spec.target.namespace}/${spec.target.statefulSet} in ${spec.target.context} was not made by this migration (label/annotation etcd-stretch.io missing or from another source): resume adopts only what this migration made`,
     );
   }
-  const startedFrom = startedFromOf(sts);
+  const warnings: string[] = [];
+  let startedFrom = startedFromOf(sts);
   if (startedFrom === null) {
-    refusals.push(
-      `StatefulSet ${spec.target.statefulSet} does not record the source members the migration started from (annotation ${SOURCE_MEMBERS_ANNOTATION}, written since resume exists): finish this migration by hand`,
-    );
+    startedFrom = startedFromTemplate(spec, sts);
+    if (startedFrom)
+      warnings.push(
+        `StatefulSet ${spec.target.statefulSet} does not record the source members the migration started from (annotation ${SOURCE_MEMBERS_ANNOTATION}, made before it existed): taken from its pod template's --initial-cluster (${startedFrom.map((m) => m.name).join(', ')}), the old members when its newest member joined`,
+      );
+    else
+      refusals.push(
+        `StatefulSet ${spec.target.statefulSet} records neither the source members the migration started from (annotation ${SOURCE_MEMBERS_ANNOTATION}) nor an --initial-cluster with old members in its pod template: finish this migration by hand`,
+      );
   }
-  return { refusals, replicas: sts.spec?.replicas ?? 1, ...(startedFrom ? { startedFrom } : {}) };
+  return { refusals, warnings, replicas: sts.spec?.replicas ?? 1, ...(startedFrom ? { startedFrom } : {}) };
+}
+
+/** Targets made before SOURCE_MEMBERS_ANNOTATION: the old members of the template's --initial-cluster. */
+export function startedFromTemplate(spec: MigrationSpec, sts: V1StatefulSet): ObservedMember[] | null {
+  try {
+    const initialCluster = flagValue(findEtcdContainer(sts.spec?.template.spec).container, 'initial-cluster');
+    if (!initialCluster) return null;
+    const members = JSON.parse(sourceMembersOf(spec, initialCluster)) as {
+      name: string;
+      peerURLs: string[];
+    }[];
+    return members.length > 0
+      ? members.map(({ name, peerURLs }) => ({ name, peerURLs, isLearner: false }))
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /** etcd through the members this worker reaches (per-cluster: those of its own cluster). */
@@ -176,6 +204,7 @@ function resumeReport(
       ...report,
       observed: { members: resumed.members },
       warnings: [
+        ...target.warnings,
         `resume: ${resumed.adopted} of ${resumed.plan.steps.length} steps were done by an earlier run${pending ? `; going on with ${pending.id}` : ''}`,
       ],
       plan: resumed.plan,

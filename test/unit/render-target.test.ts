@@ -9,6 +9,8 @@ import {
   renderTargetStatefulSet,
 } from '../../activities/kubernetes/render-target.js';
 import { findFlag, flagValue, renameUrlHosts } from '../../activities/kubernetes/etcd-flags.js';
+import { SOURCE_MEMBERS_ANNOTATION } from '../../activities/kubernetes/labels.js';
+import { startedFromTemplate } from '../../activities/migration/resume-preflight.js';
 import { initialCluster, newMembersFor } from '../../core/planner/members.js';
 import { makeSpec } from './fixtures/migration-spec.js';
 
@@ -313,5 +315,39 @@ describe('rendering the target StatefulSet', () => {
         ],
       },
     });
+  });
+});
+
+describe('a target made before it recorded the members it started from', () => {
+  const spec = makeSpec();
+  for (const [style, source] of [
+    ['script', articleSts],
+    ['args', variant('args')],
+    ['env', variant('env')],
+  ] as const) {
+    it(`tells them by its template's --initial-cluster (${style} style), for resume`, () => {
+      const { statefulSet } = renderTargetStatefulSet(source, spec, {
+        replicas: 2,
+        initialCluster: withNew(2),
+      });
+      delete statefulSet.metadata?.annotations?.[SOURCE_MEMBERS_ANNOTATION];
+      expect(startedFromTemplate(spec, statefulSet)).toEqual(
+        [0, 1, 2].map((i) => ({
+          name: `etcd-${i}`,
+          peerURLs: [`http://etcd-${i}.etcd:2380`],
+          isLearner: false,
+        })),
+      );
+    });
+  }
+
+  it('tells nothing when its --initial-cluster holds no old member', () => {
+    const { statefulSet } = renderTargetStatefulSet(articleSts, spec, {
+      replicas: 1,
+      initialCluster: withNew(1),
+    });
+    const etcd = etcdOf(statefulSet);
+    etcd.args = etcd.args?.map((a) => a.replace(OLD + ',', ''));
+    expect(startedFromTemplate(spec, statefulSet)).toBeNull();
   });
 });
