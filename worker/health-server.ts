@@ -37,16 +37,13 @@ export function healthAddress(
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
-/** A probe that takes longer than this answers 503: the kubelet's own timeout would say less. */
-const READY_TIMEOUT_MS = 8_000;
+/** A readiness check that takes longer answers 503: the kubelet's own timeout would say less. */
+export const READY_TIMEOUT_MS = 8_000;
 
-async function readiness(probes: WorkerProbes): Promise<Verdict> {
+async function readiness(probes: WorkerProbes, timeoutMs: number): Promise<Verdict> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<Verdict>((resolve) => {
-    timer = setTimeout(
-      () => resolve({ ok: false, detail: `no answer within ${READY_TIMEOUT_MS} ms` }),
-      READY_TIMEOUT_MS,
-    );
+    timer = setTimeout(() => resolve({ ok: false, detail: `no answer within ${timeoutMs} ms` }), timeoutMs);
   });
   try {
     return await Promise.race([
@@ -58,7 +55,10 @@ async function readiness(probes: WorkerProbes): Promise<Verdict> {
   }
 }
 
-export function createHealthServer(probes: WorkerProbes, startedAt = Date.now()): http.Server {
+export function createHealthServer(
+  probes: WorkerProbes,
+  { startedAt = Date.now(), readyTimeoutMs = READY_TIMEOUT_MS } = {},
+): http.Server {
   return http.createServer((req, res) => {
     const answer = (v: Verdict) => {
       res.writeHead(v.ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -80,7 +80,7 @@ export function createHealthServer(probes: WorkerProbes, startedAt = Date.now())
         answer(probes.started());
         return;
       case HEALTH_PATHS.readiness:
-        void readiness(probes).then(answer);
+        void readiness(probes, readyTimeoutMs).then(answer);
         return;
       default:
         res
