@@ -81,3 +81,10 @@ export const STATE_SEARCH_ATTRIBUTES_PATCH = 'state-search-attributes';
  * run, then checks and plans anew (workflows/finish-forward.ts).
  */
 export const FINISH_FORWARD_FIRST_PATCH = 'finish-forward-first';
+
+/**
+ * A resumed run registers the undo of every step it adopts before the client switch (what the
+ * step's executor registers after it ran), so its rollback returns the cluster to where the
+ * migration started instead of leaving the earlier run's members and objects behind.
+ */
+export const UNDO_ADOPTED_STEPS_PATCH = 'undo-adopted-steps';

@@ -81,6 +81,12 @@ export interface ScenarioOptions {
    * --resume <spec> --watch` (the CLI spawned, against this Temporal frontend), not by the client.
    */
   resumeThroughCli?: { address: string };
+  /**
+   * Terminate the run (as if Temporal lost it) at the first status poll this is true for, and
+   * go on at once with a second run of the same spec in resume mode: the scenario continues with
+   * it (gates, the client switch). `firstRun` tells what happened.
+   */
+  killAndResumeWhen?: (status: MigrationStatus) => boolean;
   /** The source etcd (StatefulSet and headless Service `etcd`) and its members; default the article's 3. */
   sourceFixture?: SourceFixture;
   /** The spec's `target.replicas` (default: unset, the source's size); the final members follow it. */
@@ -358,6 +364,21 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
     // One status poll: the phase line, then the hook; `ended` once the run is over or the hook threw.
     const poll = async () => {
       const s = await handle!.query(statusQuery);
+      if (opts.killAndResumeWhen && !firstRun && opts.killAndResumeWhen(s)) {
+        await handle!.terminate('killed by the scenario: the run is lost');
+        firstRun = {
+          outcome: 'terminated',
+          reason: `killed in phase ${s.phase}`,
+          resumedBy: `${workflowId}-resume`,
+        };
+        handle = await opts.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
+          taskQueue,
+          workflowId: firstRun.resumedBy,
+          args: [{ spec: runSpec, resume: true }],
+        });
+        say(`run killed in phase ${s.phase}; resumed as ${firstRun.resumedBy}`);
+        return { ended: false, s };
+      }
       if (s.phase && s.phase !== lastPhase) {
         lastPhase = s.phase;
         say(`phase ${s.phase}`);

@@ -9,7 +9,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { abortSignal } from '../../workflows/messages.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
 import { createFakeActivities, nonRetryable, type FakeOptions } from './fake-activities.js';
-import { allGates, createWorker, startTestEnvironment, statusOf, testSpec } from './harness.js';
+import {
+  allGates,
+  createWorker,
+  startTestEnvironment,
+  statusOf,
+  testSpec,
+  waitForStatus,
+} from './harness.js';
+import { waitFor } from '../../sandbox/processes.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -145,5 +153,64 @@ describe('resume after the client switch', () => {
     expect(names.filter((n) => /^addLearner/.test(n))).toEqual(['addLearner etcd-main-4']);
     expect(names).toContain('awaitCatchUp etcd-main-3');
     expect(names).toContain('promote etcd-main-3');
+  });
+});
+
+describe('resume before the client switch', () => {
+  it('a resumed run aborted before the switch rolls back what the earlier run did too', async () => {
+    const fake = createFakeActivities({});
+    const taskQueue = `resume-${randomUUID()}`;
+    const worker = await createWorker(env, taskQueue, fake.activities);
+    const { result, status, resumedCalls } = await worker.runUntil(async () => {
+      // The first run is killed in the middle of the join: etcd-main-0 and etcd-main-1 vote.
+      const first = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
+        taskQueue,
+        workflowId: `resume-${randomUUID()}`,
+        args: [{ spec: autoSpec() }],
+      });
+      await waitFor(
+        'etcd-main-1 promoted',
+        async () => fake.calls.some((c) => `${c.name} ${c.detail}` === 'promote etcd-main-1') || undefined,
+        { timeoutMs: 30_000, intervalMs: 20 },
+      );
+      await first.terminate('the worker fleet was lost');
+      const firstCalls = fake.calls.length;
+      const second = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
+        taskQueue,
+        workflowId: `resume-${randomUUID()}`,
+        args: [{ spec: autoSpec({ gates: allGates('auto', { leader: 'manual' }) }), resume: true }],
+      });
+      await waitForStatus(
+        second,
+        'the leader gate',
+        (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'leader',
+      );
+      await second.signal(abortSignal, { by: 'erin', reason: 'go back before the switch' });
+      return {
+        result: await second.result(),
+        status: await statusOf(second),
+        resumedCalls: fake.calls.slice(firstCalls),
+      };
+    });
+    expect(result.outcome).toBe('aborted');
+    const adopted = status.plan!.steps.filter((s) => s.note?.includes('adopted')).map((s) => s.id);
+    expect(adopted).toContain('join/etcd-main-1/promote');
+    // Everything the migration made is gone, the earlier run's work included.
+    expect(fake.world.members.map((m) => `${m.name}${m.isLearner ? '*' : ''}`).sort()).toEqual([
+      'etcd-0',
+      'etcd-1',
+      'etcd-2',
+    ]);
+    expect(fake.world.targetExists).toBe(false);
+    expect([...fake.world.memberServices.source, ...fake.world.memberServices.target]).toEqual([]);
+    expect([...fake.world.dns.source, ...fake.world.dns.target]).toEqual([]);
+    const names = resumedCalls.map((c) => `${c.name} ${c.detail}`);
+    expect(names.filter((n) => n.startsWith('removeLearner'))).toEqual(
+      expect.arrayContaining([
+        'removeLearner etcd-main-0',
+        'removeLearner etcd-main-1',
+        'removeLearner etcd-main-2',
+      ]),
+    );
   });
 });

@@ -5,7 +5,8 @@ import { FailureType } from '../../core/failure-types.js';
 import { strategyLabel } from '../../core/planner/phases/dns.js';
 import type { StepOfKind } from '../../core/planner/plan-types.js';
 import { confirmDns } from './confirm-dns.js';
-import { placeOf, type RunFacts, type StepExecutor } from './step-context.js';
+import type { Compensation } from '../saga.js';
+import { placeOf, type RunFacts, type StepContext, type StepExecutor } from './step-context.js';
 
 /** The names are the other cluster's members; their IPs are that cluster's load balancers. */
 export function entriesFor(step: StepOfKind<'configure-dns'>, facts: RunFacts): DnsEntryInput[] {
@@ -27,25 +28,26 @@ export const configureDns: StepExecutor<'configure-dns'> = async (step, ctx) => 
   if (step.cluster === 'target' && step.strategy.strategy === 'host-aliases')
     ctx.facts.targetHostAliases = entries;
   await acts.configureDns({ spec, side: step.cluster, strategy: step.strategy, entries, stepId: step.id });
-  ctx.run.registerUndo({
+  ctx.run.registerUndo(undoConfigureDns(step, ctx));
+  const confirmed = await confirmDns(step, entries, ctx);
+  return `${entries.length} entries via ${step.strategy.strategy}${confirmed}`;
+};
+
+/** Removes the step's names (the hostnames alone: no address is needed to remove them). */
+export function undoConfigureDns(step: StepOfKind<'configure-dns'>, ctx: StepContext): Compensation {
+  const { spec, acts } = ctx;
+  const hostnames = step.entries.flatMap((e) => e.hostnames);
+  return {
     key: step.id,
     title: `remove DNS entries for ${step.entries.map((e) => e.member).join(', ')} (${step.cluster})`,
     run: () =>
-      acts.removeDns({
-        spec,
-        side: step.cluster,
-        strategy: step.strategy,
-        hostnames: entries.flatMap((e) => e.hostnames),
-        undoes: step.id,
-      }),
+      acts.removeDns({ spec, side: step.cluster, strategy: step.strategy, hostnames, undoes: step.id }),
     kubernetes: {
       cluster: step.cluster,
       step: step.id,
       leaves: [
-        `DNS entries for ${entries.flatMap((e) => e.hostnames).join(', ')} (${strategyLabel(step.strategy)} in ${placeOf(spec, step.cluster)})`,
+        `DNS entries for ${hostnames.join(', ')} (${strategyLabel(step.strategy)} in ${placeOf(spec, step.cluster)})`,
       ],
     },
-  });
-  const confirmed = await confirmDns(step, entries, ctx);
-  return `${entries.length} entries via ${step.strategy.strategy}${confirmed}`;
-};
+  };
+}

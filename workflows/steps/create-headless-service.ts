@@ -1,9 +1,19 @@
-import { placeOf, type StepExecutor } from './step-context.js';
+import type { StepOfKind } from '../../core/planner/plan-types.js';
+import type { Compensation } from '../saga.js';
+import { placeOf, type StepContext, type StepExecutor } from './step-context.js';
 
 export const createHeadlessService: StepExecutor<'create-headless-service'> = async (step, ctx) => {
+  const r = await ctx.acts.ensureHeadlessService({ spec: ctx.spec, side: step.cluster, stepId: step.id });
+  ctx.run.registerUndo(undoHeadlessService(step, ctx));
+  return r.created ? 'created' : 'already there';
+};
+
+export function undoHeadlessService(
+  step: StepOfKind<'create-headless-service'>,
+  ctx: StepContext,
+): Compensation {
   const { spec, acts } = ctx;
-  const r = await acts.ensureHeadlessService({ spec, side: step.cluster, stepId: step.id });
-  ctx.run.registerUndo({
+  return {
     key: step.id,
     title: `delete headless Service ${step.service} (${step.cluster})`,
     run: () => acts.deleteHeadlessService({ spec, side: step.cluster, undoes: step.id }),
@@ -12,6 +22,5 @@ export const createHeadlessService: StepExecutor<'create-headless-service'> = as
       step: step.id,
       leaves: [`headless Service ${step.service} in ${placeOf(spec, step.cluster)}`],
     },
-  });
-  return r.created ? 'created' : 'already there';
-};
+  };
+}

@@ -1,11 +1,26 @@
 import { memberServiceName } from '../../core/planner/members.js';
-import { placeOf, type StepExecutor } from './step-context.js';
+import type { StepOfKind } from '../../core/planner/plan-types.js';
+import type { Compensation } from '../saga.js';
+import { placeOf, type StepContext, type StepExecutor } from './step-context.js';
 
 export const createMemberServices: StepExecutor<'create-member-services'> = async (step, ctx) => {
+  const r = await ctx.acts.ensureMemberServices({
+    spec: ctx.spec,
+    side: step.cluster,
+    members: step.members,
+    stepId: step.id,
+  });
+  ctx.run.registerUndo(undoMemberServices(step, ctx));
+  return `created ${r.created.length}`;
+};
+
+export function undoMemberServices(
+  step: StepOfKind<'create-member-services'>,
+  ctx: StepContext,
+): Compensation {
   const { spec, acts } = ctx;
   const { cluster: side, members } = step;
-  const r = await acts.ensureMemberServices({ spec, side, members, stepId: step.id });
-  ctx.run.registerUndo({
+  return {
     key: step.id,
     title: `delete member Services of ${members.join(', ')} (${side})`,
     run: () => acts.deleteMemberServices({ spec, side, members, undoes: step.id }),
@@ -16,6 +31,5 @@ export const createMemberServices: StepExecutor<'create-member-services'> = asyn
         `LoadBalancer Services ${members.map(memberServiceName).join(', ')} in ${placeOf(spec, side)}`,
       ],
     },
-  });
-  return `created ${r.created.length}`;
-};
+  };
+}

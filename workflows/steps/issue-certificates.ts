@@ -1,4 +1,6 @@
-import { placeOf, type StepExecutor } from './step-context.js';
+import type { StepOfKind } from '../../core/planner/plan-types.js';
+import type { Compensation } from '../saga.js';
+import { placeOf, type StepContext, type StepExecutor } from './step-context.js';
 
 export const issueCertificates: StepExecutor<'issue-certificates'> = async (step, ctx) => {
   const { spec, acts, facts } = ctx;
@@ -9,7 +11,16 @@ export const issueCertificates: StepExecutor<'issue-certificates'> = async (step
     addresses: Object.fromEntries(members.map((m) => [m, facts.addresses.target[m]!])),
     stepId: step.id,
   });
-  ctx.run.registerUndo({
+  ctx.run.registerUndo(undoIssuedCertificates(step, ctx));
+  return r.secrets.map((s) => `${s.secret}: issued ${s.issued.length}, kept ${s.kept.length}`).join('; ');
+};
+
+export function undoIssuedCertificates(
+  step: StepOfKind<'issue-certificates'>,
+  ctx: StepContext,
+): Compensation {
+  const { spec, acts } = ctx;
+  return {
     key: step.id,
     title: `delete the issued certificate Secrets ${step.secrets.map((s) => s.name).join(', ')}`,
     run: async () => {
@@ -20,6 +31,5 @@ export const issueCertificates: StepExecutor<'issue-certificates'> = async (step
       step: step.id,
       leaves: [`Secrets ${step.secrets.map((s) => s.name).join(', ')} in ${placeOf(spec, 'target')}`],
     },
-  });
-  return r.secrets.map((s) => `${s.secret}: issued ${s.issued.length}, kept ${s.kept.length}`).join('; ');
-};
+  };
+}
