@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
-import { startTestEnvironment, workflowBundle } from '../../test/workflow/harness.js';
+import { startTestEnvironment, workflowBundle } from '../../test/helpers/temporal-test-env.js';
 
 export interface BenchTemporal {
   client: Client;
