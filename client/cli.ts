@@ -294,23 +294,40 @@ program
   .option('--history <file>', 'read a history exported with `temporal workflow show --output json` instead')
   .option('--run-id <runId>', 'a specific run of the workflow ID')
   .option('--out <dir>', 'where to write the reports', 'reports')
-  .action(async (id: string | undefined, opts: { history?: string; runId?: string; out: string }) => {
-    const { runAudit } = await import('./audit/index.js');
-    const { report, files } = await (async () =>
-      runAudit({
-        workflowId: id,
-        runId: opts.runId,
-        historyFile: opts.history,
-        outDir: opts.out,
-        connect: () => connectClient(overrides()),
-        codec: payloadCodecFromEnvironment(),
-      }))().catch(fail);
-    print(`audit of ${report.workflowId}: ${report.outcome.status}\n  ${files.markdown}\n  ${files.html}`, {
-      workflowId: report.workflowId,
-      outcome: report.outcome.status,
-      ...files,
-    });
-  });
+  .option(
+    '--ui-url <url>',
+    'the Temporal Web UI address, for a link to the run in the report (default: ETCD_STRETCH_UI_URL)',
+  )
+  .action(
+    async (
+      id: string | undefined,
+      opts: { history?: string; runId?: string; out: string; uiUrl?: string },
+    ) => {
+      const { runAudit } = await import('./audit/index.js');
+      const { report, files } = await (async () =>
+        runAudit({
+          workflowId: id,
+          runId: opts.runId,
+          historyFile: opts.history,
+          outDir: opts.out,
+          ...(opts.uiUrl
+            ? {
+                ui: {
+                  url: opts.uiUrl,
+                  namespace: globals().namespace ?? process.env.TEMPORAL_NAMESPACE ?? 'default',
+                },
+              }
+            : {}),
+          connect: () => connectClient(overrides()),
+          codec: payloadCodecFromEnvironment(),
+        }))().catch(fail);
+      print(`audit of ${report.workflowId}: ${report.outcome.status}\n  ${files.markdown}\n  ${files.html}`, {
+        workflowId: report.workflowId,
+        outcome: report.outcome.status,
+        ...files,
+      });
+    },
+  );
 // --- end of audit ---------------------------------------------------------------------------
 
 // --- codec server: lets the Temporal Web UI / CLI read encrypted payloads ----------------------

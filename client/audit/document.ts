@@ -155,7 +155,7 @@ export function auditDocument(r: AuditReport): AuditDocument {
             'In the Web UI',
             r.uiLink
               ? { text: r.uiLink, mono: true }
-              : { text: 'no UI address given (ETCD_STRETCH_UI_URL)', tone: 'muted' },
+              : { text: 'no UI address given (--ui-url or ETCD_STRETCH_UI_URL)', tone: 'muted' },
           ],
         ],
       },
