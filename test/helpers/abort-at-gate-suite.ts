@@ -2,9 +2,8 @@
  * Fault run 8 as a suite a test file runs for some gates: an abort at a gate before the client
  * switch rolls back to exactly the source as it was: the same member IDs, the same objects
  * (resourceVersions), the same Corefile, nothing left in the target namespace, and no client
- * operation failed. test/e2e/faults/abort-at-gate.test.ts runs the leader gate (every undo the
- * forward path can need) in the test command; test/faults/abort-at-early-gates.test.ts the rest.
- * The switch-clients gate itself is in test/e2e/acceptance.test.ts.
+ * operation failed. test/faults/abort-at-gates.test.ts runs every gate before the client switch
+ * (npm run faults); the abort at the switch-clients gate is in test/e2e/acceptance.test.ts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
