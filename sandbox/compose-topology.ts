@@ -83,13 +83,28 @@ function userIds(name: string): { uid: number; gid: number } {
   return { uid: id('-u'), gid: id('-g') };
 }
 
-function runChecked(cmd: string, args: string[], opts: Parameters<typeof spawnSync>[2] = {}): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.status !== 0)
-    throw new Error(
-      `${cmd} ${args.join(' ')} exited ${r.status ?? r.signal}: ${String(r.stderr ?? '').slice(-2000)}`,
+/**
+ * Runs a command to its end without blocking the event loop (a test runner's worker must keep
+ * answering while npm ci runs); rejects with the end of its stderr when it fails.
+ */
+function runChecked(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; uid?: number; gid?: number; timeout?: number } = {},
+): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.once('error', reject);
+    child.once('exit', (code, signal) =>
+      code === 0
+        ? resolve(out)
+        : reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${err.slice(-2000)}`)),
     );
-  return String(r.stdout ?? '');
+  });
 }
 
 async function stopChild(child: ChildProcess | undefined, signal: NodeJS.Signals): Promise<void> {
@@ -155,7 +170,7 @@ export class ComposeTopology {
     fs.chownSync(data, ids.uid, ids.gid);
     fs.chownSync(pwfile, ids.uid, ids.gid);
     // As the postgres image: POSTGRES_USER is the superuser, passwords over TCP.
-    runChecked(
+    await runChecked(
       path.join(bin, 'initdb'),
       ['-D', data, '-U', 'temporal', `--pwfile=${pwfile}`, '--auth-host=scram-sha-256', '--auth-local=peer'],
       { ...ids, cwd: this.dir },
@@ -183,13 +198,13 @@ export class ComposeTopology {
   }
 
   /** compose's temporal-schema script with the built temporal-sql-tool and the module's schema. */
-  private createSchema(): void {
+  private async createSchema(): Promise<void> {
     const server = temporalServerDir();
     const script = composeScript('temporal-schema')
       .replace('--ep postgresql', '--ep 127.0.0.1')
       .replace('-p 5432', `-p ${this.pgPort}`)
       .replaceAll('/etc/temporal/schema', path.join(server, 'schema'));
-    const out = runChecked('sh', ['-c', script], {
+    const out = await runChecked('sh', ['-c', script], {
       env: {
         ...process.env,
         PATH: `${path.join(server, 'bin')}:${process.env.PATH}`,
@@ -273,8 +288,8 @@ export class ComposeTopology {
   }
 
   /** compose's temporal-namespace script, with the pinned Temporal CLI. */
-  private createNamespace(): void {
-    const out = runChecked('sh', ['-c', composeScript('temporal-namespace')], {
+  private async createNamespace(): Promise<void> {
+    const out = await runChecked('sh', ['-c', composeScript('temporal-namespace')], {
       env: {
         ...process.env,
         PATH: `${path.dirname(toolPath('temporal'))}:${process.env.PATH}`,
@@ -331,14 +346,14 @@ export class ComposeTopology {
  * The runtime stage of the Dockerfile, outside Docker: package.json, the dependencies stage's
  * `npm ci --omit=dev` (same command), and dist/ from `npm run build` in the repository.
  */
-export function imageContents(appDir: string, dependenciesCommand: string): void {
+export async function imageContents(appDir: string, dependenciesCommand: string): Promise<void> {
   fs.mkdirSync(appDir, { recursive: true });
   for (const f of ['package.json', 'package-lock.json'])
     fs.copyFileSync(path.join(REPO_ROOT, f), path.join(appDir, f));
   // Without the image's `npm cache clean --force`: on a host that would empty the user's cache.
   const install = dependenciesCommand.replace(/ && npm cache clean --force$/, '');
-  runChecked('sh', ['-c', install], { cwd: appDir, env: process.env, timeout: 600_000 });
+  await runChecked('sh', ['-c', install], { cwd: appDir, env: process.env, timeout: 600_000 });
   fs.rmSync(path.join(appDir, 'package-lock.json'));
-  runChecked('npm', ['run', 'build'], { cwd: REPO_ROOT, env: process.env, timeout: 600_000 });
+  await runChecked('npm', ['run', 'build'], { cwd: REPO_ROOT, env: process.env, timeout: 600_000 });
   fs.cpSync(path.join(REPO_ROOT, 'dist'), path.join(appDir, 'dist'), { recursive: true });
 }

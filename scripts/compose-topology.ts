@@ -18,7 +18,7 @@ const dockerfile = fs.readFileSync(path.join(REPO_ROOT, 'Dockerfile'), 'utf8');
 const install = /^RUN (npm ci --omit=dev .*)$/m.exec(dockerfile)?.[1];
 if (!install) throw new Error('Dockerfile: no `RUN npm ci --omit=dev` line');
 say('assembling the image contents');
-imageContents(appDir, install);
+await imageContents(appDir, install);
 const topology = await ComposeTopology.start({ appDir, say });
 const w = topology.workerCommand({
   KUBECONFIG: process.env.KUBECONFIG ?? path.join(os.homedir(), '.kube', 'config'),

@@ -6,6 +6,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh || exit 1
+# The compose topology run (test/faults/compose-topology.test.ts) needs the Temporal server built
+# (about 11 minutes the first time, cached after that).
+bash scripts/setup.sh temporal_server || exit 1
 export PATH="$PWD/.tools/bin:$PATH"
 rm -rf reports/faults
 status=0

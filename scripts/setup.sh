@@ -9,8 +9,8 @@
 #   etcd36      etcd/etcdctl/etcdutl 3.6.x built from the Go module proxy
 # Optional (only when named):
 #   temporal_server  the Temporal server and temporal-sql-tool at the version docker-compose.yml
-#                    pins, built from the Go module proxy, with its PostgreSQL schema; for the
-#                    compose topology without containers (scripts/compose-without-containers.sh)
+#                    pins, built from the Go module proxy, and Debian's PostgreSQL; for the
+#                    compose topology without containers (sandbox/compose-topology.ts)
 # Built and downloaded things are cached outside the repo under versioned paths
 # ($ETCD_STRETCH_CACHE, default ~/.cache/etcd-stretch) and linked into .tools/bin.
 #
@@ -51,16 +51,17 @@ run_part() {
 
 link_tool() { ln -sfn "$1" "$TOOLS/$2"; }
 
-part_debian() {
+# Installs the Debian packages among $@ that are missing, without starting their services.
+apt_install() {
   local missing=()
-  for p in $DEBIAN_PACKAGES; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
   done
   if ((${#missing[@]})); then
     echo "installing: ${missing[*]}"
     local as_root=()
     [ "$(id -u)" = 0 ] || as_root=(sudo)
-    # Debian's etcd-server would start a system etcd on :2379; keep services from starting.
+    # Debian's etcd-server or postgresql would start a system service; keep services from starting.
     local policy=/usr/sbin/policy-rc.d own_policy=0
     if [ ! -e $policy ]; then
       printf '#!/bin/sh\nexit 101\n' | "${as_root[@]}" tee $policy >/dev/null
@@ -71,6 +72,12 @@ part_debian() {
     DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
     ((own_policy)) && "${as_root[@]}" rm -f $policy
   fi
+  return 0
+}
+
+part_debian() {
+  # shellcheck disable=SC2086
+  apt_install $DEBIAN_PACKAGES
   # A system etcd started by the package would hold the ports the tests use.
   if pgrep -x etcd -u etcd >/dev/null 2>&1; then pkill -x etcd -u etcd || true; fi
   /usr/bin/etcd --version | sed -n 1p
@@ -234,6 +241,8 @@ build_etcd() {
 # Slow on two cores; nice'd and one package at a time so that tests running beside it keep a core.
 part_temporal_server() {
   local v=$TEMPORAL_SERVER_VERSION dir="$CACHE/temporal-server/$TEMPORAL_SERVER_VERSION" src
+  # Debian's PostgreSQL for it (sandbox/compose-topology.ts starts its own, on loopback).
+  apt_install postgresql
   src=$(go mod download -json "go.temporal.io/server@$v" | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')
   [ -d "$src/schema/postgresql" ] && [ -f "$src/config/docker.yaml" ] || { echo "no schema or config in $src"; return 1; }
   if [ ! -x "$dir/bin/temporal-server" ] || [ ! -x "$dir/bin/temporal-sql-tool" ]; then
