@@ -19,11 +19,12 @@ import { withConnection } from '../etcd/connection.js';
 import { observeCluster } from '../etcd/observe.js';
 import type { ClusterObservation } from '../etcd/types.js';
 import { sideOf, type KubeEnv } from '../kubernetes/clients.js';
-import { readStatefulSetOptional } from '../kubernetes/discover-source.js';
+import { readServiceOptional, readStatefulSetOptional } from '../kubernetes/discover-source.js';
 import { flagValue } from '../kubernetes/etcd-flags.js';
 import { SOURCE_MEMBERS_ANNOTATION } from '../kubernetes/labels.js';
 import { findEtcdContainer } from '../kubernetes/render-target.js';
 import { sourceMembersOf } from '../kubernetes/target-statefulset.js';
+import { toSourceManifests } from '../kubernetes/source-objects.js';
 import { isOurTarget } from '../kubernetes/validate-target.js';
 import { resolveRunContext } from '../run-context.js';
 import type { PreflightInput, PreflightReport, ResumeSourceView } from '../../core/activity-contract.js';
@@ -31,6 +32,7 @@ import type { ObservedMember } from '../../core/planner/plan-types.js';
 import { planResume } from '../../core/planner/resume.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { etcdAccess } from './etcd-access.js';
+import { literalSecretEnvRefusal } from './preflight-secrets.js';
 import { toEvidence } from './evidence.js';
 import { clusterAccessRefusals, hexId, observedMembers, type PreflightDeps } from './preflight.js';
 
@@ -54,11 +56,18 @@ export async function resumePreflight(deps: PreflightDeps, input: PreflightInput
     const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source']);
     if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
     const view = await observeEtcd(deps, e, spec);
+    const where = sideOf(e, spec, 'source');
+    const sts = await readStatefulSetOptional(where, spec.source.statefulSet);
     const resumeSource: ResumeSourceView = {
-      statefulSetReplicas: await sourceReplicasOf(e, spec),
+      statefulSetReplicas: sts ? (sts.spec?.replicas ?? 1) : null,
       ...('observation' in view ? { observation: view.observation } : { observeError: view.error }),
     };
-    return { ...NOTHING_OBSERVED, refusals: [], resumeSource };
+    if (!sts) return { ...NOTHING_OBSERVED, refusals: [], resumeSource };
+    // The target worker renders the members still to start from these, as in a first run.
+    const literal = literalSecretEnvRefusal(spec, sts);
+    if (literal) return { ...NOTHING_OBSERVED, refusals: [literal] };
+    const sourceManifests = toSourceManifests(sts, await readServiceOptional(where, spec.source.service));
+    return { ...NOTHING_OBSERVED, refusals: [], resumeSource, sourceManifests };
   }
   if (input.part === 'target') {
     const source = input.sourceReport;
@@ -80,7 +89,8 @@ export async function resumePreflight(deps: PreflightDeps, input: PreflightInput
       ? { observation: view.observation as ClusterObservation }
       : { error: view.observeError ?? 'no answer' };
     const merged = mergedViews(sourceView, await observeEtcd(deps, e, spec));
-    return resumeReport(spec, merged, view.statefulSetReplicas, target);
+    const report = resumeReport(spec, merged, view.statefulSetReplicas, target);
+    return source.sourceManifests ? { ...report, sourceManifests: source.sourceManifests } : report;
   }
   const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source', 'target']);
   if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };

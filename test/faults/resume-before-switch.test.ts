@@ -44,7 +44,8 @@ describe('resume before the client switch', () => {
     expect(r.firstRun?.outcome).toBe('terminated');
     expectCompletedSafely(r);
     expect(adopted).toEqual(expect.arrayContaining(['join/etcd-main-0/promote', 'join/etcd-main-1/promote']));
-    expect(adopted).not.toContain('join/etcd-main-2/add-learner');
+    // The first run may have added etcd-main-2 before it was killed; its start was left over.
+    expect(adopted).not.toContain('join/etcd-main-2/promote');
     expect(adopted).not.toContain('gate/switch-clients');
     expect(steps.every((s) => s.state === 'done')).toBe(true);
   });
