@@ -170,7 +170,10 @@ describe('resume before the client switch', () => {
       });
       await waitFor(
         'etcd-main-1 promoted',
-        async () => fake.calls.some((c) => `${c.name} ${c.detail}` === 'promote etcd-main-1') || undefined,
+        () =>
+          Promise.resolve(
+            fake.calls.some((c) => `${c.name} ${c.detail}` === 'promote etcd-main-1') || undefined,
+          ),
         { timeoutMs: 30_000, intervalMs: 20 },
       );
       await first.terminate('the worker fleet was lost');
