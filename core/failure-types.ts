@@ -58,3 +58,6 @@ export const FOREIGN_MEMBER_CONFLICTS: ReadonlySet<string> = new Set([
   FailureType.LearnerAlreadyPresent,
   FailureType.MemberConflict,
 ]);
+
+/** How preflight's refusal of source pods that are not Ready begins (validate-target.ts). */
+export const SOURCE_PODS_NOT_READY = 'source Pods must all be Ready before the migration';

@@ -2,9 +2,9 @@
  * The migration workflow, as the migration is explained: handlers, validate, preflight, plan,
  * run the plan's phases, finish. Deterministic: all I/O is in activities (core/activity-contract.ts).
  */
-import { upsertSearchAttributes } from '@temporalio/workflow';
+import { sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreflightReport, SourceManifests } from '../core/activity-contract.js';
-import { FailureType } from '../core/failure-types.js';
+import { FailureType, SOURCE_PODS_NOT_READY } from '../core/failure-types.js';
 import { planMigration } from '../core/planner/plan.js';
 import type { MigrationPlan, Side } from '../core/planner/plan-types.js';
 import type { MigrationSpec } from '../core/spec/schema.js';
@@ -67,7 +67,7 @@ export async function etcdMigration(input: MigrationInput): Promise<MigrationRes
   if (report.unfinishedForward) {
     await finishForward(run, report.unfinishedForward);
     // Checked and planned again on the cluster as that run left it.
-    report = await preflight(run, spec, acts, false);
+    report = await preflight(run, spec, acts, false, { settle: true });
   }
   learned.sourceManifests = report.sourceManifests;
   const plan = planOrRefuse(run, spec, report);
@@ -95,22 +95,16 @@ async function preflight(
   spec: MigrationSpec,
   acts: RoutedActivities,
   resume: boolean,
+  opts: { settle?: boolean } = {},
 ): Promise<PreflightReport> {
   run.enterPhase('preflight');
-  // A preflight no worker picks up in time ends the run naming the queue (no-worker.ts).
-  const guarded = (side: Side, p: Promise<PreflightReport>) => pickedUp(run, spec, side, p);
-  let report: PreflightReport;
-  if (spec.workers.mode === 'per-cluster') {
-    const sourceReport = await guarded(
-      'source',
-      acts.onSide.source.preflight({ spec, part: 'source', ...(resume ? { resume } : {}) }),
-    );
-    report = await guarded(
-      'target',
-      acts.onSide.target.preflight({ spec, part: 'target', sourceReport, ...(resume ? { resume } : {}) }),
-    );
-  } else {
-    report = await guarded('source', acts.preflight({ spec, ...(resume ? { resume } : {}) }));
+  let report = await askPreflight(run, spec, acts, resume);
+  // `settle`: right after a child run finished the migration before this one, its last removals
+  // can leave a source pod not Ready for a few seconds (the election they cause); asked again
+  // while that is the only refusal.
+  for (let i = 0; opts.settle && i < SETTLE_ATTEMPTS && onlyPodsNotReady(report); i++) {
+    await sleep(SETTLE_INTERVAL_MS);
+    report = await askPreflight(run, spec, acts, resume);
   }
   if (report.evidence) run.recordEvidence(report.evidence);
   if (report.refusals.length > 0) {
@@ -122,6 +116,34 @@ async function preflight(
     );
   }
   return report;
+}
+
+const SETTLE_ATTEMPTS = 12;
+const SETTLE_INTERVAL_MS = 5_000;
+
+function onlyPodsNotReady(report: PreflightReport): boolean {
+  return report.refusals.length > 0 && report.refusals.every((r) => r.startsWith(SOURCE_PODS_NOT_READY));
+}
+
+async function askPreflight(
+  run: MigrationRun,
+  spec: MigrationSpec,
+  acts: RoutedActivities,
+  resume: boolean,
+): Promise<PreflightReport> {
+  // A preflight no worker picks up in time ends the run naming the queue (no-worker.ts).
+  const guarded = (side: Side, p: Promise<PreflightReport>) => pickedUp(run, spec, side, p);
+  if (spec.workers.mode === 'per-cluster') {
+    const sourceReport = await guarded(
+      'source',
+      acts.onSide.source.preflight({ spec, part: 'source', ...(resume ? { resume } : {}) }),
+    );
+    return guarded(
+      'target',
+      acts.onSide.target.preflight({ spec, part: 'target', sourceReport, ...(resume ? { resume } : {}) }),
+    );
+  }
+  return guarded('source', acts.preflight({ spec, ...(resume ? { resume } : {}) }));
 }
 
 function planOrRefuse(run: MigrationRun, spec: MigrationSpec, report: PreflightReport): MigrationPlan {

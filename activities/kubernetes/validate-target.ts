@@ -7,6 +7,7 @@
  * reported as refusals: they are the worker's problem, not the migration's.
  */
 import type { V1PodSpec, V1Service, V1StatefulSet } from '@kubernetes/client-node';
+import { SOURCE_PODS_NOT_READY } from '../../core/failure-types.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { sideOf, type KubeEnv, type KubeSide } from './clients.js';
 import { readHostsEntries } from './corefile-hosts.js';
@@ -232,7 +233,7 @@ export async function validateSourcePreconditions(
     if (unready.length || missing.length) {
       refuse(
         'SourcePodNotReady',
-        `source Pods must all be Ready before the migration: ${[
+        `${SOURCE_PODS_NOT_READY}: ${[
           ...unready.map((p) => `${p} is not Ready`),
           ...missing.map((p) => `${p} does not exist`),
         ].join(
