@@ -4,7 +4,8 @@
  * its cluster with that cluster's credentials only (the clusters share nothing but the member
  * load balancers), a 20 ms / 100 Mbit/s link between them, Corefile changes that take 30 s to
  * apply, and target load balancers that report hostnames. The single-worker mode (a jump host
- * that reaches both clusters) keeps its own run.
+ * that reaches both clusters) completes in test/e2e/reverse-migration.test.ts, and runs this
+ * scenario in npm run faults (test/faults/acceptance-one-worker.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -52,22 +53,6 @@ describe('acceptance, two clouds: a worker per cluster, a WAN link, slow DNS, ho
       ['target', true],
     ]);
     expect(report.topology).toMatchObject({ rttMs: 20, bandwidthMbit: 100, dnsDelayS: 30 });
-  });
-
-  it("replays the run's history", async () => {
-    await expectReplays(report);
-  });
-});
-
-describe('acceptance, one worker that reaches both clusters (jump host, peered networks)', () => {
-  let report: ScenarioReport;
-
-  it('completes with 3 new members, no failed client operation and no lost write', async () => {
-    report = await runAcceptanceScenario({ client: env.client, connection: env.nativeConnection });
-    expectCompletedSafely(report);
-    expect(report.opsTotal).toBeGreaterThan(1000);
-    expect(report.sourcePvcsRetained).toBe(true);
-    expect(report.topology.workers.map((w) => w.cluster)).toEqual(['source and target']);
   });
 
   it("replays the run's history", async () => {

@@ -6,12 +6,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { runAcceptanceScenario } from '../../helpers/acceptance.js';
-import { expectCompletedSafely } from '../../helpers/fault-expectations.js';
-import { recordFaultRun } from '../../helpers/fault-report.js';
-import { FAULTY, joinFault } from '../../helpers/join-fault.js';
-import { CrashLoop } from '../../helpers/pod-faults.js';
-import { startTestEnvironment } from '../../workflow/harness.js';
+import { runAcceptanceScenario } from '../helpers/acceptance.js';
+import { expectCompletedSafely } from '../helpers/fault-expectations.js';
+import { recordFaultRun } from '../helpers/fault-report.js';
+import { FAULTY, joinFault } from '../helpers/join-fault.js';
+import { CrashLoop } from '../helpers/pod-faults.js';
+import { startTestEnvironment } from '../workflow/harness.js';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
