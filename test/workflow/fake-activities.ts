@@ -63,6 +63,8 @@ export interface FakeOptions {
   divergentMember?: string;
   /** The first (not resumed) preflight reports this unfinished forward migration. */
   unfinishedForward?: UnfinishedForward;
+  /** The refusals of the n-th (not resumed) preflight, 1-based; default `refusals`. */
+  preflightRefusals?: (n: number) => string[] | undefined;
 }
 
 interface Member {
@@ -168,13 +170,15 @@ export function createFakeActivities(opts: FakeOptions = {}) {
 
   let answerLost = false;
   let forwardReported = false;
+  let preflights = 0;
   const activities: MigrationActivities = {
     async preflight({ spec, part, sourceReport, resume }: PreflightInput): Promise<PreflightReport> {
       await record('preflight', part ? `${spec.source.statefulSet} ${part}` : spec.source.statefulSet);
       if (resume) return resumeReport(spec);
       // Plans the way the real preflight activity does (opts.planInWorkflow: as before that).
+      preflights++;
       const report: PreflightReport = {
-        refusals: opts.refusals ?? [],
+        refusals: opts.preflightRefusals?.(preflights) ?? opts.refusals ?? [],
         warnings: [],
         observed: {
           members: members.map((m) => ({

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { UnfinishedForward } from '../../core/activity-contract.js';
+import { SOURCE_PODS_NOT_READY } from '../../core/failure-types.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
 import { createFakeActivities, nonRetryable, type FakeOptions } from './fake-activities.js';
@@ -87,5 +88,21 @@ describe('a way back that must finish the migration before it first', () => {
     // The child ran under the forward migration's ID, as a resumed run.
     const child = await env().client.workflow.getHandle(forward.workflowId).describe();
     expect(child.status.name).toBe('FAILED');
+  });
+
+  it('asks its preflight again while the only refusal is a source pod not Ready yet', async () => {
+    const forward = unfinishedForward();
+    const notReady = `${SOURCE_PODS_NOT_READY}: etcd-main-2 is not Ready (StatefulSet default/etcd-main, replicas 3)`;
+    const { fake, err } = await wayBack(forward, {
+      // The way back's own preflights: 1 finds the forward unfinished, 2 a pod not Ready yet, 3 none.
+      preflightRefusals: (n) => (n === 2 ? [notReady] : undefined),
+    });
+    // Preflights: the way back's first, the child's (resumed), then the way back's two more.
+    expect(fake.calls.filter((c) => c.name === 'preflight')).toHaveLength(4);
+    // It went on past the readiness refusal (here to the plan, which the fake's world after the
+    // child's run does not allow: that ends it).
+    const cause = causeOf(err);
+    expect(cause.type).not.toBe('PreflightRefused');
+    expect(cause.message).not.toContain(SOURCE_PODS_NOT_READY);
   });
 });
