@@ -3,13 +3,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Etcd3 } from 'etcd3';
 import { runAcceptanceScenario, scenarioSpec } from '../helpers/acceptance.js';
-import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
-import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
-import { kubeconfigPath } from '../../sandbox/config.js';
-import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { checkHistory } from '../helpers/history-checker.js';
 import { clusterClient, waitFor } from '../helpers/kube.js';
 import { LoadClient } from '../helpers/load-client.js';
+import { removeMigrationDns, reverseSpec } from '../helpers/way-back.js';
 import { inProcessWorkers } from '../helpers/worker-hosts.js';
 import { startTestEnvironment } from '../workflow/harness.js';
 import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
@@ -22,44 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await env?.teardown();
 });
-
-/** The way back after a client switch: the same workflow with the sides swapped. */
-function reverseSpec(ns: string): Record<string, unknown> {
-  return {
-    version: 1,
-    kind: 'EtcdMigration',
-    source: {
-      context: 'target',
-      namespace: ns,
-      statefulSet: 'etcd-main',
-      service: 'etcd-main',
-      loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
-    },
-    target: {
-      context: 'source',
-      namespace: ns,
-      // Not `etcd`: its PVCs still hold the old members' data, which must never start again.
-      statefulSet: 'etcd-back',
-      loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
-    },
-    gates: { 'switch-clients': 'manual', cleanup: 'auto' },
-    soak: '5s',
-    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
-  };
-}
-
-/** A migration keeps its entries in the source cluster's DNS by default: other runs would collide with them. */
-async function removeMigrationDns(raw: Record<string, unknown>): Promise<void> {
-  const parsed = parseMigrationSpec(raw);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const env = { clients: kubeClientFactory(kubeconfigPath()) };
-  await removeDnsEntries(env, {
-    spec: parsed.spec,
-    side: 'source',
-    strategy: parsed.spec.dns.sourceCluster,
-    hostnames: 'all',
-  });
-}
 
 describe('reverse migration: the same workflow moves the etcd back', () => {
   let ns: string | undefined;

@@ -1,0 +1,43 @@
+/** The way back after a client switch (test/e2e/reverse-migration.test.ts and its fault run). */
+import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
+import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
+import { parseMigrationSpec } from '../../core/spec/validate.js';
+import { kubeconfigPath } from '../../sandbox/config.js';
+
+/** The same workflow with the sides swapped, into a new StatefulSet (old volumes never start again). */
+export function reverseSpec(ns: string): Record<string, unknown> {
+  return {
+    version: 1,
+    kind: 'EtcdMigration',
+    source: {
+      context: 'target',
+      namespace: ns,
+      statefulSet: 'etcd-main',
+      service: 'etcd-main',
+      loadBalancer: { sourceRanges: ['198.18.1.0/24'] },
+    },
+    target: {
+      context: 'source',
+      namespace: ns,
+      // Not `etcd`: its PVCs still hold the old members' data, which must never start again.
+      statefulSet: 'etcd-back',
+      loadBalancer: { sourceRanges: ['198.18.2.0/24'] },
+    },
+    gates: { 'switch-clients': 'manual', cleanup: 'auto' },
+    soak: '5s',
+    deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
+  };
+}
+
+/** A migration keeps its entries in the source cluster's DNS by default: other runs would collide with them. */
+export async function removeMigrationDns(raw: Record<string, unknown>): Promise<void> {
+  const parsed = parseMigrationSpec(raw);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const env = { clients: kubeClientFactory(kubeconfigPath()) };
+  await removeDnsEntries(env, {
+    spec: parsed.spec,
+    side: 'source',
+    strategy: parsed.spec.dns.sourceCluster,
+    hostnames: 'all',
+  });
+}
