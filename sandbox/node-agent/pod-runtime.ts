@@ -106,6 +106,7 @@ export class PodRuntime {
       if (sb) {
         sb.pod = pod;
         if (!sb.ip && !this.starting.has(uid)) await this.start(sb);
+        else if (sb.ip && !this.starting.has(uid)) await this.resyncStatus(sb, pod);
         continue;
       }
       if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
@@ -465,11 +466,21 @@ export class PodRuntime {
     }
   }
 
+  /**
+   * Like the kubelet's status manager: a status the API server does not show (a failed patch, or
+   * one overwritten) is written again on the next sync, not only when a probe changes its mind.
+   */
+  private async resyncStatus(sb: PodSandbox, pod: V1Pod): Promise<void> {
+    const shown = pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+    if (shown !== containersReady(sb)) sb.lastStatus = undefined;
+    await this.writeStatus(sb);
+  }
+
   private async writeStatus(sb: PodSandbox): Promise<void> {
     if (sb.terminating) return;
     const runs = [...sb.containers.values()];
     const allStarted = runs.length > 0 && runs.every((r) => r.startedAt);
-    const allReady = runs.length > 0 && runs.every((r) => r.ready && r.child);
+    const allReady = containersReady(sb);
     const allDone = runs.length > 0 && runs.every((r) => r.state?.terminated);
     const phase = allDone
       ? runs.every((r) => r.state?.terminated?.exitCode === 0)
@@ -529,6 +540,11 @@ export class PodRuntime {
   async stopAll(graceMs: number): Promise<void> {
     await Promise.all([...this.sandboxes.values()].map((sb) => this.terminate(sb, graceMs, false)));
   }
+}
+
+function containersReady(sb: PodSandbox): boolean {
+  const runs = [...sb.containers.values()];
+  return runs.length > 0 && runs.every((r) => r.ready && !!r.child);
 }
 
 function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
