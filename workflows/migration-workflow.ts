@@ -2,7 +2,7 @@
  * The migration workflow, as the migration is explained: handlers, validate, preflight, plan,
  * run the plan's phases, finish. Deterministic: all I/O is in activities (core/activity-contract.ts).
  */
-import { sleep, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, sleep, upsertSearchAttributes } from '@temporalio/workflow';
 import type { PreflightReport, SourceManifests } from '../core/activity-contract.js';
 import { FailureType, SOURCE_PODS_NOT_READY } from '../core/failure-types.js';
 import { planMigration } from '../core/planner/plan.js';
@@ -15,6 +15,7 @@ import { finishForward } from './finish-forward.js';
 import { installHandlers } from './handlers.js';
 import { MigrationRun } from './migration-run.js';
 import { pickedUp } from './no-worker.js';
+import { SETTLE_UNFINISHED_FORWARD_PATCH } from './patches.js';
 import { runPhases } from './run-phases.js';
 import { SOURCE_KEY, TARGET_KEY } from './search-attributes.js';
 import { ms, type RunFacts } from './steps/step-context.js';
@@ -100,9 +101,12 @@ async function preflight(
   run.enterPhase('preflight');
   let report = await askPreflight(run, spec, acts, resume);
   // `settle`: right after a child run finished the migration before this one, its last removals
-  // can leave a source pod not Ready for a few seconds (the election they cause); asked again
-  // while that is the only refusal.
-  for (let i = 0; opts.settle && i < SETTLE_ATTEMPTS && onlyPodsNotReady(report); i++) {
+  // can leave a source pod not Ready for a few seconds (the election they cause); and before that
+  // run, the member the stopped migration promoted last may not be Ready yet. Asked again while
+  // that is the only refusal.
+  const settle = () =>
+    opts.settle === true || (!!report.unfinishedForward && patched(SETTLE_UNFINISHED_FORWARD_PATCH));
+  for (let i = 0; i < SETTLE_ATTEMPTS && onlyPodsNotReady(report) && settle(); i++) {
     await sleep(SETTLE_INTERVAL_MS);
     report = await askPreflight(run, spec, acts, resume);
   }

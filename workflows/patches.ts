@@ -88,3 +88,11 @@ export const FINISH_FORWARD_FIRST_PATCH = 'finish-forward-first';
  * migration started instead of leaving the earlier run's members and objects behind.
  */
 export const UNDO_ADOPTED_STEPS_PATCH = 'undo-adopted-steps';
+
+/**
+ * The way back's first preflight, when it finds the forward migration unfinished, is asked again
+ * while a source pod not being Ready is its only refusal, as the preflight after the finishing
+ * run already was: the new member that run promoted last is not Ready until its readiness probe
+ * next passes (a learner fails etcd's health check), seconds after a stop at the switch.
+ */
+export const SETTLE_UNFINISHED_FORWARD_PATCH = 'settle-unfinished-forward';

@@ -169,12 +169,16 @@ export function createFakeActivities(opts: FakeOptions = {}) {
   };
 
   let answerLost = false;
-  let forwardReported = false;
+  let forwardFinished = false;
   let preflights = 0;
   const activities: MigrationActivities = {
     async preflight({ spec, part, sourceReport, resume }: PreflightInput): Promise<PreflightReport> {
       await record('preflight', part ? `${spec.source.statefulSet} ${part}` : spec.source.statefulSet);
-      if (resume) return resumeReport(spec);
+      if (resume) {
+        // The way back's child run: the forward migration is finished from here on.
+        forwardFinished = true;
+        return resumeReport(spec);
+      }
       // Plans the way the real preflight activity does (opts.planInWorkflow: as before that).
       preflights++;
       const report: PreflightReport = {
@@ -191,8 +195,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         sourceReplicas: world.sourceReplicas,
         evidence: evidence(),
       };
-      if (opts.unfinishedForward && !forwardReported) {
-        forwardReported = true;
+      if (opts.unfinishedForward && !forwardFinished) {
         return { ...withPlan(spec, report), unfinishedForward: opts.unfinishedForward };
       }
       // Per-cluster mode: the source part hands the source objects on, the target part plans.

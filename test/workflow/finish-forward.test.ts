@@ -105,4 +105,20 @@ describe('a way back that must finish the migration before it first', () => {
     expect(cause.type).not.toBe('PreflightRefused');
     expect(cause.message).not.toContain(SOURCE_PODS_NOT_READY);
   });
+
+  it('asks its first preflight again while the member the forward promoted last is not Ready yet', async () => {
+    const forward = unfinishedForward();
+    const notReady = `${SOURCE_PODS_NOT_READY}: etcd-main-2 is not Ready (StatefulSet default/etcd-main, replicas 3)`;
+    const { fake, err } = await wayBack(forward, {
+      // The way back's own preflights: 1 finds the forward unfinished and a pod not Ready yet.
+      preflightRefusals: (n) => (n === 1 ? [notReady] : undefined),
+    });
+    // Preflights: the way back's first two (both find the forward unfinished), the child's, then one more.
+    expect(fake.calls.filter((c) => c.name === 'preflight')).toHaveLength(4);
+    const child = await env().client.workflow.getHandle(forward.workflowId).describe();
+    expect(child.status.name).not.toBe('RUNNING');
+    const cause = causeOf(err);
+    expect(cause.type).not.toBe('PreflightRefused');
+    expect(cause.message).not.toContain(SOURCE_PODS_NOT_READY);
+  });
 });
