@@ -1,8 +1,11 @@
 /** The way back after a client switch (test/e2e/reverse-migration.test.ts and its fault run). */
+import fs from 'node:fs';
+import path from 'node:path';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
-import { kubeconfigPath } from '../../sandbox/config.js';
+import { clusterDir, kubeconfigPath, type ClusterName } from '../../sandbox/config.js';
+import { clusterClient } from './kube.js';
 
 /** The same workflow with the sides swapped, into a new StatefulSet (old volumes never start again). */
 export function reverseSpec(ns: string): Record<string, unknown> {
@@ -40,4 +43,31 @@ export async function removeMigrationDns(raw: Record<string, unknown>): Promise<
     strategy: parsed.spec.dns.sourceCluster,
     hostnames: 'all',
   });
+}
+
+/** What the API server and the node agent say about a pod's readiness, for a failure message. */
+export async function podReadiness(cluster: ClusterName, namespace: string, pod: string): Promise<string> {
+  const { core } = clusterClient(cluster);
+  const status = await core
+    .readNamespacedPod({ name: pod, namespace })
+    .then((p) => ({
+      conditions: p.status?.conditions?.map(
+        (c) => `${c.type}=${c.status}@${c.lastTransitionTime?.toISOString()}`,
+      ),
+      containers: p.status?.containerStatuses?.map((c) => ({
+        ready: c.ready,
+        restarts: c.restartCount,
+        state: c.state,
+      })),
+    }))
+    .catch((err: unknown) => String(err));
+  const agentLog = path.join(clusterDir(cluster), 'logs', 'node-agent.log');
+  const lines = fs.existsSync(agentLog)
+    ? fs
+        .readFileSync(agentLog, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes(pod) || l.includes('reconcile:'))
+        .slice(-15)
+    : [`(no ${agentLog})`];
+  return `${cluster}/${namespace}/${pod}: ${JSON.stringify(status)}\n  ${lines.join('\n  ')}`;
 }

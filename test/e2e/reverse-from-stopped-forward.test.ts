@@ -1,9 +1,9 @@
 /**
- * The way back from a forward run stopped past the switch (npm run faults): the way back finishes
- * the forward first in a child run, then moves back into a new StatefulSet. It passed twice run
- * alone; in the fresh-clone test command, after the other e2e files, its second preflight found
- * etcd-main-2 not Ready for over a minute (not understood yet), so it runs here until it is. The
- * way back after a completed forward run stays in the test command (test/e2e/reverse-migration.test.ts).
+ * The way back from a forward run stopped past the switch: the way back finishes the forward first
+ * in a child run, then moves back into a new StatefulSet, under load. Started seconds after the
+ * stop, its first preflight can find the member the forward promoted last not Ready yet (it failed
+ * CI twice that way until that preflight waited for it). A way back that ends early reports what
+ * the API server and the node agent say about each source pod's readiness.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,7 +14,7 @@ import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { checkHistory } from '../helpers/history-checker.js';
 import { clusterClient, waitFor } from '../helpers/kube.js';
 import { LoadClient } from '../helpers/load-client.js';
-import { removeMigrationDns, reverseSpec } from '../helpers/way-back.js';
+import { podReadiness, removeMigrationDns, reverseSpec } from '../helpers/way-back.js';
 import { inProcessWorkers } from '../helpers/worker-hosts.js';
 import { startTestEnvironment } from '../workflow/harness.js';
 import { abortSignal, approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
@@ -100,15 +100,19 @@ describe('reverse migration: the same workflow moves the etcd back', () => {
           'the switch-clients gate of the way back',
           async () => {
             const s = await handle.query(statusQuery);
-            if (['failed', 'rolled-back', 'aborted'].includes(s.workflowState)) {
-              throw new Error(`way back ${s.workflowState}: ${s.error}`);
-            }
-            return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients'
+            const ended = ['failed', 'rolled-back', 'aborted'].includes(s.workflowState);
+            return ended || (s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients')
               ? s
               : undefined;
           },
           { timeoutMs: 10 * 60_000, intervalMs: 500 },
         );
+        if (atGate.waitingFor?.kind !== 'approval') {
+          const pods = await Promise.all(
+            ['etcd-main-0', 'etcd-main-1', 'etcd-main-2'].map((p) => podReadiness('target', namespace, p)),
+          );
+          throw new Error(`way back ${atGate.workflowState}: ${atGate.error}\n${pods.join('\n')}`);
+        }
         const voters = new Set(
           atGate.members.filter((m) => m.side === 'target' && !m.isLearner).map((m) => m.name),
         );
