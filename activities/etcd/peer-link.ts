@@ -59,39 +59,57 @@ export function parsePeerLink(metricsText: string, remoteId: string): PeerLinkSa
 
 const NO_PROBE_RECORD = 'no prober record yet';
 
+interface TimedSample {
+  sample: PeerLinkSample;
+  at: number;
+}
+
+/**
+ * The voter's prober dialled the learner's own peer URL (its load balancer) and got an answer:
+ * proof that the voter reaches the learner, whichever side dialled the raft streams. Its first
+ * record comes at most 5 s after the learner first answers, usually while it is still catching up.
+ */
+function proberReached(sample: PeerLinkSample): boolean {
+  return sample.active === true && !!sample.probes && sample.probes.count > 0 && sample.probes.sum > 0;
+}
+
 /** Why the voter's view does not (yet) show a working link, or null when it does. */
-function linkTrouble(first: PeerLinkSample | undefined, next: PeerLinkSample): string | null {
+function linkTrouble(next: PeerLinkSample): string | null {
   if (next.active === null) return 'never connected';
   if (!next.active) return 'not connected';
-  if (!first?.active) return 'connected only just now';
-  if (next.disconnects !== first.disconnects) return `${next.disconnects - first.disconnects} disconnect(s)`;
   // etcd 3.5+ keeps counting a peer as connected while its own dials hang (no read timeout on
   // them); its prober, which dials the peer URL too, tells.
   if (next.probes && next.probes.count > 0 && next.probes.sum === 0)
     return `its prober never got an answer from the peer URL (${next.probes.count} probe records)`;
-  if (!next.probes) return NO_PROBE_RECORD;
-  return null;
+  if (proberReached(next)) return null;
+  return NO_PROBE_RECORD;
 }
 
 /**
- * Longer than etcd 3.4's peer read timeout (rafthttp ConnReadTimeout, 5 s): a leader whose dials
- * to the learner hang still counts the learner as connected, through the learner's own dial,
- * until its hung dial times out.
+ * Without a prober record, how long the connection must have stayed up with no disconnect: longer
+ * than etcd 3.4's peer read timeout (rafthttp ConnReadTimeout, 5 s), so that a voter whose dials
+ * to the learner hang, counting it connected only through the learner's own dial, has dropped it.
  */
 export const PEER_LINK_WINDOW_MS = 6_000;
 
+/** How often the voter's /metrics is read while waiting. */
+export const PEER_LINK_POLL_MS = 500;
+
 export interface PeerLinkOptions {
-  /** The two samples of one check are this far apart (default PEER_LINK_WINDOW_MS). */
+  /** Without a prober record, the connection must be steady this long (default PEER_LINK_WINDOW_MS). */
   windowMs?: number;
+  /** Between two reads of the voter's /metrics (default PEER_LINK_POLL_MS). */
+  pollMs?: number;
   /** Keep checking this long before refusing (default 30 s). */
   deadlineMs?: number;
   rc: RunContext;
 }
 
 /**
- * Waits until `voter` (an endpoint-map name) holds an active connection to the learner that did
- * not drop within one window, and its prober has reached the learner's peer URL; throws
- * LearnerUnreachable at the deadline. When the voter's /metrics cannot be read the check is
+ * Waits until `voter` (an endpoint-map name) holds an active connection to the learner and its
+ * prober has reached the learner's peer URL; throws LearnerUnreachable at the deadline. An etcd
+ * that never shows a prober record for the learner passes at the deadline if the connection stayed
+ * up, with no disconnect, for one window. When the voter's /metrics cannot be read the check is
  * skipped (returned as not checked), not failed.
  */
 export async function awaitSteadyPeerLink(
@@ -101,17 +119,19 @@ export async function awaitSteadyPeerLink(
   opts: PeerLinkOptions,
 ): Promise<PeerLinkCheck> {
   const windowMs = opts.windowMs ?? PEER_LINK_WINDOW_MS;
+  const pollMs = opts.pollMs ?? PEER_LINK_POLL_MS;
   const deadlineMs = opts.deadlineMs ?? 30_000;
   const deadline = Date.now() + deadlineMs;
   const who = learner.name || learner.id;
   const sample = async () => parsePeerLink(await conn.httpGet(voter, '/metrics'), learner.id);
   let unreadable: string | undefined;
-  let first: PeerLinkSample | undefined;
   let read = false;
+  // The first sample of the current stretch of samples with the link up and no disconnect.
+  let steadySince: TimedSample | undefined;
   for (;;) {
-    let next: PeerLinkSample | undefined;
+    let next: TimedSample | undefined;
     try {
-      next = await sample();
+      next = { sample: await sample(), at: Date.now() };
       unreadable = undefined;
       read = true;
     } catch (err) {
@@ -119,22 +139,30 @@ export async function awaitSteadyPeerLink(
       // Never readable (metrics served elsewhere, or not to us): skip rather than wait.
       if (!read) return { checked: false, voter, note: unreadable };
     }
-    const trouble = next ? linkTrouble(first, next) : unreadable;
-    if (next && trouble === null) return { checked: true, voter };
+    if (next) {
+      const up = next.sample.active === true;
+      if (!up || next.sample.disconnects !== steadySince?.sample.disconnects)
+        steadySince = up ? next : undefined;
+    }
+    const trouble = next ? linkTrouble(next.sample) : unreadable;
+    if (trouble === null) return { checked: true, voter };
     if (Date.now() > deadline) {
       if (!next) return { checked: false, voter, note: unreadable };
-      // An etcd without the prober metric: the connection checks passed, say what was not seen.
-      if (trouble === NO_PROBE_RECORD && next.active && first?.active)
+      // An etcd without the prober metric: the connection held for a window; say what was not seen.
+      if (trouble === NO_PROBE_RECORD && steadySince && next.at - steadySince.at >= windowMs)
         return { checked: true, voter, note: 'no prober metric for the learner' };
+      const why =
+        trouble === NO_PROBE_RECORD
+          ? `${trouble}, and the connection did not stay up for ${windowMs} ms`
+          : trouble;
       throw new LearnerUnreachable(
-        `the leader ${voter} cannot reach learner ${who} (${trouble}, within ${deadlineMs} ms): its peer URL ` +
+        `the leader ${voter} cannot reach learner ${who} (${why}, within ${deadlineMs} ms): its peer URL ` +
           `${learner.peerURLs.join(', ')} is not reachable from the leader; check the member's ` +
           `load balancer (peer port) and the firewall between the clusters`,
         { details: { voter, memberId: learner.id, trouble } },
       );
     }
     opts.rc.heartbeat({ waitingFor: `peer link ${voter} -> ${who}`, trouble });
-    first = next;
-    await sleep(windowMs);
+    await sleep(pollMs);
   }
 }

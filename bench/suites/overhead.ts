@@ -64,7 +64,7 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     notes: [
       ...(ctx.from ? [`Analysis of the stretch runs in ${ctx.from} (no new runs).`] : []),
       'Steps as the workflow\'s status reports them (startedAt/endedAt); "between steps" is the workflow\'s duration minus the sum of its steps.',
-      "Safety windows: each promote's first PEER_LINK_WINDOW_MS (activities/etcd/peer-link.ts), the peer-link check's observation window; runs recorded before that check have none.",
+      "Safety windows: each promote's first peerLinkWindowMs of the run (6 s while the peer-link check waited a fixed window; 0 since the voter's prober record proves the link, activities/etcd/peer-link.ts); runs recorded before that check have none.",
       'The switch-clients gate is manual in these runs and approved by the benchmark right after it moves the load client: its wait is the `gate` row.',
     ],
   };
