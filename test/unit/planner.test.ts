@@ -631,6 +631,13 @@ describe('planner: inputs and options', () => {
     ]);
   });
 
+  it('plans a soak step only for a soak longer than 0', () => {
+    const soaks = (soak: string) =>
+      planFor(3, 3, (s) => Object.assign(s, { soak })).plan.steps.filter((s) => s.kind === 'soak');
+    expect(soaks('0s')).toEqual([]);
+    expect(soaks('5s').map((s) => s.id)).toEqual(['finalize/soak']);
+  });
+
   it('warns loudly about load balancers open to anyone, smaller targets and single members', () => {
     const open = planFor(3, 3, (s) => {
       s.target.loadBalancer = { allowAnyone: true };

@@ -1,4 +1,4 @@
-/** Phase `finalize`: the new StatefulSet's `--initial-cluster` lists the new members only; then the soak. */
+/** Phase `finalize`: the new StatefulSet's `--initial-cluster` lists the new members only; then the soak (if any). */
 import { formatDuration, parseDuration } from '../../spec/duration.js';
 import { initialCluster } from '../members.js';
 import type { PlanBuilder } from '../plan-builder.js';
@@ -13,6 +13,8 @@ export function planFinalize(b: PlanBuilder, { spec, newMembers }: PlanContext):
     `rewrite ${target.statefulSet}'s --initial-cluster to the new members only (no pod restarts)`,
   );
   const soakMs = parseDuration(spec.soak) ?? 0;
+  // A soak of 0 is no step at all: a zero timer still costs the run a round trip to the server.
+  if (soakMs <= 0) return;
   b.add(
     'finalize',
     undefined,
