@@ -52,6 +52,7 @@ const program = new Command('bench')
     "data-size: the source etcd's --snapshot-count (default: etcd's)",
     positiveInt,
   )
+  .option('--soak <duration>', "the stretch runs' soak, e.g. 0s (default 5s)")
   .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
   .action(
     async (
@@ -65,6 +66,7 @@ const program = new Command('bench')
         from?: string;
         valueKib?: number;
         snapshotCount?: number;
+        soak?: string;
       },
     ) => {
       const run = SUITES[suite];
@@ -83,6 +85,7 @@ const program = new Command('bench')
         from: o.from,
         valueKiB: o.valueKib,
         snapshotCount: o.snapshotCount,
+        soak: o.soak,
         say,
       });
       publish(o.name ?? (o.quick ? `${suite}-quick` : suite), {
@@ -92,6 +95,7 @@ const program = new Command('bench')
         machine,
         notes: [
           ...(out.notes ?? []),
+          `Stretch runs with soak ${o.soak ?? '5s'}.`,
           'A shared 2-core VM: other work may run beside a benchmark; the load average at start and end says how much. Read the numbers as relative.',
         ],
         table: out.table,

@@ -12,7 +12,9 @@ export async function membersSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     for (const replicas of counts)
       for (let rep = 0; rep < ctx.reps; rep++) {
         ctx.say(`${replicas} members, repetition ${rep + 1}/${ctx.reps}`);
-        runs.push(await runStretch(t, { replicas, say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+        runs.push(
+          await runStretch(t, { replicas, say: ctx.say, opsPerSecond: ctx.opsPerSecond, soak: ctx.soak }),
+        );
       }
   });
   return {

@@ -11,6 +11,8 @@ export interface SuiteContext {
   valueKiB?: number;
   /** data-size: the source etcd's --snapshot-count. */
   snapshotCount?: number;
+  /** The stretch runs' soak (default 5s; "0s" for none). */
+  soak?: string;
   say: (line: string) => void;
 }
 
