@@ -71,7 +71,7 @@ const program = new Command('bench')
     ) => {
       const run = SUITES[suite];
       if (!run) program.error(`unknown suite "${suite}": choose one of ${Object.keys(SUITES).join(', ')}`);
-      if (!(await sandboxStatus()).up)
+      if (!o.from && !(await sandboxStatus()).up)
         program.error('the sandbox is not running: start it with `npm run sandbox -- up`');
       if (o.from && suite !== 'overhead') program.error('--from is for the overhead suite only');
       const machine = describeMachine();
@@ -95,7 +95,7 @@ const program = new Command('bench')
         machine,
         notes: [
           ...(out.notes ?? []),
-          `Stretch runs with soak ${o.soak ?? '5s'}.`,
+          ...(o.from ? [] : [`Stretch runs with soak ${o.soak ?? '5s'}.`]),
           'A shared 2-core VM: other work may run beside a benchmark; the load average at start and end says how much. Read the numbers as relative.',
         ],
         table: out.table,
