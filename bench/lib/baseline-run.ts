@@ -7,7 +7,7 @@ import type { LoadClient } from '../../test/helpers/load-client.js';
 import { clusterClient, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
-import { failedFidelity, STEADY_MS } from './method-run.js';
+import { failedFidelity, STEADY_BEFORE_MS, STEADY_MS } from './method-run.js';
 import {
   checkFidelity,
   deploySourceEtcd,
@@ -46,6 +46,7 @@ export async function startBaseline(prefix: string, opts: BaselineOptions): Prom
     await waitFor('the load client running', () => Promise.resolve(load.history.length > 100), {
       timeoutMs: 30_000,
     });
+    await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
     return { replicas, target, src, ns, fixture, load };
   } catch (err) {
     await cleanUpRun(ns);
@@ -53,13 +54,18 @@ export async function startBaseline(prefix: string, opts: BaselineOptions): Prom
   }
 }
 
-/** The clients stay on the new cluster for STEADY_MS, then: their outcome and the data's fidelity. */
+/**
+ * The clients stay on the new cluster for STEADY_MS, then: their outcome (the migration from
+ * `startedAt` to now) and the data's fidelity.
+ */
 export async function finishBaseline(
   start: BaselineStart,
   newEndpoints: string[],
+  startedAt: number,
 ): Promise<{ clients: ClientOutcome; fidelity: FidelityCheck }> {
+  const endedAt = Date.now();
   await new Promise((r) => setTimeout(r, STEADY_MS));
-  const clients = await finishLoad(start.load);
+  const clients = await finishLoad(start.load, { from: startedAt, to: endedAt });
   const fidelity = await checkFidelity(newEndpoints, start.fixture).catch(failedFidelity);
   return { clients, fidelity };
 }

@@ -2,6 +2,7 @@
 import { Etcd3 } from 'etcd3';
 import { checkHistory } from '../../test/helpers/history-checker.js';
 import { LoadClient } from '../../test/helpers/load-client.js';
+import { writeGaps, type MigrationWindow, type WriteGaps } from './write-gaps.js';
 
 export interface ClientOutcome {
   opsTotal: number;
@@ -9,6 +10,8 @@ export interface ClientOutcome {
   failedOps: number;
   indeterminateOps: number;
   maxWriteGapMs: number;
+  /** The steady state before the migration against the migration, and where the longest gaps fell. */
+  writeGaps?: WriteGaps;
   lostWrites: number;
   staleReads: number;
   violations: string[];
@@ -22,7 +25,7 @@ export function startLoad(endpoints: string[], opsPerSecond: number): LoadClient
 }
 
 /** Stops the load and checks its history against what the cluster it ended on holds. */
-export async function finishLoad(load: LoadClient): Promise<ClientOutcome> {
+export async function finishLoad(load: LoadClient, migration?: MigrationWindow): Promise<ClientOutcome> {
   await load.stop();
   const reader = new Etcd3({ hosts: load.currentEndpoints() });
   const finalValues = new Map<string, string | undefined>();
@@ -41,6 +44,7 @@ export async function finishLoad(load: LoadClient): Promise<ClientOutcome> {
     failedOps: s.failedOps,
     indeterminateOps: s.indeterminateOps,
     maxWriteGapMs: s.maxWriteGapMs,
+    ...(migration ? { writeGaps: writeGaps(load.history, migration) } : {}),
     lostWrites: check.lostWrites,
     staleReads: check.staleReads,
     violations: check.violations.slice(0, 5),

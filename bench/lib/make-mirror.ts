@@ -61,7 +61,7 @@ export async function runMakeMirror(opts: BaselineOptions = {}): Promise<MethodR
     const durationMs = Date.now() - started;
     const cutoverMs = durationMs;
     say(`${ns}: make-mirror done after ${(durationMs / 1000).toFixed(1)} s`);
-    const { clients, fidelity } = await finishBaseline(start, tgt.endpoints);
+    const { clients, fidelity } = await finishBaseline(start, tgt.endpoints, started);
     return {
       method: 'make-mirror',
       namespace: ns,

@@ -21,5 +21,8 @@ export const failedFidelity = (err: unknown): FidelityCheck => ({
   details: [err instanceof Error ? err.message : String(err)],
 });
 
+/** The clients run this long on the source before a method starts: their steady state to compare with. */
+export const STEADY_BEFORE_MS = 5000;
+
 /** The clients keep running this long on the new cluster before the run ends (like the stretch's soak). */
 export const STEADY_MS = 5000;

@@ -100,7 +100,7 @@ export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<Sn
     say(
       `${ns}: snapshot-restore serving after ${(durationMs / 1000).toFixed(1)} s (clients waited ${(downtimeMs / 1000).toFixed(1)} s: snapshot ${snapshotMs} ms, restore ${restoreMs} ms, start ${startMs} ms)`,
     );
-    const { clients, fidelity } = await finishBaseline(start, tgt.endpoints);
+    const { clients, fidelity } = await finishBaseline(start, tgt.endpoints, started);
     return {
       method: 'snapshot-restore',
       namespace: ns,

@@ -13,6 +13,7 @@ import { clusterClient, podNetns, waitFor } from '../../test/helpers/kube.js';
 import { scenarioSpec } from '../../test/helpers/acceptance.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
+import { STEADY_BEFORE_MS } from './method-run.js';
 import {
   backendSize,
   checkFidelity,
@@ -157,6 +158,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     const before = await backendSize(src.endpoints);
     const fixture = await writeFidelityFixture(src.endpoints);
     const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
+    await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
     const started = Date.now();
     const handle = await t.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue: t.taskQueue,
@@ -214,13 +216,13 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     }
     const durationMs = Date.now() - started;
     const status: MigrationStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-    const clients = await finishLoad(load);
+    const steps = (status?.plan?.steps ?? []).filter((s) => s.startedAt && s.endedAt);
+    const clients = await finishLoad(load, { from: started, to: started + durationMs, steps });
     const fidelity = await checkFidelity(load.currentEndpoints(), fixture).catch((err: unknown) => ({
       revisionsPreserved: false,
       leasesPreserved: false,
       details: [String(err)],
     }));
-    const steps = (status?.plan?.steps ?? []).filter((s) => s.startedAt && s.endedAt);
     const joins = [...atSwitch.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([member, seenAtSwitch]) => {
@@ -237,6 +239,11 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         };
       });
     say(`${ns}: ${result?.outcome ?? `failed: ${error}`} in ${(durationMs / 1000).toFixed(1)} s`);
+    const longest = clients.writeGaps?.longest[0];
+    if (longest)
+      say(
+        `${ns}: longest write gap ${longest.ms} ms (${longest.during.join(', ')}); steady state ${clients.writeGaps!.steadyMaxMs} ms`,
+      );
     return {
       method: 'stretch',
       namespace: ns,

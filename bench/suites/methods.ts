@@ -29,6 +29,7 @@ export function methodsTable(runs: MethodRun[]): string {
       'failed ops',
       'indeterminate ops',
       'longest write gap (s)',
+      'steady-state longest gap (s)',
       'acked writes lost',
       'stale reads',
       'revisions preserved',
@@ -40,12 +41,14 @@ export function methodsTable(runs: MethodRun[]): string {
       const mine = runs.filter((r) => r.method === m);
       const of = (f: (r: MethodRun) => number, digits = 0): string =>
         formatSpread(spread(mine.map(f)), digits);
+      const measured = mine.filter((r) => r.clients.writeGaps);
       return [
         m,
         `${mine.length} (${mine.filter((r) => r.outcome === 'completed').length})`,
         of((r) => r.clients.failedOps),
         of((r) => r.clients.indeterminateOps),
-        of((r) => seconds(r.clients.maxWriteGapMs), 2),
+        of((r) => seconds(r.clients.writeGaps?.migrationMaxMs ?? r.clients.maxWriteGapMs), 2),
+        formatSpread(spread(measured.map((r) => seconds(r.clients.writeGaps!.steadyMaxMs))), 2),
         of((r) => r.clients.lostWrites),
         of((r) => r.clients.staleReads),
         formatAll(mine.map((r) => r.fidelity.revisionsPreserved)),

@@ -1,0 +1,76 @@
+/**
+ * Where the clients' longest write gaps fall (pure): the steady state before a migration against
+ * the migration itself, and for each long gap the workflow steps it overlaps, so that a gap can be
+ * explained (and removed) rather than hidden in a median.
+ */
+import type { Operation } from '../../test/helpers/load-client.js';
+
+export interface TimedStep {
+  id: string;
+  startedAt?: string | null;
+  endedAt?: string | null;
+}
+
+export interface PlacedGap {
+  ms: number;
+  from: string;
+  to: string;
+  /** The steps it overlaps; `(before the migration)`, `(after the migration)` or `(between steps)` otherwise. */
+  during: string[];
+}
+
+export interface WriteGaps {
+  /** The longest gap that ended before the migration started (the load's steady state). */
+  steadyMaxMs: number;
+  /** The longest gap that overlaps the migration. */
+  migrationMaxMs: number;
+  /** The longest gaps of the whole run, longest first. */
+  longest: PlacedGap[];
+}
+
+export interface MigrationWindow {
+  from: number;
+  to: number;
+  steps?: TimedStep[];
+}
+
+/** Gaps between acknowledged writes, from the first operation's start to the last one's end. */
+function gapsOf(history: Operation[]): { a: number; b: number }[] {
+  if (!history.length) return [];
+  const ends = history
+    .filter((o) => o.type === 'put' && o.outcome === 'ok')
+    .map((o) => o.end)
+    .sort((x, y) => x - y);
+  const first = Math.min(...history.map((o) => o.start));
+  const last = Math.max(...history.map((o) => o.end));
+  const marks = [first, ...ends, last];
+  return marks.slice(1).map((b, i) => ({ a: marks[i]!, b }));
+}
+
+export function writeGaps(history: Operation[], window: MigrationWindow, top = 3): WriteGaps {
+  const gaps = gapsOf(history);
+  const steps = (window.steps ?? []).flatMap((s) =>
+    s.startedAt && s.endedAt ? [{ id: s.id, a: Date.parse(s.startedAt), b: Date.parse(s.endedAt) }] : [],
+  );
+  const place = ({ a, b }: { a: number; b: number }): PlacedGap => {
+    const overlapped = steps.filter((s) => s.a < b && s.b > a).map((s) => s.id);
+    const during =
+      b <= window.from
+        ? ['(before the migration)']
+        : a >= window.to
+          ? ['(after the migration)']
+          : overlapped.length
+            ? overlapped
+            : ['(between steps)'];
+    return { ms: b - a, from: new Date(a).toISOString(), to: new Date(b).toISOString(), during };
+  };
+  const max = (list: { a: number; b: number }[]) => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
+  return {
+    steadyMaxMs: max(gaps.filter((g) => g.b <= window.from)),
+    migrationMaxMs: max(gaps.filter((g) => g.b > window.from && g.a < window.to)),
+    longest: [...gaps]
+      .sort((x, y) => y.b - y.a - (x.b - x.a))
+      .slice(0, top)
+      .map(place),
+  };
+}

@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { writeGaps } from '../../bench/lib/write-gaps.js';
+import type { Operation } from '../../test/helpers/load-client.js';
+
+const T0 = Date.parse('2026-12-07T06:00:00.000Z');
+let seq = 0;
+const put = (endMs: number, outcome: Operation['outcome'] = 'ok'): Operation => ({
+  seq: seq++,
+  type: 'put',
+  key: `k${seq}`,
+  start: T0 + endMs - 5,
+  end: T0 + endMs,
+  outcome,
+  attempts: 1,
+});
+const at = (ms: number) => new Date(T0 + ms).toISOString();
+
+describe('where the write gaps fall', () => {
+  // Writes every 10 ms, except: 100 ms before the migration, 400 ms in step b, 580 ms from its end
+  // on, 250 ms in no finished step, and a failed write inside the 400 ms gap (it does not end it).
+  const history = [
+    ...[10, 20, 30, 130, 140, 150].map((t) => put(t)),
+    ...[1000, 1010, 1410, 1420].map((t) => put(t)),
+    put(1200, 'failed'),
+    ...[2000, 2250, 2260].map((t) => put(t)),
+  ];
+  const window = {
+    from: T0 + 500,
+    to: T0 + 3000,
+    steps: [
+      { id: 'shrink/a', startedAt: at(600), endedAt: at(1005) },
+      { id: 'shrink/b', startedAt: at(1005), endedAt: at(1500) },
+      { id: 'gate/x', startedAt: at(1500), endedAt: null },
+    ],
+  };
+
+  it('tells the steady state from the migration', () => {
+    const g = writeGaps(history, window);
+    expect(g.steadyMaxMs).toBe(100);
+    // 150 -> 1000 straddles the start: it counts for the migration.
+    expect(g.migrationMaxMs).toBe(850);
+  });
+
+  it('names the steps each long gap overlaps', () => {
+    const g = writeGaps(history, window, 4);
+    expect(g.longest.map((x) => [x.ms, x.during])).toEqual([
+      [850, ['shrink/a']],
+      [580, ['shrink/b']],
+      [400, ['shrink/b']],
+      [250, ['(between steps)']],
+    ]);
+    expect(g.longest[2]).toMatchObject({ from: at(1010), to: at(1410) });
+  });
+
+  it('places gaps before and after the migration as such', () => {
+    const g = writeGaps([put(0), put(300), put(3100), put(3500)], { from: T0 + 1000, to: T0 + 3000 });
+    expect(g.longest.map((x) => x.during[0])).toEqual([
+      '(between steps)',
+      '(after the migration)',
+      '(before the migration)',
+    ]);
+  });
+});
