@@ -16,6 +16,7 @@ import { membersSuite } from './suites/members.js';
 import { methodsSuite } from './suites/methods.js';
 import { overheadSuite } from './suites/overhead.js';
 import type { SuiteContext, SuiteOutput } from './suites/suite.js';
+import { ETCD_IMAGES, type EtcdMinor } from '../test/helpers/tls-sources.js';
 
 const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   methods: methodsSuite,
@@ -29,6 +30,10 @@ const positiveInt = (v: string): number => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`"${v}" is not a positive integer`);
   return n;
+};
+const etcdMinor = (v: string): EtcdMinor => {
+  if (v === '3.4' || v === '3.5' || v === '3.6') return v;
+  throw new InvalidArgumentError(`"${v}" is not an etcd version the sandbox runs (3.4, 3.5 or 3.6)`);
 };
 const intList = (v: string): number[] => v.split(',').map(positiveInt);
 
@@ -52,6 +57,11 @@ const program = new Command('bench')
     "data-size: the source etcd's --snapshot-count (default: etcd's)",
     positiveInt,
   )
+  .option(
+    '--etcd <minor>',
+    "etcd version of both clusters: 3.4 (the article's, default), 3.5 or 3.6",
+    etcdMinor,
+  )
   .option('--soak <duration>', "the stretch runs' soak, e.g. 0s (default 5s)")
   .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
   .action(
@@ -67,6 +77,7 @@ const program = new Command('bench')
         valueKib?: number;
         snapshotCount?: number;
         soak?: string;
+        etcd?: EtcdMinor;
       },
     ) => {
       const run = SUITES[suite];
@@ -86,6 +97,7 @@ const program = new Command('bench')
         valueKiB: o.valueKib,
         snapshotCount: o.snapshotCount,
         soak: o.soak,
+        etcd: o.etcd,
         say,
       });
       publish(o.name ?? (o.quick ? `${suite}-quick` : suite), {
@@ -95,7 +107,12 @@ const program = new Command('bench')
         machine,
         notes: [
           ...(out.notes ?? []),
-          ...(o.from ? [] : [`Stretch runs with soak ${o.soak ?? '5s'}.`]),
+          ...(o.from
+            ? []
+            : [
+                `Stretch runs with soak ${o.soak ?? '5s'}.`,
+                `etcd ${o.etcd ?? '3.4'} in every cluster (image ${ETCD_IMAGES[o.etcd ?? '3.4']}).`,
+              ]),
           'A shared 2-core VM: other work may run beside a benchmark; the load average at start and end says how much. Read the numbers as relative.',
         ],
         table: out.table,

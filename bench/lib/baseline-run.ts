@@ -4,6 +4,7 @@
  * fidelity check on the new cluster after a steady period.
  */
 import type { LoadClient } from '../../test/helpers/load-client.js';
+import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import { clusterClient, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
@@ -21,11 +22,14 @@ export interface BaselineOptions {
   replicas?: number;
   opsPerSecond?: number;
   keys?: number;
+  /** The etcd minor version of both clusters (default 3.4, the article's). */
+  etcd?: EtcdMinor;
   say?: (line: string) => void;
 }
 
 export interface BaselineStart {
   replicas: number;
+  etcd: EtcdMinor;
   target: ClusterClient;
   src: SourceEtcd;
   ns: string;
@@ -37,7 +41,13 @@ export interface BaselineStart {
 export async function startBaseline(prefix: string, opts: BaselineOptions): Promise<BaselineStart> {
   const replicas = opts.replicas ?? 3;
   const target = clusterClient('target');
-  const src = await deploySourceEtcd(clusterClient('source'), { replicas, keys: opts.keys ?? 500, prefix });
+  const etcd = opts.etcd ?? '3.4';
+  const src = await deploySourceEtcd(clusterClient('source'), {
+    replicas,
+    keys: opts.keys ?? 500,
+    prefix,
+    etcd,
+  });
   const ns = src.namespace;
   try {
     await target.core.createNamespace({ body: { metadata: { name: ns } } });
@@ -47,7 +57,7 @@ export async function startBaseline(prefix: string, opts: BaselineOptions): Prom
       timeoutMs: 30_000,
     });
     await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
-    return { replicas, target, src, ns, fixture, load };
+    return { replicas, etcd, target, src, ns, fixture, load };
   } catch (err) {
     await cleanUpRun(ns);
     throw err;

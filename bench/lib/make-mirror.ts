@@ -32,12 +32,12 @@ async function mirrored(sourceEndpoints: string[], targetEndpoints: string[], ma
 export async function runMakeMirror(opts: BaselineOptions = {}): Promise<MethodRun & { cutoverMs: number }> {
   const say = opts.say ?? (() => undefined);
   const start = await startBaseline('bench-mm', opts);
-  const { replicas, src, ns, load } = start;
+  const { replicas, etcd, src, ns, load } = start;
   try {
     const started = Date.now();
-    const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: false });
+    const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: false, etcd });
     const mirror = spawn(
-      etcdctl('3.4'),
+      etcdctl(etcd),
       ['--endpoints', src.endpoints.join(','), 'make-mirror', tgt.endpoints[0]!],
       { env: { ...process.env, ETCDCTL_API: '3' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );

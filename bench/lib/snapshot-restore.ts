@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { etcdctl, waitFor } from '../../test/helpers/kube.js';
+import { toolPath } from '../../sandbox/config.js';
 import { finishBaseline, startBaseline, type BaselineOptions } from './baseline-run.js';
 import { cleanUpRun } from './cleanup.js';
 import type { MethodRun } from './method-run.js';
@@ -32,22 +33,20 @@ export interface SnapshotRestoreRun extends MethodRun {
 export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<SnapshotRestoreRun> {
   const say = opts.say ?? (() => undefined);
   const start = await startBaseline('bench-sr', opts);
-  const { replicas, target, src, ns, load } = start;
+  const { replicas, etcd, target, src, ns, load } = start;
+  // etcd 3.6 restores only with etcdutl (3.5 has both).
+  const restoreTool = etcd === '3.4' ? etcdctl('3.4') : toolPath(`etcdutl-${etcd}`);
   const snapshotFile = path.join(os.tmpdir(), `bench-${ns}.db`);
   try {
     const started = Date.now();
-    const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: true });
+    const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: true, etcd });
     const dataDirs = await Promise.all(tgt.pods.map((p) => dataDirOf(target, ns, p.metadata!.name!)));
     const switchedAt = Date.now();
     load.setEndpoints(tgt.endpoints);
     await load.settled();
-    await execFileAsync(
-      etcdctl('3.4'),
-      ['--endpoints', src.endpoints[0]!, 'snapshot', 'save', snapshotFile],
-      {
-        env: { ...process.env, ETCDCTL_API: '3' },
-      },
-    );
+    await execFileAsync(etcdctl(etcd), ['--endpoints', src.endpoints[0]!, 'snapshot', 'save', snapshotFile], {
+      env: { ...process.env, ETCDCTL_API: '3' },
+    });
     const snapshotBytes = fs.statSync(snapshotFile).size;
     const snapshotMs = Date.now() - switchedAt;
     await Promise.all(
@@ -55,7 +54,7 @@ export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<Sn
         const name = p.metadata!.name!;
         const staging = path.join(dataDirs[i]!, '.restore');
         await execFileAsync(
-          etcdctl('3.4'),
+          restoreTool,
           [
             'snapshot',
             'restore',

@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { KubernetesObject, V1StatefulSet } from '@kubernetes/client-node';
 import { Etcd3 } from 'etcd3';
 import { REPO_ROOT } from '../../sandbox/config.js';
+import { ETCD_IMAGES, type EtcdMinor } from '../../test/helpers/tls-sources.js';
 import {
   apply,
   createNamespace,
@@ -20,12 +21,13 @@ export const SANDBOX_NODES = 4;
 
 /**
  * The article's manifests for `replicas` members (its `--initial-cluster` lists three);
- * `snapshotCount` sets etcd's `--snapshot-count` (raft entries between two raft snapshots).
+ * `snapshotCount` sets etcd's `--snapshot-count` (raft entries between two raft snapshots);
+ * `etcd` the etcd minor version of the image (default the article's 3.4; its flags are the same).
  */
 export function articleManifests(
   namespace: string,
   replicas: number,
-  opts: { snapshotCount?: number } = {},
+  opts: { snapshotCount?: number; etcd?: EtcdMinor } = {},
 ): KubernetesObject[] {
   const objects = loadManifests(path.join(REPO_ROOT, 'test/fixtures/article-etcd.yaml'), namespace);
   for (const o of objects) {
@@ -33,6 +35,7 @@ export function articleManifests(
     const sts = o as V1StatefulSet;
     sts.spec!.replicas = replicas;
     const container = sts.spec!.template.spec!.containers[0]!;
+    if (opts.etcd) container.image = ETCD_IMAGES[opts.etcd];
     const cluster = Array.from({ length: replicas }, (_, i) => `etcd-${i}=http://etcd-${i}.etcd:2380`).join(
       ',',
     );
@@ -57,10 +60,13 @@ export interface SourceEtcd {
 
 export async function deploySourceEtcd(
   source: ClusterClient,
-  opts: { replicas: number; keys: number; prefix?: string; snapshotCount?: number },
+  opts: { replicas: number; keys: number; prefix?: string; snapshotCount?: number; etcd?: EtcdMinor },
 ): Promise<SourceEtcd> {
   const namespace = await createNamespace(source, opts.prefix ?? 'bench');
-  await apply(source, articleManifests(namespace, opts.replicas, { snapshotCount: opts.snapshotCount }));
+  await apply(
+    source,
+    articleManifests(namespace, opts.replicas, { snapshotCount: opts.snapshotCount, etcd: opts.etcd }),
+  );
   const pods = await readyPods(source, namespace, 'app=etcd', opts.replicas, 180_000);
   const endpoints = pods.map((p) => `http://${p.status!.podIP}:2379`);
   const seed = new Etcd3({ hosts: endpoints });

@@ -14,6 +14,7 @@ import { scenarioSpec } from '../../test/helpers/acceptance.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
 import { STEADY_BEFORE_MS } from './method-run.js';
+import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import {
   backendSize,
   checkFidelity,
@@ -38,6 +39,8 @@ export interface StretchOptions {
   keys?: number;
   /** The source's etcd `--snapshot-count` (etcd's default when absent). */
   snapshotCount?: number;
+  /** The etcd minor version of the source (the new members run the same image; default 3.4). */
+  etcd?: EtcdMinor;
   say?: (line: string) => void;
 }
 
@@ -146,6 +149,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     keys: opts.keys ?? 500,
     prefix: 'bench-st',
     snapshotCount: opts.snapshotCount,
+    etcd: opts.etcd,
   });
   const ns = src.namespace;
   const spec = stretchSpec(ns, opts);

@@ -5,6 +5,7 @@
  */
 import type { KubernetesObject, V1Pod, V1Service, V1StatefulSet } from '@kubernetes/client-node';
 import { apply, clusterClient, isReady, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
+import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import { articleManifests } from './source-etcd.js';
 
 export const TARGET_STS = 'etcd-main';
@@ -13,8 +14,9 @@ export function targetManifests(
   namespace: string,
   replicas: number,
   waitForRestore: boolean,
+  etcd?: EtcdMinor,
 ): KubernetesObject[] {
-  const objects = articleManifests(namespace, replicas);
+  const objects = articleManifests(namespace, replicas, { etcd });
   for (const o of objects) {
     o.metadata = { ...o.metadata, name: TARGET_STS, labels: { app: TARGET_STS } };
     if (o.kind === 'Service') (o as V1Service).spec!.selector = { app: TARGET_STS };
@@ -48,10 +50,10 @@ export function initialCluster(replicas: number): string {
 export async function deployTargetEtcd(
   namespace: string,
   replicas: number,
-  opts: { waitForRestore: boolean },
+  opts: { waitForRestore: boolean; etcd?: EtcdMinor },
 ): Promise<{ pods: V1Pod[]; endpoints: string[] }> {
   const target = clusterClient('target');
-  await apply(target, targetManifests(namespace, replicas, opts.waitForRestore));
+  await apply(target, targetManifests(namespace, replicas, opts.waitForRestore, opts.etcd));
   const pods = await waitFor(
     `${replicas} ${opts.waitForRestore ? 'running' : 'ready'} ${TARGET_STS} pods`,
     async () => {

@@ -19,6 +19,8 @@ export async function dataSizeSuite(ctx: SuiteContext): Promise<SuiteOutput> {
             say: ctx.say,
             opsPerSecond: ctx.opsPerSecond,
             snapshotCount: ctx.snapshotCount,
+            soak: ctx.soak,
+            etcd: ctx.etcd,
           });
           runs.push({ ...r, targetMB: mb });
         }

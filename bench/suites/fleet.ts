@@ -16,7 +16,13 @@ export async function fleetSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         const started = Date.now();
         const runs = await Promise.all(
           Array.from({ length: atOnce }, () =>
-            runStretch(t, { keys: 100, opsPerSecond: FLEET_OPS_PER_SECOND, say: ctx.say }),
+            runStretch(t, {
+              keys: 100,
+              opsPerSecond: FLEET_OPS_PER_SECOND,
+              say: ctx.say,
+              soak: ctx.soak,
+              etcd: ctx.etcd,
+            }),
           ),
         );
         batches.push({ atOnce, wallMs: Date.now() - started, runs });

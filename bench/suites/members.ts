@@ -13,7 +13,13 @@ export async function membersSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       for (let rep = 0; rep < ctx.reps; rep++) {
         ctx.say(`${replicas} members, repetition ${rep + 1}/${ctx.reps}`);
         runs.push(
-          await runStretch(t, { replicas, say: ctx.say, opsPerSecond: ctx.opsPerSecond, soak: ctx.soak }),
+          await runStretch(t, {
+            replicas,
+            say: ctx.say,
+            opsPerSecond: ctx.opsPerSecond,
+            soak: ctx.soak,
+            etcd: ctx.etcd,
+          }),
         );
       }
   });

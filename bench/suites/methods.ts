@@ -12,9 +12,11 @@ export async function methodsSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   await withTemporalWorker(async (t) => {
     for (let rep = 0; rep < ctx.reps; rep++) {
       ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
-      runs.push(await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond, soak: ctx.soak }));
-      runs.push(await runSnapshotRestore({ say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
-      runs.push(await runMakeMirror({ say: ctx.say, opsPerSecond: ctx.opsPerSecond }));
+      runs.push(
+        await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond, soak: ctx.soak, etcd: ctx.etcd }),
+      );
+      runs.push(await runSnapshotRestore({ say: ctx.say, opsPerSecond: ctx.opsPerSecond, etcd: ctx.etcd }));
+      runs.push(await runMakeMirror({ say: ctx.say, opsPerSecond: ctx.opsPerSecond, etcd: ctx.etcd }));
     }
   });
   return { runs, table: methodsTable(runs) };

@@ -16,7 +16,14 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     await withTemporalWorker(async (t) => {
       for (let rep = 0; rep < ctx.reps; rep++) {
         ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
-        runs.push(await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond, soak: ctx.soak }));
+        runs.push(
+          await runStretch(t, {
+            say: ctx.say,
+            opsPerSecond: ctx.opsPerSecond,
+            soak: ctx.soak,
+            etcd: ctx.etcd,
+          }),
+        );
       }
     });
   const breakdowns = runs.filter((r) => r.outcome === 'completed').map(overheadOf);

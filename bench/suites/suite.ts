@@ -1,4 +1,6 @@
 /** What every suite gets and returns. */
+import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
+
 export interface SuiteContext {
   quick: boolean;
   reps: number;
@@ -11,6 +13,8 @@ export interface SuiteContext {
   valueKiB?: number;
   /** data-size: the source etcd's --snapshot-count. */
   snapshotCount?: number;
+  /** The etcd minor version of every cluster in the runs (default 3.4, the article's). */
+  etcd?: EtcdMinor;
   /** The stretch runs' soak (default 5s; "0s" for none). */
   soak?: string;
   say: (line: string) => void;
