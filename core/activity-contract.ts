@@ -145,6 +145,12 @@ export interface MembershipResult {
   guard?: GuardVerdict;
   /** Nothing changed: the member was already in the wanted state (idempotent re-run). */
   alreadyDone: boolean;
+  /**
+   * How long the change waited for etcd's own rules: its "unhealthy cluster" refusals until every
+   * voter has been connected for 5 s, and before a promote the voter's first prober record of the
+   * learner. Absent in results recorded before it was measured.
+   */
+  etcdWaitMs?: number;
   evidence: Evidence;
 }
 

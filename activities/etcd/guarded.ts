@@ -44,6 +44,7 @@ export interface RetryOptions {
 /**
  * Retries `attempt` while it fails with a transient refusal (etcd's "unhealthy
  * cluster" after a voter change, an unreachable member, ...), until the deadline.
+ * `refusedMs`: from the first refusal to the success (0 when the first attempt passed).
  * `attempt` must be idempotent: it is responsible for checking whether a
  * previous attempt already took effect.
  */
@@ -52,13 +53,16 @@ export async function retryTransient<T>(
   attempt: (n: number) => Promise<T>,
   isTransient: (err: unknown) => boolean = (err) =>
     err instanceof MembershipChangeRejected || err instanceof EtcdUnavailable,
-): Promise<{ value: T; attempts: number }> {
+): Promise<{ value: T; attempts: number; refusedMs: number }> {
   const until = Date.now() + opts.deadlineMs;
+  let firstRefusal: number | undefined;
   for (let n = 1; ; n++) {
     try {
-      return { value: await attempt(n), attempts: n };
+      const value = await attempt(n);
+      return { value, attempts: n, refusedMs: firstRefusal === undefined ? 0 : Date.now() - firstRefusal };
     } catch (err) {
       if (!isTransient(err) || Date.now() + (opts.pauseMs ?? 500) > until) throw err;
+      firstRefusal ??= Date.now();
       opts.rc.heartbeat({ what: opts.what, attempt: n, lastError: messageOf(err).slice(0, 200) });
       await sleep(opts.pauseMs ?? 500);
     }

@@ -85,6 +85,7 @@ export async function addLearner(
       member: present,
       alreadyPresent: true,
       attempts: 0,
+      etcdWaitMs: 0,
       initialCluster: initialClusterFor(before.members, present.id, input.name),
       members: before.members,
       verdict: null,
@@ -96,7 +97,11 @@ export async function addLearner(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation);
-  const { value: member, attempts } = await retryTransient(
+  const {
+    value: member,
+    attempts,
+    refusedMs,
+  } = await retryTransient(
     { deadlineMs: input.deadlineMs ?? 30_000, rc, what: `add learner ${input.name}` },
     async (n) => {
       if (n > 1) {
@@ -130,6 +135,7 @@ export async function addLearner(
     member: added,
     alreadyPresent: false,
     attempts,
+    etcdWaitMs: refusedMs,
     initialCluster: initialClusterFor(after.members, added.id, input.name),
     members: after.members,
     verdict,
@@ -276,7 +282,14 @@ export async function promoteLearner(
   const before = await listMembers(conn);
   const target = requireMember(before.members, input.member);
   if (!target.isLearner) {
-    return { member: target, alreadyVoter: true, attempts: 0, members: before.members, verdict: null };
+    return {
+      member: target,
+      alreadyVoter: true,
+      attempts: 0,
+      members: before.members,
+      verdict: null,
+      etcdWaitMs: 0,
+    };
   }
   const { observation, verdict } = await observeAndGuard(
     conn,
@@ -291,6 +304,7 @@ export async function promoteLearner(
   });
   let promoted = false;
   let attempts = 0;
+  let refusedMs = 0;
   try {
     const r = await retryTransient(
       { deadlineMs: input.deadlineMs ?? 60_000, rc, what: `promote ${target.name || target.id}` },
@@ -318,6 +332,7 @@ export async function promoteLearner(
       },
     );
     attempts = r.attempts;
+    refusedMs = r.refusedMs;
     promoted = true;
   } catch (err) {
     if (err instanceof MembershipChangeRejected && messageIncludes(err, EtcdMessages.learnerNotReady)) {
@@ -337,7 +352,15 @@ export async function promoteLearner(
       `promote of ${target.id} was accepted but the member is still a learner`,
     );
   }
-  return { member: now, alreadyVoter: false, attempts, members: after.members, verdict, peerLink };
+  return {
+    member: now,
+    alreadyVoter: false,
+    attempts,
+    members: after.members,
+    verdict,
+    peerLink,
+    etcdWaitMs: (peerLink.waitedMs ?? 0) + refusedMs,
+  };
 }
 
 /**
@@ -388,6 +411,7 @@ export async function removeMember(
       name: refName,
       alreadyRemoved: true,
       attempts: 0,
+      etcdWaitMs: 0,
       dataDirMustBeWiped: true,
       members: before.members,
       verdict: null,
@@ -399,7 +423,7 @@ export async function removeMember(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation, target.id);
-  const { attempts } = await retryTransient(
+  const { attempts, refusedMs } = await retryTransient(
     { deadlineMs: input.deadlineMs ?? 30_000, rc, what: `remove ${target.name || target.id}` },
     async (n) => {
       if (n > 1 && !findMember((await listMembers(conn, voters)).members, { memberId: target.id })) return;
@@ -428,6 +452,7 @@ export async function removeMember(
     name: target.name || refName,
     alreadyRemoved: false,
     attempts,
+    etcdWaitMs: refusedMs,
     dataDirMustBeWiped: true,
     members: after.members,
     verdict,

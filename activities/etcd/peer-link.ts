@@ -121,7 +121,9 @@ export async function awaitSteadyPeerLink(
   const windowMs = opts.windowMs ?? PEER_LINK_WINDOW_MS;
   const pollMs = opts.pollMs ?? PEER_LINK_POLL_MS;
   const deadlineMs = opts.deadlineMs ?? 30_000;
-  const deadline = Date.now() + deadlineMs;
+  const started = Date.now();
+  const deadline = started + deadlineMs;
+  const waited = () => Date.now() - started;
   const who = learner.name || learner.id;
   const sample = async () => parsePeerLink(await conn.httpGet(voter, '/metrics'), learner.id);
   let unreadable: string | undefined;
@@ -137,7 +139,7 @@ export async function awaitSteadyPeerLink(
     } catch (err) {
       unreadable = `could not read ${voter}'s /metrics: ${messageOf(err)}`;
       // Never readable (metrics served elsewhere, or not to us): skip rather than wait.
-      if (!read) return { checked: false, voter, note: unreadable };
+      if (!read) return { checked: false, voter, note: unreadable, waitedMs: waited() };
     }
     if (next) {
       const up = next.sample.active === true;
@@ -145,12 +147,12 @@ export async function awaitSteadyPeerLink(
         steadySince = up ? next : undefined;
     }
     const trouble = next ? linkTrouble(next.sample) : unreadable;
-    if (trouble === null) return { checked: true, voter };
+    if (trouble === null) return { checked: true, voter, waitedMs: waited() };
     if (Date.now() > deadline) {
-      if (!next) return { checked: false, voter, note: unreadable };
+      if (!next) return { checked: false, voter, note: unreadable, waitedMs: waited() };
       // An etcd without the prober metric: the connection held for a window; say what was not seen.
       if (trouble === NO_PROBE_RECORD && steadySince && next.at - steadySince.at >= windowMs)
-        return { checked: true, voter, note: 'no prober metric for the learner' };
+        return { checked: true, voter, note: 'no prober metric for the learner', waitedMs: waited() };
       const why =
         trouble === NO_PROBE_RECORD
           ? `${trouble}, and the connection did not stay up for ${windowMs} ms`

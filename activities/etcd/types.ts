@@ -148,6 +148,8 @@ export interface AddLearnerResult {
   alreadyPresent: boolean;
   /** member add attempts (etcd refuses with "unhealthy cluster" for ~5 s after a voter change). */
   attempts: number;
+  /** How long etcd's refusals held the change back ("unhealthy cluster" until every voter has been connected 5 s: --strict-reconfig-check). */
+  etcdWaitMs: number;
   /** `--initial-cluster` value for starting the new member (every member plus itself). */
   initialCluster: string;
   members: MemberInfo[];
@@ -205,6 +207,8 @@ export interface PeerLinkCheck {
   checked: boolean;
   voter: string;
   note?: string;
+  /** From the first read of the voter's /metrics to the answer. */
+  waitedMs?: number;
 }
 
 export interface PromoteResult {
@@ -215,6 +219,8 @@ export interface PromoteResult {
   verdict: GuardVerdict | null;
   /** The leader's view of its connection to the learner, checked before the promote. */
   peerLink?: PeerLinkCheck;
+  /** How long the promote waited for etcd: the peer-link check, then etcd's refusals ("unhealthy cluster" until every voter has been connected 5 s: --strict-reconfig-check). */
+  etcdWaitMs: number;
 }
 
 export interface RemoveInput extends GuardParams {
@@ -228,6 +234,8 @@ export interface RemoveResult {
   name: string;
   alreadyRemoved: boolean;
   attempts: number;
+  /** How long etcd's refusals held the change back ("unhealthy cluster" until every voter has been connected 5 s: --strict-reconfig-check). */
+  etcdWaitMs: number;
   /** The removed member must never start again with its old data dir. */
   dataDirMustBeWiped: boolean;
   members: MemberInfo[];

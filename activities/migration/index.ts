@@ -105,12 +105,14 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     memberId: string | null,
     alreadyDone: boolean,
     guard: MembershipResult['guard'] | null,
+    etcdWaitMs: number,
   ): Promise<MembershipResult> {
     return {
       member,
       memberId: memberId ?? '',
       alreadyDone,
       guard: guard ?? undefined,
+      etcdWaitMs,
       evidence: await evidenceOf(input, false),
     };
   }
@@ -197,7 +199,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await onEtcd(access, (c, rc) =>
         addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc),
       );
-      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict);
+      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict, r.etcdWaitMs);
     },
     async removeLearner(input) {
       const { spec, member, memberId, peerURLs, requiredFaultTolerance } = input;
@@ -288,7 +290,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await onEtcd(access, (c, rc) =>
         promoteLearner(c, { member: { name: member }, requiredFaultTolerance }, rc),
       );
-      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict);
+      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r.etcdWaitMs);
     },
     async moveLeader(input) {
       const { to } = input;
@@ -344,7 +346,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           rc,
         ),
       );
-      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict);
+      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r.etcdWaitMs);
     },
     async scaleSource({ spec, replicas }) {
       const r = await scaleSource(env(), { spec, replicas });

@@ -13,6 +13,8 @@ import { clusterClient, podNetns, waitFor } from '../../test/helpers/kube.js';
 import { scenarioSpec } from '../../test/helpers/acceptance.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
+import type { History } from '@temporalio/common/lib/proto-utils.js';
+import { buildAudit } from '../../client/audit/history.js';
 import { STEADY_BEFORE_MS } from './method-run.js';
 import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import {
@@ -49,6 +51,8 @@ export interface StepTiming {
   kind: string;
   phase: string;
   ms: number;
+  /** A membership change's wait for etcd's own rules, from its result (absent in older runs). */
+  etcdWaitMs?: number;
 }
 
 export interface StretchRun {
@@ -139,6 +143,15 @@ async function newMemberAtSwitch(pod: V1Pod): Promise<NewMemberAtSwitch> {
   };
 }
 
+/** Each membership change's wait for etcd's rules, by plan step, as the run's history records it. */
+async function etcdWaitsByStep(handle: { fetchHistory(): Promise<History> }): Promise<Map<string, number>> {
+  const audit = buildAudit(await handle.fetchHistory());
+  const waits = new Map<string, number>();
+  for (const m of audit.membershipChanges)
+    if (m.stepId && m.etcdWaitMs !== null && m.outcome === 'completed') waits.set(m.stepId, m.etcdWaitMs);
+  return waits;
+}
+
 export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): Promise<StretchRun> {
   const say = opts.say ?? (() => undefined);
   const replicas = opts.replicas ?? 3;
@@ -227,6 +240,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       leasesPreserved: false,
       details: [String(err)],
     }));
+    const etcdWaits = await etcdWaitsByStep(handle);
     const joins = [...atSwitch.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([member, seenAtSwitch]) => {
@@ -266,7 +280,13 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       membershipChanges: steps.filter((s) => ['add-learner', 'promote', 'remove-member'].includes(s.kind))
         .length,
       peerLinkWindowMs: 0,
-      steps: steps.map((s) => ({ id: s.id, kind: s.kind, phase: s.phase, ms: ms(s) })),
+      steps: steps.map((s) => ({
+        id: s.id,
+        kind: s.kind,
+        phase: s.phase,
+        ms: ms(s),
+        ...(etcdWaits.has(s.id) ? { etcdWaitMs: etcdWaits.get(s.id) } : {}),
+      })),
       ...(error ? { error } : {}),
     };
   } finally {

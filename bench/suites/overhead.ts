@@ -40,6 +40,8 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     total: spread(breakdowns.map((b) => seconds(b.totalMs))),
     unavoidable: spread(breakdowns.map((b) => seconds(b.unavoidableMs))),
     safetyWindows: spread(breakdowns.map((b) => seconds(b.safetyWindowMs))),
+    etcdRules: spread(breakdowns.map((b) => seconds(b.etcdRulesMs))),
+    podStarts: spread(breakdowns.map((b) => seconds(b.podStartMs))),
     overhead: spread(breakdowns.map((b) => seconds(b.overheadMs))),
     overheadShare: spread(breakdowns.map((b) => b.overheadMs / b.totalMs)),
   };
@@ -58,6 +60,16 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         pct(summary.safetyWindows.median, summary.total.median),
       ],
       [
+        "etcd's rules (membership changes held back, as their results report)",
+        formatSpread(summary.etcdRules, 1),
+        pct(summary.etcdRules.median, summary.total.median),
+      ],
+      [
+        'pod starts (scale-target)',
+        formatSpread(summary.podStarts, 1),
+        pct(summary.podStarts.median, summary.total.median),
+      ],
+      [
         'orchestration overhead (the rest)',
         formatSpread(summary.overhead, 1),
         `${(100 * summary.overheadShare.median).toFixed(1)} %`,
@@ -72,6 +84,7 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       ...(ctx.from ? [`Analysis of the stretch runs in ${ctx.from} (no new runs).`] : []),
       'Steps as the workflow\'s status reports them (startedAt/endedAt); "between steps" is the workflow\'s duration minus the sum of its steps.',
       "Safety windows: each promote's first peerLinkWindowMs of the run (6 s while the peer-link check waited a fixed window; 0 since the voter's prober record proves the link, activities/etcd/peer-link.ts); runs recorded before that check have none.",
+      'etcd\'s rules: what each add-learner, promote and remove-member reports it waited for etcd (its "unhealthy cluster" refusals until every voter has been connected 5 s; before a promote, the leader\'s first prober record of the learner); runs recorded before that report have none. Pod starts: the scale-target steps.',
       'The switch-clients gate is manual in these runs and approved by the benchmark right after it moves the load client: its wait is the `gate` row.',
     ],
   };

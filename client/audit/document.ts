@@ -302,7 +302,10 @@ export function auditDocument(r: AuditReport): AuditDocument {
                 ? `${m.guard.faultToleranceBefore} → ${m.guard.faultToleranceAfter} (required ${m.guard.requiredFaultTolerance})`
                 : null,
               m.outcome === 'completed'
-                ? { text: m.alreadyDone ? 'already done' : 'done', tone: 'ok' }
+                ? {
+                    text: `${m.alreadyDone ? 'already done' : 'done'}${m.etcdWaitMs ? ` (waited ${formatDuration(m.etcdWaitMs)} for etcd)` : ''}`,
+                    tone: 'ok',
+                  }
                 : { text: `${m.outcome}${m.failure ? `: ${m.failure}` : ''}`, tone: 'bad' },
             ]),
           },

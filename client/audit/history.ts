@@ -765,6 +765,7 @@ function membershipChange(s: StepState, kind: AuditMembershipChange['kind']): Au
     { verdict: unknown } | undefined;
   return {
     seq: s.seq,
+    stepId: stepIdOf(s.input) ?? null,
     at: s.closedAt ?? s.scheduledAt,
     phase: s.phase,
     kind,
@@ -772,6 +773,7 @@ function membershipChange(s: StepState, kind: AuditMembershipChange['kind']): Au
     memberId: str(out.memberId) ?? str(input.memberId) ?? null,
     outcome: s.outcome,
     alreadyDone: out.alreadyDone === true,
+    etcdWaitMs: typeof out.etcdWaitMs === 'number' ? out.etcdWaitMs : null,
     guard: guardSummary(out.guard) ?? guardSummary(refusal?.verdict),
     compensation: s.role === 'compensation',
     failure: s.outcome === 'completed' ? null : s.failure,

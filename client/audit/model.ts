@@ -122,6 +122,8 @@ export interface GuardSummary {
 export interface AuditMembershipChange {
   /** The step (activity) that made the change. */
   seq: number;
+  /** The plan step it ran for (its input's `stepId`); null in histories recorded before that field. */
+  stepId: string | null;
   at: string;
   phase: string | null;
   kind: 'add learner' | 'promote' | 'remove member' | 'remove learner';
@@ -130,6 +132,12 @@ export interface AuditMembershipChange {
   outcome: StepOutcome;
   /** Nothing changed: the member already was in the wanted state (idempotent re-run). */
   alreadyDone: boolean;
+  /**
+   * How long the change waited for etcd's own rules (its "unhealthy cluster" refusals; before a
+   * promote, the leader's first prober record of the learner); null in results recorded before it
+   * was measured.
+   */
+  etcdWaitMs: number | null;
   /** The guard's verdict taken right before the change (from the result or from a refusal). */
   guard: GuardSummary | null;
   /** An undo during a rollback. */

@@ -255,6 +255,8 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     expect(promoted.member.isLearner).toBe(false);
     expect(promoted.verdict).toMatchObject({ votersBefore: 3, votersAfter: 4 });
     expect(promoted.peerLink).toMatchObject({ checked: true });
+    // What it waited for etcd includes the peer-link check.
+    expect(promoted.etcdWaitMs).toBeGreaterThanOrEqual(promoted.peerLink!.waitedMs!);
     const promotedAgain = await onEtcd(access, (c) =>
       promoteLearner(c, { member: { name: spec.name }, requiredFaultTolerance: REQUIRED_FT }, rc),
     );

@@ -78,7 +78,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: TLS and auth', (version) => {
     const check = await onEtcd(access, (conn) =>
       awaitSteadyPeerLink(conn, leader.name, follower, { rc: noopRunContext }),
     );
-    expect(check).toEqual({ checked: true, voter: leader.name });
+    expect(check).toMatchObject({ checked: true, voter: leader.name });
     // The same read with a CA that did not sign the server certificate fails the TLS handshake.
     const wrongCa = cluster.access(names, {
       tls: {

@@ -582,6 +582,40 @@ describe('audit of a TLS run recorded from the step executors (stepId/undoes as 
   });
 });
 
+describe('audit of what a membership change waited for etcd', () => {
+  it('shows the wait a result reports, with its plan step; none in results recorded before it', () => {
+    const json = readJson('histories/step-executors-aborted-tls.json');
+    const before = audit(json);
+    const promote = before.membershipChanges.find((m) => m.kind === 'promote' && m.outcome === 'completed');
+    if (!promote) throw new Error('no completed promote in the fixture');
+    expect(promote.etcdWaitMs).toBeNull();
+    expect(promote.stepId).toMatch(/\/promote$/);
+    // The same history with the promote's result as activities now report it.
+    const copy = structuredClone(json);
+    const scheduled = copy.events.find((e) => {
+      const a = e.activityTaskScheduledEventAttributes as
+        { activityType: { name: string }; input: Payloads } | undefined;
+      return (
+        a?.activityType.name === 'promote' &&
+        (payloadValue(a.input) as { member?: string }).member === promote.member
+      );
+    })!;
+    const mine = copy.events.find(
+      (e) =>
+        String(
+          (e.activityTaskCompletedEventAttributes as { scheduledEventId?: unknown } | undefined)
+            ?.scheduledEventId,
+        ) === String(scheduled.eventId),
+    )!;
+    const result = (mine.activityTaskCompletedEventAttributes as { result: Payloads }).result;
+    setPayloadValue(result, { ...(payloadValue(result) as object), etcdWaitMs: 3400 });
+    const after = audit(copy);
+    const changed = after.membershipChanges.find((m) => m.seq === promote.seq)!;
+    expect(changed.etcdWaitMs).toBe(3400);
+    expect(auditMarkdown(after)).toContain('done (waited 3.4 s for etcd)');
+  });
+});
+
 describe('audit helpers', () => {
   it('formats durations', () => {
     expect(formatDuration(null)).toBe('—');

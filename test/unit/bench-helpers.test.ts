@@ -83,6 +83,29 @@ describe('overheadOf', () => {
   });
 });
 
+describe("overheadOf with etcd's rules and pod starts", () => {
+  it('takes what results report waiting for etcd, and scale-target, out of the overhead', () => {
+    const r = run(
+      [
+        ['join', 'add-learner', 2000],
+        ['join', 'scale-target', 1500],
+        ['join', 'promote', 4000],
+      ],
+      8000,
+    );
+    r.steps[0]!.etcdWaitMs = 1800;
+    // More than the step took cannot be etcd's: capped at the step.
+    r.steps[2]!.etcdWaitMs = 9000;
+    const b = overheadOf(r);
+    expect(b.etcdRulesMs).toBe(5800);
+    expect(b.podStartMs).toBe(1500);
+    expect(b.byKind['add-learner']).toBe(200);
+    expect(b.byKind['promote']).toBe(0);
+    expect(b.byKind['scale-target']).toBeUndefined();
+    expect(b.overheadMs).toBe(700);
+  });
+});
+
 describe('msPerChange', () => {
   it('divides the membership phases, gates excluded, by the membership changes', () => {
     const r = run(
