@@ -1,7 +1,7 @@
 /** The load client around a migration method, and what it saw: failures, write gaps, lost writes. */
 import { Etcd3 } from 'etcd3';
 import { checkHistory } from '../../test/helpers/history-checker.js';
-import { LoadClient } from '../../test/helpers/load-client.js';
+import { LoadClient, readFinalValues } from '../../test/helpers/load-client.js';
 import { writeGaps, type MigrationWindow, type WriteGaps } from './write-gaps.js';
 
 export interface ClientOutcome {
@@ -28,10 +28,9 @@ export function startLoad(endpoints: string[], opsPerSecond: number): LoadClient
 export async function finishLoad(load: LoadClient, migration?: MigrationWindow): Promise<ClientOutcome> {
   await load.stop();
   const reader = new Etcd3({ hosts: load.currentEndpoints() });
-  const finalValues = new Map<string, string | undefined>();
+  let finalValues: Map<string, string | undefined>;
   try {
-    for (const key of new Set(load.history.map((o) => o.key)))
-      finalValues.set(key, (await reader.get(key).string()) ?? undefined);
+    finalValues = await readFinalValues(reader, load.history);
   } finally {
     reader.close();
     load.close();

@@ -307,3 +307,14 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     );
   });
 }
+
+/** What the cluster holds now for every key the history touched (undefined: absent). */
+export async function readFinalValues(
+  reader: Etcd3,
+  history: Operation[],
+): Promise<Map<string, string | undefined>> {
+  const values = new Map<string, string | undefined>();
+  for (const key of new Set(history.map((o) => o.key)))
+    values.set(key, (await reader.get(key).string()) ?? undefined);
+  return values;
+}

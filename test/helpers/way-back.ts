@@ -1,11 +1,16 @@
 /** The way back after a client switch (test/e2e/reverse-migration.test.ts and its fault run). */
 import fs from 'node:fs';
 import path from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { expect } from 'vitest';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { clusterDir, kubeconfigPath, type ClusterName } from '../../sandbox/config.js';
+import type { MigrationResult } from '../../workflows/migration-workflow.js';
+import { checkHistory } from './history-checker.js';
 import { clusterClient } from './kube.js';
+import { readFinalValues, type LoadClient } from './load-client.js';
 
 /** The same workflow with the sides swapped, into a new StatefulSet (old volumes never start again). */
 export function reverseSpec(ns: string): Record<string, unknown> {
@@ -70,4 +75,36 @@ export async function podReadiness(cluster: ClusterName, namespace: string, pod:
         .slice(-15)
     : [`(no ${agentLog})`];
   return `${cluster}/${namespace}/${pod}: ${JSON.stringify(status)}\n  ${lines.join('\n  ')}`;
+}
+
+/**
+ * After the way back under `load` (stopped here): no failed operation, no history violation, the
+ * 500 keys written before the forward migration came along both ways, and the run ended with
+ * etcd-back-0..2 voting, hashKV equal.
+ */
+export async function expectBackUnderLoad(
+  load: LoadClient,
+  result: MigrationResult | undefined,
+): Promise<void> {
+  const reader = new Etcd3({ hosts: load.currentEndpoints() });
+  let finalValues: Map<string, string | undefined>;
+  try {
+    finalValues = await readFinalValues(reader, load.history);
+    expect(await reader.getAll().prefix('data/').count()).toBe(500);
+  } finally {
+    reader.close();
+    load.close();
+  }
+  const summary = load.summary();
+  const check = checkHistory(load.history, finalValues);
+  expect(result?.outcome).toBe('completed');
+  expect(result?.finalMembers.map((m) => m.name).sort()).toEqual([
+    'etcd-back-0',
+    'etcd-back-1',
+    'etcd-back-2',
+  ]);
+  expect(result?.finalMembers.every((m) => m.side === 'target' && !m.isLearner)).toBe(true);
+  expect(result?.evidence?.hashKv?.agree).toBe(true);
+  expect(summary.failedOps, summary.firstFailures.join('\n')).toBe(0);
+  expect(check.violations).toEqual([]);
 }
