@@ -15,7 +15,7 @@ import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
 import { buildAudit } from '../../client/audit/history.js';
-import { STEADY_BEFORE_MS } from './method-run.js';
+import { STEADY_BEFORE_MS, STEADY_MS } from './method-run.js';
 import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import {
   backendSize,
@@ -232,6 +232,8 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       await handle.terminate('benchmark gave up').catch(() => undefined);
     }
     const durationMs = Date.now() - started;
+    // The clients stay on the new members a while: the steady state after the migration.
+    if (result?.outcome === 'completed') await new Promise((r) => setTimeout(r, STEADY_MS));
     const status: MigrationStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
     const steps = (status?.plan?.steps ?? []).filter((s) => s.startedAt && s.endedAt);
     const clients = await finishLoad(load, { from: started, to: started + durationMs, steps });

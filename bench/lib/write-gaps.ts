@@ -19,11 +19,19 @@ export interface PlacedGap {
   during: string[];
 }
 
+export interface LatencyPercentiles {
+  puts: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
 export interface WriteGaps {
   /** The longest gap that ended before the migration started (the load's steady state). */
   steadyMaxMs: number;
   /** The longest gap that overlaps the migration. */
   migrationMaxMs: number;
+  /** Acknowledged writes' latency before, during and after the migration (by when each started). */
+  latency: { steady: LatencyPercentiles; migration: LatencyPercentiles; after: LatencyPercentiles };
   /** The longest gaps of the whole run, longest first. */
   longest: PlacedGap[];
 }
@@ -47,6 +55,14 @@ function gapsOf(history: Operation[]): { a: number; b: number }[] {
   return marks.slice(1).map((b, i) => ({ a: marks[i]!, b }));
 }
 
+/** Nearest-rank percentiles of the operations' latencies (0 when there are none). */
+function percentiles(ops: Operation[]): LatencyPercentiles {
+  const ms = ops.map((o) => o.end - o.start).sort((a, b) => a - b);
+  const rank = (p: number) =>
+    ms.length ? ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]! : 0;
+  return { puts: ms.length, p50Ms: rank(50), p99Ms: rank(99) };
+}
+
 export function writeGaps(history: Operation[], window: MigrationWindow, top = 3): WriteGaps {
   const gaps = gapsOf(history);
   const steps = (window.steps ?? []).flatMap((s) =>
@@ -65,7 +81,13 @@ export function writeGaps(history: Operation[], window: MigrationWindow, top = 3
     return { ms: b - a, from: new Date(a).toISOString(), to: new Date(b).toISOString(), during };
   };
   const max = (list: { a: number; b: number }[]) => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
+  const puts = history.filter((o) => o.type === 'put' && o.outcome === 'ok');
   return {
+    latency: {
+      steady: percentiles(puts.filter((o) => o.start < window.from)),
+      migration: percentiles(puts.filter((o) => o.start >= window.from && o.start < window.to)),
+      after: percentiles(puts.filter((o) => o.start >= window.to)),
+    },
     steadyMaxMs: max(gaps.filter((g) => g.b <= window.from)),
     migrationMaxMs: max(gaps.filter((g) => g.b > window.from && g.a < window.to)),
     longest: [...gaps]

@@ -60,4 +60,25 @@ describe('where the write gaps fall', () => {
       '(before the migration)',
     ]);
   });
+
+  it('gives the write latency before, during and after the migration', () => {
+    // put(t) takes 5 ms; three slow writes of 50 ms during the migration.
+    const slow = (endMs: number): Operation => ({ ...put(endMs), start: T0 + endMs - 50 });
+    const g = writeGaps(
+      [
+        ...[10, 20, 30].map((t) => put(t)),
+        ...Array.from({ length: 97 }, (_, i) => put(600 + i * 10)),
+        slow(1600),
+        slow(1700),
+        slow(1800),
+        put(3500),
+        put(3600, 'failed'),
+      ],
+      { from: T0 + 500, to: T0 + 3000 },
+    );
+    expect(g.latency.steady).toEqual({ puts: 3, p50Ms: 5, p99Ms: 5 });
+    expect(g.latency.migration).toEqual({ puts: 100, p50Ms: 5, p99Ms: 50 });
+    // The failed write is not counted.
+    expect(g.latency.after).toEqual({ puts: 1, p50Ms: 5, p99Ms: 5 });
+  });
 });
