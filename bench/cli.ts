@@ -1,7 +1,7 @@
 /**
  * Benchmarks in the shared sandbox (not tests: nothing here asserts a time).
  *
- *   npm run bench -- <methods|data-size|members|overhead|fleet> [--quick] [--reps N] [--sizes a,b,c] [--ops N]
+ *   npm run bench -- <methods|data-size|members|overhead|fleet|wan> [--quick] [--reps N] [--sizes a,b,c] [--rtts 0,20,80] [--etcd 3.5] [--soak 0s] [--ops N]
  *
  * Each suite writes bench/results/<suite>[-quick].json (machine, load average, every run) and
  * prints a Markdown table for the README's Performance section.
@@ -15,6 +15,7 @@ import { fleetSuite } from './suites/fleet.js';
 import { membersSuite } from './suites/members.js';
 import { methodsSuite } from './suites/methods.js';
 import { overheadSuite } from './suites/overhead.js';
+import { wanSuite } from './suites/wan.js';
 import type { SuiteContext, SuiteOutput } from './suites/suite.js';
 import { ETCD_IMAGES, type EtcdMinor } from '../test/helpers/tls-sources.js';
 
@@ -24,6 +25,7 @@ const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   members: membersSuite,
   overhead: overheadSuite,
   fleet: fleetSuite,
+  wan: wanSuite,
 };
 
 const positiveInt = (v: string): number => {
@@ -35,6 +37,13 @@ const etcdMinor = (v: string): EtcdMinor => {
   if (v === '3.4' || v === '3.5' || v === '3.6') return v;
   throw new InvalidArgumentError(`"${v}" is not an etcd version the sandbox runs (3.4, 3.5 or 3.6)`);
 };
+const msList = (v: string): number[] =>
+  v.split(',').map((x) => {
+    const n = Number(x);
+    if (x.trim() === '' || !Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`"${x}" is not a whole number of milliseconds`);
+    return n;
+  });
 const intList = (v: string): number[] => v.split(',').map(positiveInt);
 
 const program = new Command('bench')
@@ -62,6 +71,7 @@ const program = new Command('bench')
     "etcd version of both clusters: 3.4 (the article's, default), 3.5 or 3.6",
     etcdMinor,
   )
+  .option('--rtts <list>', 'wan: round trips between the clusters in ms (default 0,20,80)', msList)
   .option('--soak <duration>', "the stretch runs' soak, e.g. 0s (default 5s)")
   .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
   .action(
@@ -78,6 +88,7 @@ const program = new Command('bench')
         snapshotCount?: number;
         soak?: string;
         etcd?: EtcdMinor;
+        rtts?: number[];
       },
     ) => {
       const run = SUITES[suite];
@@ -98,6 +109,7 @@ const program = new Command('bench')
         snapshotCount: o.snapshotCount,
         soak: o.soak,
         etcd: o.etcd,
+        rttsMs: o.rtts,
         say,
       });
       publish(o.name ?? (o.quick ? `${suite}-quick` : suite), {

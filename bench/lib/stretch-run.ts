@@ -16,6 +16,8 @@ import { cleanUpRun } from './cleanup.js';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
 import { buildAudit } from '../../client/audit/history.js';
 import { STEADY_BEFORE_MS, STEADY_MS } from './method-run.js';
+import { bothSidesSpans, spanMs } from './quorum-spans.js';
+import { percentiles, type LatencyPercentiles } from './write-gaps.js';
 import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import {
   backendSize,
@@ -53,6 +55,7 @@ export interface StepTiming {
   ms: number;
   /** A membership change's wait for etcd's own rules, from its result (absent in older runs). */
   etcdWaitMs?: number;
+  endedAt?: string;
 }
 
 export interface StretchRun {
@@ -85,6 +88,11 @@ export interface StretchRun {
    */
   peerLinkWindowMs?: number;
   steps: StepTiming[];
+  /**
+   * While neither cluster alone held a majority of the voters (each write then waits for a
+   * cross-cluster round trip): how long, and the acknowledged writes' latency in those states.
+   */
+  bothSides?: { ms: number; latency: LatencyPercentiles };
   error?: string;
 }
 
@@ -243,6 +251,14 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       details: [String(err)],
     }));
     const etcdWaits = await etcdWaitsByStep(handle);
+    const spans = bothSidesSpans(replicas, steps, started + durationMs);
+    const inSpans = (t: number) => spans.some((s) => t >= s.from && t < s.to);
+    const bothSides = {
+      ms: spanMs(spans),
+      latency: percentiles(
+        load.history.filter((o) => o.type === 'put' && o.outcome === 'ok' && inSpans(o.start)),
+      ),
+    };
     const joins = [...atSwitch.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([member, seenAtSwitch]) => {
@@ -279,6 +295,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       clients,
       fidelity,
       joins,
+      bothSides,
       membershipChanges: steps.filter((s) => ['add-learner', 'promote', 'remove-member'].includes(s.kind))
         .length,
       peerLinkWindowMs: 0,
@@ -287,6 +304,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         kind: s.kind,
         phase: s.phase,
         ms: ms(s),
+        endedAt: s.endedAt!,
         ...(etcdWaits.has(s.id) ? { etcdWaitMs: etcdWaits.get(s.id) } : {}),
       })),
       ...(error ? { error } : {}),

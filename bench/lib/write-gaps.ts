@@ -56,7 +56,7 @@ function gapsOf(history: Operation[]): { a: number; b: number }[] {
 }
 
 /** Nearest-rank percentiles of the operations' latencies (0 when there are none). */
-function percentiles(ops: Operation[]): LatencyPercentiles {
+export function percentiles(ops: Operation[]): LatencyPercentiles {
   const ms = ops.map((o) => o.end - o.start).sort((a, b) => a - b);
   const rank = (p: number) =>
     ms.length ? ms[Math.min(ms.length - 1, Math.ceil((p / 100) * ms.length) - 1)]! : 0;

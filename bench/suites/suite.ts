@@ -15,6 +15,8 @@ export interface SuiteContext {
   snapshotCount?: number;
   /** The etcd minor version of every cluster in the runs (default 3.4, the article's). */
   etcd?: EtcdMinor;
+  /** wan: the round trips to add between the clusters, in ms. */
+  rttsMs?: number[];
   /** The stretch runs' soak (default 5s; "0s" for none). */
   soak?: string;
   say: (line: string) => void;

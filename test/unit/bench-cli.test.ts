@@ -18,7 +18,7 @@ describe('the bench command', () => {
   it('loads every suite and prints its help', async () => {
     const { stdout } = await bench(['--help']);
     expect(stdout).toContain('Usage: bench [options] <suite>');
-    for (const suite of ['methods', 'data-size', 'members', 'overhead', 'fleet'])
+    for (const suite of ['methods', 'data-size', 'members', 'overhead', 'fleet', 'wan'])
       expect(stdout).toContain(suite);
   }, 60_000);
 

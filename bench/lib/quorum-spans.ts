@@ -1,0 +1,41 @@
+/**
+ * When a stretch run's quorum needed both clusters (pure): replays its membership steps (promote
+ * adds a voter to the target side, remove-member takes one from the source side) and returns the
+ * intervals in which neither side alone held a majority of the voters. A write in such a state
+ * waits for at least one cross-cluster round trip.
+ */
+export interface MembershipStep {
+  kind: string;
+  startedAt?: string | null;
+  endedAt?: string | null;
+}
+
+export interface Span {
+  from: number;
+  to: number;
+}
+
+export function bothSidesSpans(sourceVoters: number, steps: MembershipStep[], endedAt: number): Span[] {
+  let source = sourceVoters;
+  let target = 0;
+  const needsBoth = () => Math.max(source, target) < Math.floor((source + target) / 2) + 1;
+  const spans: Span[] = [];
+  let openedAt: number | undefined;
+  const changes = steps
+    .filter((s) => (s.kind === 'promote' || s.kind === 'remove-member') && s.endedAt)
+    .sort((a, b) => Date.parse(a.endedAt!) - Date.parse(b.endedAt!));
+  for (const s of changes) {
+    if (s.kind === 'promote') target++;
+    else source--;
+    const at = Date.parse(s.endedAt!);
+    if (needsBoth() && openedAt === undefined) openedAt = at;
+    if (!needsBoth() && openedAt !== undefined) {
+      spans.push({ from: openedAt, to: at });
+      openedAt = undefined;
+    }
+  }
+  if (openedAt !== undefined) spans.push({ from: openedAt, to: endedAt });
+  return spans;
+}
+
+export const spanMs = (spans: Span[]): number => spans.reduce((sum, s) => sum + s.to - s.from, 0);
