@@ -3,7 +3,7 @@
  * avoid (learner catch-up, load-balancer provisioning, the configured soak), and where the rest goes.
  */
 import fs from 'node:fs';
-import { formatSpread, markdownTable, median, seconds, spread } from '../lib/stats.js';
+import { formatSpread, markdownTable, median, seconds, spread, type Spread } from '../lib/stats.js';
 import { overheadOf } from '../lib/breakdown.js';
 import { runStretch, type StretchRun } from '../lib/stretch-run.js';
 import { withTemporalWorker } from '../lib/temporal-worker.js';
@@ -45,30 +45,19 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     overhead: spread(breakdowns.map((b) => seconds(b.overheadMs))),
     overheadShare: spread(breakdowns.map((b) => b.overheadMs / b.totalMs)),
   };
+  const row = (label: string, part: Spread) => [
+    label,
+    formatSpread(part, 1),
+    pct(part.median, summary.total.median),
+  ];
   const head = markdownTable(
     ['', 'seconds', 'share of total'],
     [
       ['total', formatSpread(summary.total, 1), '100 %'],
-      [
-        'unavoidable waits (catch-up, load balancers, soak)',
-        formatSpread(summary.unavoidable, 1),
-        pct(summary.unavoidable.median, summary.total.median),
-      ],
-      [
-        'safety windows (peer-link check, 6 s per promote)',
-        formatSpread(summary.safetyWindows, 1),
-        pct(summary.safetyWindows.median, summary.total.median),
-      ],
-      [
-        "etcd's rules (membership changes held back, as their results report)",
-        formatSpread(summary.etcdRules, 1),
-        pct(summary.etcdRules.median, summary.total.median),
-      ],
-      [
-        'pod starts (scale-target)',
-        formatSpread(summary.podStarts, 1),
-        pct(summary.podStarts.median, summary.total.median),
-      ],
+      row('unavoidable waits (catch-up, load balancers, soak)', summary.unavoidable),
+      row('safety windows (peer-link check, 6 s per promote)', summary.safetyWindows),
+      row("etcd's rules (membership changes held back, as their results report)", summary.etcdRules),
+      row('pod starts (scale-target)', summary.podStarts),
       [
         'orchestration overhead (the rest)',
         formatSpread(summary.overhead, 1),
