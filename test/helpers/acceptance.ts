@@ -647,18 +647,25 @@ async function cleanUp(ns: string, overrides?: ScenarioSpecOverrides): Promise<v
   await cleanUpScenario(ns, scenarioSpec(ns, overrides));
 }
 
+/**
+ * A migration's entries in the source cluster's CoreDNS (kept there by default): other runs
+ * would find its member names taken.
+ */
+export async function removeSourceDns(spec: Record<string, unknown>): Promise<void> {
+  const parsed = parseMigrationSpec(spec);
+  if (!parsed.ok) return;
+  const env = { clients: kubeClientFactory(kubeconfigPath()) };
+  await removeDnsEntries(env, {
+    spec: parsed.spec,
+    side: 'source',
+    strategy: parsed.spec.dns.sourceCluster,
+    hostnames: 'all',
+  });
+}
+
 /** Removes a scenario's namespace in both clusters and its migration's source CoreDNS entries. */
 export async function cleanUpScenario(ns: string, spec: Record<string, unknown>): Promise<void> {
-  const parsed = parseMigrationSpec(spec);
-  if (parsed.ok) {
-    const env = { clients: kubeClientFactory(kubeconfigPath()) };
-    await removeDnsEntries(env, {
-      spec: parsed.spec,
-      side: 'source',
-      strategy: parsed.spec.dns.sourceCluster,
-      hostnames: 'all',
-    });
-  }
+  await removeSourceDns(spec);
   for (const c of [clusterClient('source'), clusterClient('target')])
     await c.core.deleteNamespace({ name: ns }).catch(() => undefined);
 }

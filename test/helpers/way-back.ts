@@ -6,12 +6,10 @@ import type { V1Pod } from '@kubernetes/client-node';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Etcd3 } from 'etcd3';
 import { expect } from 'vitest';
-import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
-import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
-import { parseMigrationSpec } from '../../core/spec/validate.js';
-import { clusterDir, kubeconfigPath, type ClusterName } from '../../sandbox/config.js';
+import { clusterDir, type ClusterName } from '../../sandbox/config.js';
 import { approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
+import { cleanUpScenario, removeSourceDns } from './acceptance.js';
 import { checkHistory } from './history-checker.js';
 import { clusterClient, waitFor } from './kube.js';
 import { readFinalValues, type LoadClient } from './load-client.js';
@@ -40,19 +38,6 @@ export function reverseSpec(ns: string): Record<string, unknown> {
     soak: '5s',
     deadlines: { catchUp: '3m', loadBalancers: '2m', step: '3m' },
   };
-}
-
-/** A migration keeps its entries in the source cluster's DNS by default: other runs would collide with them. */
-export async function removeMigrationDns(raw: Record<string, unknown>): Promise<void> {
-  const parsed = parseMigrationSpec(raw);
-  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  const env = { clients: kubeClientFactory(kubeconfigPath()) };
-  await removeDnsEntries(env, {
-    spec: parsed.spec,
-    side: 'source',
-    strategy: parsed.spec.dns.sourceCluster,
-    hostnames: 'all',
-  });
 }
 
 /** What the API server and the node agent say about a pod's readiness, for a failure message. */
@@ -181,9 +166,6 @@ export async function runWayBack(
 
 /** Both migrations' DNS entries and the namespace in both clusters. */
 export async function cleanUpWayBack(namespace: string, forwardSpec: Record<string, unknown>): Promise<void> {
-  await removeMigrationDns(forwardSpec);
-  await removeMigrationDns(reverseSpec(namespace));
-  for (const c of [clusterClient('source'), clusterClient('target')]) {
-    await c.core.deleteNamespace({ name: namespace }).catch(() => undefined);
-  }
+  await removeSourceDns(reverseSpec(namespace));
+  await cleanUpScenario(namespace, forwardSpec);
 }
