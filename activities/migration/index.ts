@@ -144,7 +144,14 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
 
     async rollingDefragment(input) {
       const access = await accessFor(input, ['source']);
-      const r = await onEtcd(access, (c, rc) => rollingDefragment(c, { disarmAlarms: true }, rc));
+      const r = await onEtcd(access, (c, rc) =>
+        rollingDefragment(
+          c,
+          // A spec from before this option existed has none: it defragmented every member.
+          { disarmAlarms: true, minReclaimableBytes: input.spec.shrink.minReclaimableBytes ?? 0 },
+          rc,
+        ),
+      );
       return { order: r.order, dbSizeBefore: r.totalBefore.dbSize, dbSizeAfter: r.totalAfter.dbSize };
     },
 

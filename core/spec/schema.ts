@@ -673,7 +673,7 @@ export const migrationSpecSchema = z
           .boolean()
           .default(true)
           .describe(
-            "Compact, then defragment the old members one at a time (followers first, the leader last after moving leadership), before the new members join: each learner's snapshot crosses the load balancers, so smaller is faster. Turn it off when the database is small, or when a defragment's pause is too much for the clients (a single-member source blocks while it runs).",
+            "Compact, then defragment the old members one at a time (followers first, the leader last after moving leadership; see `minReclaimableBytes`), before the new members join: each learner's snapshot crosses the load balancers, so smaller is faster. Turn it off when the database is small, or when a defragment's pause is too much for the clients (a single-member source blocks while it runs).",
           ),
         keepRevisions: z
           .number()
@@ -682,6 +682,14 @@ export const migrationSpecSchema = z
           .default(1000)
           .describe(
             'How many of the newest revisions compaction keeps: it compacts to the current revision minus this. A watcher that resumes from an older revision gets `compacted` and must list again; raise it if your watchers lag further behind.',
+          ),
+        minReclaimableBytes: z
+          .number()
+          .int()
+          .min(0)
+          .default(1024 * 1024)
+          .describe(
+            "A member is defragmented only when compaction left at least this many bytes of its database file free (`0` defragments every member). Below it, a defragment would not make the learners' snapshot noticeably smaller, and sparing the leader spares the clients a leadership move: writes a follower forwards while leadership moves are dropped by etcd and wait for the client's timeout.",
           ),
       })
       .prefault({})

@@ -43,7 +43,7 @@ describe('migration spec: a good spec', () => {
     });
     expect(spec.dns.targetCluster).toEqual({ strategy: 'host-aliases' });
     expect(spec.soak).toBe('10m');
-    expect(spec.shrink).toEqual({ enabled: true, keepRevisions: 1000 });
+    expect(spec.shrink).toEqual({ enabled: true, keepRevisions: 1000, minReclaimableBytes: 1048576 });
     expect(spec.deadlines).toEqual({
       step: '10m',
       catchUp: '30m',
@@ -308,6 +308,12 @@ describe('migration spec: every bad spec names the field', () => {
       (s) => (s.shrink = { keepRevisions: -1 }),
       'shrink.keepRevisions',
       /must be at least 0/,
+    ],
+    [
+      'fractional minReclaimableBytes',
+      (s) => (s.shrink = { minReclaimableBytes: 1.5 }),
+      'shrink.minReclaimableBytes',
+      /integer/,
     ],
     [
       'section of the wrong type',

@@ -16,6 +16,12 @@ export function planShrink(b: PlanBuilder, { spec, oldMembers, n }: PlanContext)
     { kind: 'rolling-defragment', members: oldMembers.map((o) => o.name) },
     n === 1
       ? `defragment ${names(oldMembers)} (the only member: it blocks while defragmenting)`
-      : `defragment ${names(oldMembers)} one at a time, followers first, the leader last after moving leadership`,
+      : `defragment ${names(oldMembers)} one at a time, followers first, the leader last after moving leadership${reclaimNote(spec.shrink.minReclaimableBytes)}`,
   );
+}
+
+function reclaimNote(minBytes: number | undefined): string {
+  if (!minBytes) return '';
+  const size = minBytes % 1048576 === 0 ? `${minBytes / 1048576} MiB` : `${minBytes} bytes`;
+  return `; only members with at least ${size} free after compaction`;
 }
