@@ -17,6 +17,8 @@ export interface PlacedGap {
   to: string;
   /** The steps it overlaps; `(before the migration)`, `(after the migration)` or `(between steps)` otherwise. */
   during: string[];
+  /** The write that ended the gap: how long it took, and why it needed more than one attempt. */
+  closedBy?: { latencyMs: number; attempts: number; endpoint?: string; firstError?: string };
 }
 
 export interface LatencyPercentiles {
@@ -42,17 +44,21 @@ export interface MigrationWindow {
   steps?: TimedStep[];
 }
 
+interface Gap {
+  a: number;
+  b: number;
+  /** The acknowledged write that ends it (none for the gap after the last one). */
+  closer?: Operation;
+}
+
 /** Gaps between acknowledged writes, from the first operation's start to the last one's end. */
-function gapsOf(history: Operation[]): { a: number; b: number }[] {
+function gapsOf(history: Operation[]): Gap[] {
   if (!history.length) return [];
-  const ends = history
-    .filter((o) => o.type === 'put' && o.outcome === 'ok')
-    .map((o) => o.end)
-    .sort((x, y) => x - y);
+  const acked = history.filter((o) => o.type === 'put' && o.outcome === 'ok').sort((x, y) => x.end - y.end);
   const first = Math.min(...history.map((o) => o.start));
   const last = Math.max(...history.map((o) => o.end));
-  const marks = [first, ...ends, last];
-  return marks.slice(1).map((b, i) => ({ a: marks[i]!, b }));
+  const gaps: Gap[] = acked.map((closer, i) => ({ a: i ? acked[i - 1]!.end : first, b: closer.end, closer }));
+  return [...gaps, { a: acked.at(-1)?.end ?? first, b: last }];
 }
 
 /** Nearest-rank percentiles of the operations' latencies (0 when there are none). */
@@ -68,7 +74,7 @@ export function writeGaps(history: Operation[], window: MigrationWindow, top = 3
   const steps = (window.steps ?? []).flatMap((s) =>
     s.startedAt && s.endedAt ? [{ id: s.id, a: Date.parse(s.startedAt), b: Date.parse(s.endedAt) }] : [],
   );
-  const place = ({ a, b }: { a: number; b: number }): PlacedGap => {
+  const place = ({ a, b, closer }: Gap): PlacedGap => {
     const overlapped = steps.filter((s) => s.a < b && s.b > a).map((s) => s.id);
     const during =
       b <= window.from
@@ -78,9 +84,24 @@ export function writeGaps(history: Operation[], window: MigrationWindow, top = 3
           : overlapped.length
             ? overlapped
             : ['(between steps)'];
-    return { ms: b - a, from: new Date(a).toISOString(), to: new Date(b).toISOString(), during };
+    return {
+      ms: b - a,
+      from: new Date(a).toISOString(),
+      to: new Date(b).toISOString(),
+      during,
+      ...(closer
+        ? {
+            closedBy: {
+              latencyMs: closer.end - closer.start,
+              attempts: closer.attempts,
+              ...(closer.endpoint ? { endpoint: closer.endpoint } : {}),
+              ...(closer.firstError ? { firstError: closer.firstError } : {}),
+            },
+          }
+        : {}),
+    };
   };
-  const max = (list: { a: number; b: number }[]) => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
+  const max = (list: Gap[]) => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
   const puts = history.filter((o) => o.type === 'put' && o.outcome === 'ok');
   return {
     latency: {

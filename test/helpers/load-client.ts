@@ -20,6 +20,8 @@ export interface Operation {
   attempts: number;
   endpoint?: string;
   error?: string;
+  /** When an operation succeeded after a failed attempt: that first attempt's error. */
+  firstError?: string;
 }
 
 export interface LoadClientTls {
@@ -144,12 +146,14 @@ export class LoadClient {
   private async attempt<T>(
     fn: (c: Etcd3) => Promise<T>,
   ): Promise<
-    { value: T; endpoint: string; attempts: number } | { error: string; ambiguous: boolean; attempts: number }
+    | { value: T; endpoint: string; attempts: number; firstError?: string }
+    | { error: string; ambiguous: boolean; attempts: number }
   > {
     const deadline = Date.now() + this.retryForMs;
     let attempts = 0;
     let ambiguous = false;
     let lastError = '';
+    let firstError: string | undefined;
     while (attempts === 0 || Date.now() < deadline) {
       const endpoint = this.endpoints[this.next % this.endpoints.length]!;
       attempts++;
@@ -158,9 +162,10 @@ export class LoadClient {
           fn(this.client(endpoint)),
           Math.min(this.attemptTimeoutMs, Math.max(50, deadline - Date.now())),
         );
-        return { value, endpoint, attempts };
+        return { value, endpoint, attempts, ...(firstError ? { firstError } : {}) };
       } catch (err) {
         lastError = `${endpoint}: ${err instanceof Error ? err.message : String(err)}`;
+        firstError ??= lastError;
         if (AMBIGUOUS.test(lastError)) ambiguous = true;
         this.next++;
         // A refused attempt can fail without any I/O (the client's circuit breaker is open): without
@@ -189,6 +194,7 @@ export class LoadClient {
         attempts: r.attempts,
         endpoint: 'endpoint' in r ? r.endpoint : undefined,
         error: 'error' in r ? r.error : undefined,
+        firstError: 'firstError' in r ? r.firstError : undefined,
       });
     } else {
       const readKey = `${this.prefix}${(seq - 1) % this.keys}`;
@@ -204,6 +210,7 @@ export class LoadClient {
         attempts: r.attempts,
         endpoint: 'endpoint' in r ? r.endpoint : undefined,
         error: 'error' in r ? r.error : undefined,
+        firstError: 'firstError' in r ? r.firstError : undefined,
       });
     }
   }

@@ -52,6 +52,26 @@ describe('where the write gaps fall', () => {
     expect(g.longest[2]).toMatchObject({ from: at(1010), to: at(1410) });
   });
 
+  it('names the write that ended each gap and why it needed another attempt', () => {
+    const retried: Operation = {
+      ...put(2000),
+      start: T0 + 980,
+      attempts: 2,
+      endpoint: 'http://b:2379',
+      firstError: 'http://a:2379: deadline exceeded',
+    };
+    const g = writeGaps([put(0), put(960), retried, put(2010)], { from: T0 + 500, to: T0 + 3000 }, 1);
+    expect(g.longest[0]).toMatchObject({
+      ms: 1040,
+      closedBy: {
+        latencyMs: 1020,
+        attempts: 2,
+        endpoint: 'http://b:2379',
+        firstError: 'http://a:2379: deadline exceeded',
+      },
+    });
+  });
+
   it('places gaps before and after the migration as such', () => {
     const g = writeGaps([put(0), put(300), put(3100), put(3500)], { from: T0 + 1000, to: T0 + 3000 });
     expect(g.longest.map((x) => x.during[0])).toEqual([
