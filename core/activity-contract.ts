@@ -151,6 +151,11 @@ export interface MembershipResult {
    * learner. Absent in results recorded before it was measured.
    */
   etcdWaitMs?: number;
+  /**
+   * When etcd had applied the change (its member RPC answered; the step ends later, after the
+   * evidence reads). Absent when nothing changed, and in results recorded before it was kept.
+   */
+  appliedAt?: string;
   evidence: Evidence;
 }
 

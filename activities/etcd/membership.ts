@@ -121,6 +121,7 @@ export async function addLearner(
       };
     },
   );
+  const appliedAt = new Date().toISOString();
   // Check the add really took effect, as a learner with our peer URLs, before anyone starts the member.
   const after = await listMembers(conn, voters);
   const added = after.members.find((m) => m.id === member.id);
@@ -136,6 +137,7 @@ export async function addLearner(
     alreadyPresent: false,
     attempts,
     etcdWaitMs: refusedMs,
+    appliedAt,
     initialCluster: initialClusterFor(after.members, added.id, input.name),
     members: after.members,
     verdict,
@@ -303,6 +305,7 @@ export async function promoteLearner(
     ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
   });
   let promoted = false;
+  let appliedAt: string | undefined;
   let attempts = 0;
   let refusedMs = 0;
   try {
@@ -333,6 +336,7 @@ export async function promoteLearner(
     );
     attempts = r.attempts;
     refusedMs = r.refusedMs;
+    appliedAt = new Date().toISOString();
     promoted = true;
   } catch (err) {
     if (err instanceof MembershipChangeRejected && messageIncludes(err, EtcdMessages.learnerNotReady)) {
@@ -360,6 +364,7 @@ export async function promoteLearner(
     verdict,
     peerLink,
     etcdWaitMs: (peerLink.waitedMs ?? 0) + refusedMs,
+    ...(appliedAt ? { appliedAt } : {}),
   };
 }
 
@@ -437,6 +442,7 @@ export async function removeMember(
       }
     },
   );
+  const appliedAt = new Date().toISOString();
   const after = await listMembersOnceApplied(
     conn,
     voters,
@@ -453,6 +459,7 @@ export async function removeMember(
     alreadyRemoved: false,
     attempts,
     etcdWaitMs: refusedMs,
+    appliedAt,
     dataDirMustBeWiped: true,
     members: after.members,
     verdict,

@@ -150,6 +150,8 @@ export interface AddLearnerResult {
   attempts: number;
   /** How long etcd's refusals held the change back ("unhealthy cluster" until every voter has been connected 5 s: --strict-reconfig-check). */
   etcdWaitMs: number;
+  /** When etcd had applied the change (its member RPC answered); absent when nothing changed. */
+  appliedAt?: string;
   /** `--initial-cluster` value for starting the new member (every member plus itself). */
   initialCluster: string;
   members: MemberInfo[];
@@ -221,6 +223,8 @@ export interface PromoteResult {
   peerLink?: PeerLinkCheck;
   /** How long the promote waited for etcd: the peer-link check, then etcd's refusals ("unhealthy cluster" until every voter has been connected 5 s: --strict-reconfig-check). */
   etcdWaitMs: number;
+  /** When etcd had applied the change (its member RPC answered); absent when nothing changed. */
+  appliedAt?: string;
 }
 
 export interface RemoveInput extends GuardParams {
@@ -236,6 +240,8 @@ export interface RemoveResult {
   attempts: number;
   /** How long etcd's refusals held the change back ("unhealthy cluster" until every voter has been connected 5 s: --strict-reconfig-check). */
   etcdWaitMs: number;
+  /** When etcd had applied the change (its member RPC answered); absent when nothing changed. */
+  appliedAt?: string;
   /** The removed member must never start again with its old data dir. */
   dataDirMustBeWiped: boolean;
   members: MemberInfo[];

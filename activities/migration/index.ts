@@ -105,7 +105,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     memberId: string | null,
     alreadyDone: boolean,
     guard: MembershipResult['guard'] | null,
-    etcdWaitMs: number,
+    { etcdWaitMs, appliedAt }: { etcdWaitMs: number; appliedAt?: string },
   ): Promise<MembershipResult> {
     return {
       member,
@@ -113,6 +113,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       alreadyDone,
       guard: guard ?? undefined,
       etcdWaitMs,
+      ...(appliedAt ? { appliedAt } : {}),
       evidence: await evidenceOf(input, false),
     };
   }
@@ -206,7 +207,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await onEtcd(access, (c, rc) =>
         addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc),
       );
-      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict, r.etcdWaitMs);
+      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict, r);
     },
     async removeLearner(input) {
       const { spec, member, memberId, peerURLs, requiredFaultTolerance } = input;
@@ -297,7 +298,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await onEtcd(access, (c, rc) =>
         promoteLearner(c, { member: { name: member }, requiredFaultTolerance }, rc),
       );
-      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r.etcdWaitMs);
+      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r);
     },
     async moveLeader(input) {
       const { to } = input;
@@ -353,7 +354,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           rc,
         ),
       );
-      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r.etcdWaitMs);
+      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r);
     },
     async scaleSource({ spec, replicas }) {
       const r = await scaleSource(env(), { spec, replicas });

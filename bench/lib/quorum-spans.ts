@@ -2,12 +2,14 @@
  * When a stretch run's quorum needed both clusters (pure): replays its membership steps (promote
  * adds a voter to the target side, remove-member takes one from the source side) and returns the
  * intervals in which neither side alone held a majority of the voters. A write in such a state
- * waits for at least one cross-cluster round trip.
+ * waits for at least one cross-cluster round trip. A change counts from when etcd applied it where
+ * the step's result says so, else from the step's end (which comes later, after the evidence reads).
  */
 export interface MembershipStep {
   kind: string;
   startedAt?: string | null;
   endedAt?: string | null;
+  appliedAt?: string | null;
 }
 
 export interface Span {
@@ -23,11 +25,11 @@ export function bothSidesSpans(sourceVoters: number, steps: MembershipStep[], en
   let openedAt: number | undefined;
   const changes = steps
     .filter((s) => (s.kind === 'promote' || s.kind === 'remove-member') && s.endedAt)
-    .sort((a, b) => Date.parse(a.endedAt!) - Date.parse(b.endedAt!));
-  for (const s of changes) {
-    if (s.kind === 'promote') target++;
+    .map((s) => ({ kind: s.kind, at: Date.parse(s.appliedAt ?? s.endedAt!) }))
+    .sort((a, b) => a.at - b.at);
+  for (const { kind, at } of changes) {
+    if (kind === 'promote') target++;
     else source--;
-    const at = Date.parse(s.endedAt!);
     if (needsBoth() && openedAt === undefined) openedAt = at;
     if (!needsBoth() && openedAt !== undefined) {
       spans.push({ from: openedAt, to: at });

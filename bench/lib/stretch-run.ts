@@ -151,13 +151,21 @@ async function newMemberAtSwitch(pod: V1Pod): Promise<NewMemberAtSwitch> {
   };
 }
 
-/** Each membership change's wait for etcd's rules, by plan step, as the run's history records it. */
-async function etcdWaitsByStep(handle: { fetchHistory(): Promise<History> }): Promise<Map<string, number>> {
+interface MembershipTiming {
+  etcdWaitMs: number | null;
+  appliedAt: string | null;
+}
+
+/** Each membership change's wait for etcd's rules and when etcd applied it, by plan step, from the run's history. */
+async function membershipTimingByStep(handle: {
+  fetchHistory(): Promise<History>;
+}): Promise<Map<string, MembershipTiming>> {
   const audit = buildAudit(await handle.fetchHistory());
-  const waits = new Map<string, number>();
+  const timing = new Map<string, MembershipTiming>();
   for (const m of audit.membershipChanges)
-    if (m.stepId && m.etcdWaitMs !== null && m.outcome === 'completed') waits.set(m.stepId, m.etcdWaitMs);
-  return waits;
+    if (m.stepId && m.outcome === 'completed')
+      timing.set(m.stepId, { etcdWaitMs: m.etcdWaitMs, appliedAt: m.appliedAt });
+  return timing;
 }
 
 export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): Promise<StretchRun> {
@@ -250,8 +258,12 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       leasesPreserved: false,
       details: [String(err)],
     }));
-    const etcdWaits = await etcdWaitsByStep(handle);
-    const spans = bothSidesSpans(replicas, steps, started + durationMs);
+    const timing = await membershipTimingByStep(handle);
+    const spans = bothSidesSpans(
+      replicas,
+      steps.map((s) => ({ ...s, appliedAt: timing.get(s.id)?.appliedAt })),
+      started + durationMs,
+    );
     const inSpans = (t: number) => spans.some((s) => t >= s.from && t < s.to);
     const bothSides = {
       ms: spanMs(spans),
@@ -305,7 +317,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         phase: s.phase,
         ms: ms(s),
         endedAt: s.endedAt!,
-        ...(etcdWaits.has(s.id) ? { etcdWaitMs: etcdWaits.get(s.id) } : {}),
+        ...(timing.get(s.id)?.etcdWaitMs != null ? { etcdWaitMs: timing.get(s.id)!.etcdWaitMs! } : {}),
       })),
       ...(error ? { error } : {}),
     };

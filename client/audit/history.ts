@@ -774,6 +774,7 @@ function membershipChange(s: StepState, kind: AuditMembershipChange['kind']): Au
     outcome: s.outcome,
     alreadyDone: out.alreadyDone === true,
     etcdWaitMs: typeof out.etcdWaitMs === 'number' ? out.etcdWaitMs : null,
+    appliedAt: str(out.appliedAt) ?? null,
     guard: guardSummary(out.guard) ?? guardSummary(refusal?.verdict),
     compensation: s.role === 'compensation',
     failure: s.outcome === 'completed' ? null : s.failure,

@@ -138,6 +138,8 @@ export interface AuditMembershipChange {
    * was measured.
    */
   etcdWaitMs: number | null;
+  /** When etcd had applied the change; null when nothing changed or the result predates it. */
+  appliedAt: string | null;
   /** The guard's verdict taken right before the change (from the result or from a refusal). */
   guard: GuardSummary | null;
   /** An undo during a rollback. */

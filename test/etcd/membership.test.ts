@@ -248,19 +248,26 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     const obs = await onEtcd(access, observeCluster);
     expect(obs.endpoints.find((e) => e.name === spec.name)?.status?.isLearner).toBe(true);
 
+    const promoteCalled = Date.now();
     const promoted = await onEtcd(access, (c) =>
       promoteLearner(c, { member: learner, requiredFaultTolerance: REQUIRED_FT }, rc),
     );
+    const promoteReturned = Date.now();
     expect(promoted.alreadyVoter).toBe(false);
     expect(promoted.member.isLearner).toBe(false);
     expect(promoted.verdict).toMatchObject({ votersBefore: 3, votersAfter: 4 });
     expect(promoted.peerLink).toMatchObject({ checked: true });
     // What it waited for etcd includes the peer-link check.
     expect(promoted.etcdWaitMs).toBeGreaterThanOrEqual(promoted.peerLink!.waitedMs!);
+    // When etcd applied it: after the peer-link wait, before the evidence read that confirms it.
+    const appliedAt = Date.parse(promoted.appliedAt!);
+    expect(appliedAt).toBeGreaterThanOrEqual(promoteCalled + promoted.peerLink!.waitedMs!);
+    expect(appliedAt).toBeLessThanOrEqual(promoteReturned);
     const promotedAgain = await onEtcd(access, (c) =>
       promoteLearner(c, { member: { name: spec.name }, requiredFaultTolerance: REQUIRED_FT }, rc),
     );
     expect(promotedAgain.alreadyVoter).toBe(true);
+    expect(promotedAgain.appliedAt).toBeUndefined(); // nothing changed
     expect(membershipShape(promotedAgain.members)).toEqual(membershipShape(promoted.members));
 
     // Move the leadership to the new member; a second call is a no-op.

@@ -589,6 +589,7 @@ describe('audit of what a membership change waited for etcd', () => {
     const promote = before.membershipChanges.find((m) => m.kind === 'promote' && m.outcome === 'completed');
     if (!promote) throw new Error('no completed promote in the fixture');
     expect(promote.etcdWaitMs).toBeNull();
+    expect(promote.appliedAt).toBeNull();
     expect(promote.stepId).toMatch(/\/promote$/);
     // The same history with the promote's result as activities now report it.
     const copy = structuredClone(json);
@@ -608,10 +609,15 @@ describe('audit of what a membership change waited for etcd', () => {
         ) === String(scheduled.eventId),
     )!;
     const result = (mine.activityTaskCompletedEventAttributes as { result: Payloads }).result;
-    setPayloadValue(result, { ...(payloadValue(result) as object), etcdWaitMs: 3400 });
+    setPayloadValue(result, {
+      ...(payloadValue(result) as object),
+      etcdWaitMs: 3400,
+      appliedAt: '2026-12-07T06:00:01.500Z',
+    });
     const after = audit(copy);
     const changed = after.membershipChanges.find((m) => m.seq === promote.seq)!;
     expect(changed.etcdWaitMs).toBe(3400);
+    expect(changed.appliedAt).toBe('2026-12-07T06:00:01.500Z');
     expect(auditMarkdown(after)).toContain('done (waited 3.4 s for etcd)');
   });
 });

@@ -42,4 +42,17 @@ describe('when the quorum needs both clusters', () => {
     );
     expect(spans).toEqual([{ from: T0 + 2000, to: T0 + 8000 }]);
   });
+
+  it("counts a change from when etcd applied it, not from its step's end", () => {
+    const applied = (kind: string, appliedMs: number, endMs: number) => ({
+      ...step(kind, endMs),
+      appliedAt: new Date(T0 + appliedMs).toISOString(),
+    });
+    const spans = bothSidesSpans(
+      1,
+      [applied('promote', 1500, 2000), applied('remove-member', 4200, 5000)],
+      T0 + 6000,
+    );
+    expect(spans).toEqual([{ from: T0 + 1500, to: T0 + 4200 }]);
+  });
 });
