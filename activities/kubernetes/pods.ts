@@ -68,16 +68,20 @@ export async function waitUntil<T>(
   intervalMs = 1000,
 ): Promise<T> {
   const started = Date.now();
+  // From 100 ms up to intervalMs: a pod that stops or starts in half a second is seen then,
+  // not at the next full interval; a long wait still asks once per interval.
+  let wait = Math.min(100, intervalMs);
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     rc.heartbeat(progress());
-    if (Date.now() - started + intervalMs > deadlineMs) {
+    if (Date.now() - started + wait > deadlineMs) {
       throw new DeadlineExceeded(`gave up waiting for ${what} after ${deadlineMs} ms`, {
         details: { waitingFor: what, deadlineMs, last: progress() },
       });
     }
-    await sleep(intervalMs);
+    await sleep(wait);
+    wait = Math.min(wait * 2, intervalMs);
   }
 }
 

@@ -1,0 +1,27 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { waitUntil } from '../../activities/kubernetes/pods.js';
+import { noopRunContext } from '../../activities/run-context.js';
+
+describe('waitUntil', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('asks again after 100 ms, then twice as long each time up to its interval', async () => {
+    const asked: number[] = [];
+    const started = Date.now();
+    const done = waitUntil(noopRunContext, 'a pod to stop', 60_000, () => {
+      asked.push(Date.now() - started);
+      return Promise.resolve(asked.length === 7 ? 'stopped' : undefined);
+    });
+    await vi.runAllTimersAsync();
+    await expect(done).resolves.toBe('stopped');
+    expect(asked).toEqual([0, 100, 300, 700, 1500, 2500, 3500]);
+  });
+
+  it('gives up before a wait would pass its deadline, naming what it waited for', async () => {
+    const done = waitUntil(noopRunContext, 'a pod to stop', 1000, () => Promise.resolve(undefined));
+    const failed = expect(done).rejects.toThrow('gave up waiting for a pod to stop after 1000 ms');
+    await vi.runAllTimersAsync();
+    await failed;
+  });
+});
