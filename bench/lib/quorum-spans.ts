@@ -40,4 +40,38 @@ export function bothSidesSpans(sourceVoters: number, steps: MembershipStep[], en
   return spans;
 }
 
+/**
+ * When a write had to cross the link: the leader's cluster did not hold a majority of the voters,
+ * so the leader needed an acknowledgement from the other cluster. The leader starts in the source
+ * and `move-leader` (phase leader) takes it to the target; the both-sides states are inside these
+ * spans. Clients still on the old side cross once more, to reach the leader.
+ */
+export function crossingSpans(sourceVoters: number, steps: MembershipStep[], endedAt: number): Span[] {
+  let source = sourceVoters;
+  let target = 0;
+  let leaderOnTarget = false;
+  const crosses = () => {
+    const majority = Math.floor((source + target) / 2) + 1;
+    return (leaderOnTarget ? target : source) < majority;
+  };
+  const spans: Span[] = [];
+  let openedAt: number | undefined;
+  const changes = steps
+    .filter((s) => ['promote', 'remove-member', 'move-leader'].includes(s.kind) && s.endedAt)
+    .map((s) => ({ kind: s.kind, at: Date.parse(s.appliedAt ?? s.endedAt!) }))
+    .sort((a, b) => a.at - b.at);
+  for (const { kind, at } of changes) {
+    if (kind === 'promote') target++;
+    else if (kind === 'remove-member') source--;
+    else leaderOnTarget = true;
+    if (crosses() && openedAt === undefined) openedAt = at;
+    if (!crosses() && openedAt !== undefined) {
+      spans.push({ from: openedAt, to: at });
+      openedAt = undefined;
+    }
+  }
+  if (openedAt !== undefined) spans.push({ from: openedAt, to: endedAt });
+  return spans;
+}
+
 export const spanMs = (spans: Span[]): number => spans.reduce((sum, s) => sum + s.to - s.from, 0);

@@ -16,7 +16,7 @@ import { cleanUpRun } from './cleanup.js';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
 import { buildAudit } from '../../client/audit/history.js';
 import { STEADY_BEFORE_MS, STEADY_MS } from './method-run.js';
-import { bothSidesSpans, spanMs } from './quorum-spans.js';
+import { bothSidesSpans, crossingSpans, spanMs, type Span } from './quorum-spans.js';
 import { percentiles, type LatencyPercentiles } from './write-gaps.js';
 import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
 import {
@@ -93,6 +93,11 @@ export interface StretchRun {
    * cross-cluster round trip): how long, and the acknowledged writes' latency in those states.
    */
   bothSides?: { ms: number; latency: LatencyPercentiles };
+  /**
+   * While the leader's cluster did not hold a majority (from the leader move to the first removal
+   * in a 3 -> 3 move): each write waited for the other cluster's acknowledgement.
+   */
+  crossing?: { ms: number; latency: LatencyPercentiles };
   error?: string;
 }
 
@@ -259,18 +264,18 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       details: [String(err)],
     }));
     const timing = await membershipTimingByStep(handle);
-    const spans = bothSidesSpans(
-      replicas,
-      steps.map((s) => ({ ...s, appliedAt: timing.get(s.id)?.appliedAt })),
-      started + durationMs,
-    );
-    const inSpans = (t: number) => spans.some((s) => t >= s.from && t < s.to);
-    const bothSides = {
+    const changes = steps.map((s) => ({ ...s, appliedAt: timing.get(s.id)?.appliedAt }));
+    const writesIn = (spans: Span[]) => ({
       ms: spanMs(spans),
       latency: percentiles(
-        load.history.filter((o) => o.type === 'put' && o.outcome === 'ok' && inSpans(o.start)),
+        load.history.filter(
+          (o) =>
+            o.type === 'put' && o.outcome === 'ok' && spans.some((s) => o.start >= s.from && o.start < s.to),
+        ),
       ),
-    };
+    });
+    const bothSides = writesIn(bothSidesSpans(replicas, changes, started + durationMs));
+    const crossing = writesIn(crossingSpans(replicas, changes, started + durationMs));
     const joins = [...atSwitch.entries()]
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([member, seenAtSwitch]) => {
@@ -308,6 +313,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       fidelity,
       joins,
       bothSides,
+      crossing,
       membershipChanges: steps.filter((s) => ['add-learner', 'promote', 'remove-member'].includes(s.kind))
         .length,
       peerLinkWindowMs: 0,

@@ -45,8 +45,10 @@ export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         'completed',
         'total (s)',
         'quorum needs both clusters (s)',
+        "leader's cluster short of a majority (s)",
         'write p50 / p99 before (ms)',
         'while both are needed (ms)',
+        "while the leader's cluster is short (ms)",
         'during the migration (ms)',
         'after (ms)',
         'longest write gap (s)',
@@ -59,8 +61,10 @@ export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
           `${mine.filter((r) => r.outcome === 'completed').length}/${mine.length}`,
           formatSpread(spread(mine.map((r) => seconds(r.durationMs))), 1),
           ms((r) => r.bothSides && seconds(r.bothSides.ms), mine, 1),
+          ms((r) => r.crossing && seconds(r.crossing.ms), mine, 1),
           pair((r) => r.clients.writeGaps?.latency.steady, mine),
           pair((r) => r.bothSides?.latency, mine),
+          pair((r) => r.crossing?.latency, mine),
           pair((r) => r.clients.writeGaps?.latency.migration, mine),
           pair((r) => r.clients.writeGaps?.latency.after, mine),
           ms((r) => r.clients.writeGaps && seconds(r.clients.writeGaps.migrationMaxMs), mine, 2),
@@ -71,6 +75,7 @@ export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     notes: [
       'Each round trip is added to every connection between the clusters (half each way); inside a cluster there is none. The clients write to the source members before the switch and to the new members after it.',
       'While neither cluster holds a majority of the voters alone, a write commits only after a member of the other cluster acknowledged it: at least one cross-cluster round trip.',
+      "The leader's cluster is short of a majority from the leader move (to the target) until the first removal: the both-sides state and the states around it (3 + 2 with the leader on the target). Its writes wait for the other cluster too, and clients still on the source cross once more to reach the leader. The switch-clients gate falls inside it (approved at once here).",
     ],
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bothSidesSpans, spanMs } from '../../bench/lib/quorum-spans.js';
+import { bothSidesSpans, crossingSpans, spanMs } from '../../bench/lib/quorum-spans.js';
 
 const T0 = Date.parse('2026-12-07T06:00:00.000Z');
 const step = (kind: string, endMs: number) => ({
@@ -54,5 +54,27 @@ describe('when the quorum needs both clusters', () => {
       T0 + 6000,
     );
     expect(spans).toEqual([{ from: T0 + 1500, to: T0 + 4200 }]);
+  });
+});
+
+describe("when the leader's cluster is short of a majority", () => {
+  it('3 -> 3: from the leader move to the first removal, the both-sides state inside', () => {
+    const steps = [
+      step('promote', 2000), // 3 + 1, leader on the source
+      step('promote', 4000), // 3 + 2
+      step('move-leader', 5000), // the leader's cluster holds 2 of 5
+      step('promote', 7000), // 3 + 3
+      step('remove-member', 9000), // 2 + 3: the target holds 3 of 5
+      step('remove-member', 11_000),
+      step('remove-member', 12_000),
+    ];
+    expect(crossingSpans(3, steps, T0 + 13_000)).toEqual([{ from: T0 + 5000, to: T0 + 9000 }]);
+    expect(bothSidesSpans(3, steps, T0 + 13_000)).toEqual([{ from: T0 + 7000, to: T0 + 9000 }]);
+  });
+
+  it('none while the leader stays with the majority', () => {
+    const steps = [step('promote', 2000), step('promote', 4000), step('promote', 6000)];
+    expect(crossingSpans(3, steps, T0 + 8000)).toEqual([{ from: T0 + 6000, to: T0 + 8000 }]);
+    expect(crossingSpans(3, steps.slice(0, 2), T0 + 8000)).toEqual([]);
   });
 });
