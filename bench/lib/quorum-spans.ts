@@ -1,8 +1,9 @@
 /**
- * When a stretch run's quorum needed both clusters (pure): replays its membership steps (promote
- * adds a voter to the target side, remove-member takes one from the source side) and returns the
- * intervals in which neither side alone held a majority of the voters. A write in such a state
- * waits for at least one cross-cluster round trip. A change counts from when etcd applied it where
+ * When a stretch run's writes needed both clusters (pure): replays its membership steps (promote
+ * adds a voter to the target side, remove-member takes one from the source side, move-leader takes
+ * the leadership to the target) and returns the intervals in which neither side alone held a
+ * majority of the voters, or the leader's side did not. A write in such a state waits for at least
+ * one cross-cluster round trip. A change counts from when etcd applied it where
  * the step's result says so, else from the step's end (which comes later, after the evidence reads).
  */
 export interface MembershipStep {
@@ -17,27 +18,45 @@ export interface Span {
   to: number;
 }
 
-export function bothSidesSpans(sourceVoters: number, steps: MembershipStep[], endedAt: number): Span[] {
-  let source = sourceVoters;
-  let target = 0;
-  const needsBoth = () => Math.max(source, target) < Math.floor((source + target) / 2) + 1;
+interface Voters {
+  source: number;
+  target: number;
+  leaderOnTarget: boolean;
+}
+
+const majorityOf = (v: Voters) => Math.floor((v.source + v.target) / 2) + 1;
+
+/** Replays the changes (by when etcd applied them) and returns the intervals `holds` was true. */
+function spansWhile(
+  sourceVoters: number,
+  steps: MembershipStep[],
+  endedAt: number,
+  holds: (v: Voters) => boolean,
+): Span[] {
+  const v: Voters = { source: sourceVoters, target: 0, leaderOnTarget: false };
   const spans: Span[] = [];
   let openedAt: number | undefined;
   const changes = steps
-    .filter((s) => (s.kind === 'promote' || s.kind === 'remove-member') && s.endedAt)
+    .filter((s) => ['promote', 'remove-member', 'move-leader'].includes(s.kind) && s.endedAt)
     .map((s) => ({ kind: s.kind, at: Date.parse(s.appliedAt ?? s.endedAt!) }))
     .sort((a, b) => a.at - b.at);
   for (const { kind, at } of changes) {
-    if (kind === 'promote') target++;
-    else source--;
-    if (needsBoth() && openedAt === undefined) openedAt = at;
-    if (!needsBoth() && openedAt !== undefined) {
+    if (kind === 'promote') v.target++;
+    else if (kind === 'remove-member') v.source--;
+    else v.leaderOnTarget = true; // phase leader moves it to the first new member
+    if (holds(v) && openedAt === undefined) openedAt = at;
+    if (!holds(v) && openedAt !== undefined) {
       spans.push({ from: openedAt, to: at });
       openedAt = undefined;
     }
   }
   if (openedAt !== undefined) spans.push({ from: openedAt, to: endedAt });
   return spans;
+}
+
+/** While neither cluster alone held a majority of the voters. */
+export function bothSidesSpans(sourceVoters: number, steps: MembershipStep[], endedAt: number): Span[] {
+  return spansWhile(sourceVoters, steps, endedAt, (v) => Math.max(v.source, v.target) < majorityOf(v));
 }
 
 /**
@@ -47,31 +66,12 @@ export function bothSidesSpans(sourceVoters: number, steps: MembershipStep[], en
  * spans. Clients still on the old side cross once more, to reach the leader.
  */
 export function crossingSpans(sourceVoters: number, steps: MembershipStep[], endedAt: number): Span[] {
-  let source = sourceVoters;
-  let target = 0;
-  let leaderOnTarget = false;
-  const crosses = () => {
-    const majority = Math.floor((source + target) / 2) + 1;
-    return (leaderOnTarget ? target : source) < majority;
-  };
-  const spans: Span[] = [];
-  let openedAt: number | undefined;
-  const changes = steps
-    .filter((s) => ['promote', 'remove-member', 'move-leader'].includes(s.kind) && s.endedAt)
-    .map((s) => ({ kind: s.kind, at: Date.parse(s.appliedAt ?? s.endedAt!) }))
-    .sort((a, b) => a.at - b.at);
-  for (const { kind, at } of changes) {
-    if (kind === 'promote') target++;
-    else if (kind === 'remove-member') source--;
-    else leaderOnTarget = true;
-    if (crosses() && openedAt === undefined) openedAt = at;
-    if (!crosses() && openedAt !== undefined) {
-      spans.push({ from: openedAt, to: at });
-      openedAt = undefined;
-    }
-  }
-  if (openedAt !== undefined) spans.push({ from: openedAt, to: endedAt });
-  return spans;
+  return spansWhile(
+    sourceVoters,
+    steps,
+    endedAt,
+    (v) => (v.leaderOnTarget ? v.target : v.source) < majorityOf(v),
+  );
 }
 
 export const spanMs = (spans: Span[]): number => spans.reduce((sum, s) => sum + s.to - s.from, 0);
