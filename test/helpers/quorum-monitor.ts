@@ -157,19 +157,29 @@ export class QuorumMonitor {
     this.endpoints = found;
   }
 
-  private async sample(): Promise<void> {
-    const deadline = () => ({ deadline: Date.now() + 700 });
+  private async statuses(): Promise<{ name: string; id: string; leader: string; term: number }[]> {
     const statuses = await Promise.all(
       this.endpoints.map(async (e) => {
         try {
-          const s = await this.client(e.url).maintenance.status(deadline());
+          const s = await this.client(e.url).maintenance.status({ deadline: Date.now() + 700 });
           return { name: e.name, id: s.header.member_id, leader: s.leader, term: Number(s.raftTerm) };
         } catch {
           return undefined;
         }
       }),
     );
-    const answered = statuses.filter((s): s is NonNullable<typeof s> => s !== undefined);
+    return statuses.filter((s): s is NonNullable<typeof s> => s !== undefined);
+  }
+
+  private membershipDiffers(list: Member[]): boolean {
+    return (
+      list.length !== this.members.size || list.some((m) => this.members.get(m.id)?.isLearner !== m.isLearner)
+    );
+  }
+
+  private async sample(): Promise<void> {
+    const deadline = () => ({ deadline: Date.now() + 700 });
+    let answered = await this.statuses();
     let list: Member[] | undefined;
     for (const s of answered) {
       const url = this.endpoints.find((e) => e.name === s.name)!.url;
@@ -186,6 +196,10 @@ export class QuorumMonitor {
         // try the next member
       }
     }
+    // A change in the list may have followed a leader change the statuses read before it missed
+    // (a removal right after moving the leadership off the member): read them again, so that the
+    // leader is never older than the membership it is recorded with.
+    if (list && this.members.size > 0 && this.membershipDiffers(list)) answered = await this.statuses();
     const now = Date.now();
     this.samples++;
     if (list) this.recordMembership(list, now);
