@@ -60,8 +60,11 @@ describe('reverse migration: the same workflow moves the etcd back', () => {
   });
 
   it('goes back from a forward run stopped past the switch: finishes it first, then moves back under load', async () => {
-    // The forward run is aborted once etcd-2 was removed: etcd-0 and etcd-1 still vote beside
-    // etcd-main-0..2, and the clients are on the new members.
+    // The forward run is aborted as soon as a retire step runs (past the switch-clients gate): it
+    // goes on to its first safe point, etcd-2 removed (2 + 3 voters, no learner), so etcd-0 and
+    // etcd-1 still vote beside etcd-main-0..2, and the clients are on the new members. (Aborting
+    // once etcd-2's removal was seen done raced with the next removal, which a quick pod stop
+    // lets start within a status poll.)
     let aborted = false;
     const forward = await runAcceptanceScenario({
       client: env.client,
@@ -69,8 +72,8 @@ describe('reverse migration: the same workflow moves the etcd back', () => {
       cleanup: false,
       onStatusAfterSwitch: true,
       onStatus: async ({ status, handle }) => {
-        const removed = status.plan?.steps.find((s) => s.id === 'retire/etcd-2/remove-member');
-        if (aborted || removed?.state !== 'done') return;
+        const retiring = status.plan?.steps.some((s) => s.id.startsWith('retire/') && s.state !== 'pending');
+        if (aborted || !retiring) return;
         aborted = true;
         await handle.signal(abortSignal, { by: 'reverse-test', reason: 'go back instead' });
       },
