@@ -161,6 +161,9 @@ interface MembershipTiming {
   appliedAt: string | null;
 }
 
+const waitOf = (t: MembershipTiming | undefined) =>
+  t?.etcdWaitMs != null ? { etcdWaitMs: t.etcdWaitMs } : {};
+
 /** Each membership change's wait for etcd's rules and when etcd applied it, by plan step, from the run's history. */
 async function membershipTimingByStep(handle: {
   fetchHistory(): Promise<History>;
@@ -323,7 +326,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         phase: s.phase,
         ms: ms(s),
         endedAt: s.endedAt!,
-        ...(timing.get(s.id)?.etcdWaitMs != null ? { etcdWaitMs: timing.get(s.id)!.etcdWaitMs! } : {}),
+        ...waitOf(timing.get(s.id)),
       })),
       ...(error ? { error } : {}),
     };
