@@ -21,7 +21,13 @@ import { gatewayOf, writePodHosts } from '../network.js';
 import { readTopology } from '../topology.js';
 import { readNetnsRegistrations, registeredPod } from '../registered-netns.js';
 import { DelayedCorefile } from './delayed-corefile.js';
-import { parseCorefileHosts, parseCorefileRewrites, podHostsFile } from './dns-view.js';
+import {
+  parseCorefileHosts,
+  parseCorefileRewrites,
+  podHostsFile,
+  runningPodViews,
+  withPodIp,
+} from './dns-view.js';
 import { LoadBalancers } from './load-balancer.js';
 import { PodRuntime } from './pod-runtime.js';
 import { chooseNode } from './scheduler.js';
@@ -82,8 +88,7 @@ export class NodeAgent {
       changed: () => this.trigger(),
       hostsFile: (pod, ip) => {
         const snap = this.snapshot;
-        const withIp = { ...pod, status: { ...pod.status, podIP: ip } };
-        return this.hostsFile(withIp, snap?.pods ?? [], snap?.services ?? []);
+        return this.hostsFile(withPodIp(pod, ip), snap?.pods ?? [], snap?.services ?? []);
       },
     });
   }
@@ -365,13 +370,11 @@ export class NodeAgent {
   }
 
   private refreshDns(snap: Snapshot): void {
-    const byUid = new Map(snap.pods.map((p) => [p.metadata?.uid ?? '', p]));
-    const views = this.runtime.running().map(({ uid, netns }) => ({ pod: byUid.get(uid), netns }));
+    const views = runningPodViews(this.runtime.running(), snap.pods);
     // The worker's and client namespaces (sandbox/registered-netns.ts) see what a pod in theirs would.
     for (const reg of readNetnsRegistrations(this.dir))
       views.push({ pod: registeredPod(reg), netns: reg.netns });
     for (const { pod, netns } of views) {
-      if (!pod) continue;
       writePodHosts(netns, this.hostsFile(pod, snap.pods, snap.services));
     }
   }

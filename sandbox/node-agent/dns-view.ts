@@ -109,6 +109,28 @@ export function resolveRewrites(
   });
 }
 
+/** The pod with the IP its node gave its sandbox, which the API may not show yet. */
+export function withPodIp(pod: V1Pod, ip: string): V1Pod {
+  return { ...pod, status: { ...pod.status, podIP: ip } };
+}
+
+/**
+ * The pods this node runs, as their DNS views are written: with the IP their sandbox has even
+ * when the API does not show it yet, since kubelet's /etc/hosts names the pod from its start.
+ * A refresh without it once made etcd's lookup of its own peer URL fail, and Go reads
+ * /etc/hosts again only after 5 s: every learner started 5 s late.
+ */
+export function runningPodViews(
+  running: { uid: string; netns: string; ip: string }[],
+  pods: V1Pod[],
+): { pod: V1Pod; netns: string }[] {
+  const byUid = new Map(pods.map((p) => [p.metadata?.uid ?? '', p]));
+  return running.flatMap(({ uid, netns, ip }) => {
+    const pod = byUid.get(uid);
+    return pod ? [{ pod: withPodIp(pod, ip), netns }] : [];
+  });
+}
+
 function isReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }

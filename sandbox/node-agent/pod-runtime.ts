@@ -87,8 +87,10 @@ export class PodRuntime {
     return this.sandboxes.get(uid)?.netns;
   }
 
-  running(): { uid: string; netns: string }[] {
-    return [...this.sandboxes.values()].filter((s) => s.ip).map((s) => ({ uid: s.uid, netns: s.netns }));
+  running(): { uid: string; netns: string; ip: string }[] {
+    return [...this.sandboxes.values()].flatMap((s) =>
+      s.ip ? [{ uid: s.uid, netns: s.netns, ip: s.ip }] : [],
+    );
   }
 
   async sync(pods: V1Pod[], nodeNames: Set<string>): Promise<void> {

@@ -10,6 +10,7 @@ import {
   parseCorefileHosts,
   parseCorefileRewrites,
   podHostsFile,
+  runningPodViews,
 } from '../../sandbox/node-agent/dns-view.js';
 import { crossesTheLink, lbHostname } from '../../sandbox/node-agent/load-balancer.js';
 
@@ -50,6 +51,27 @@ describe('parseCorefileRewrites', () => {
   it('finds none in a Corefile without the plugin, and the hosts parser is unaffected by it', () => {
     expect(parseCorefileRewrites('.:53 {\n    forward . /etc/resolv.conf\n}\n')).toEqual([]);
     expect(parseCorefileHosts(WITH_REWRITES)).toEqual([{ ip: '198.19.1.10', names: ['b.example.test'] }]);
+  });
+});
+
+describe('runningPodViews', () => {
+  it("names a starting pod in its own hosts file before the API shows the pod's IP", () => {
+    const starting: V1Pod = {
+      metadata: { name: 'etcd-0', namespace: 'prod', uid: 'u1' },
+      spec: { containers: [], hostname: 'etcd-0', subdomain: 'etcd' },
+      status: { phase: 'Pending' },
+    };
+    const gone: V1Pod = { metadata: { name: 'old', namespace: 'prod', uid: 'u2' }, spec: { containers: [] } };
+    const views = runningPodViews(
+      [
+        { uid: 'u1', netns: 'pod-u1', ip: '198.18.2.30' },
+        { uid: 'u3', netns: 'pod-u3', ip: '198.18.2.31' },
+      ],
+      [starting, gone],
+    );
+    expect(views.map((v) => v.netns)).toEqual(['pod-u1']);
+    const file = podHostsFile(views[0]!.pod, [starting], [], []);
+    expect(file.split('\n')).toContain('198.18.2.30\tetcd-0.etcd.prod.svc.cluster.local etcd-0.etcd etcd-0');
   });
 });
 
