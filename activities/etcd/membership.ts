@@ -23,6 +23,7 @@ import type {
   AddLearnerInput,
   AddLearnerResult,
   CatchUpProgress,
+  ClusterObservation,
   MemberInfo,
   MemberRef,
   PromoteInput,
@@ -299,11 +300,15 @@ export async function promoteLearner(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation, target.id);
-  const leader = observation.endpoints.find((e) => e.status && e.status.id === observation.leaderId)?.name;
-  const peerLink = await awaitSteadyPeerLink(conn, leader ?? voters[0]!, target, {
-    rc,
-    ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
-  });
+  const peerLink = await awaitSteadyPeerLink(
+    conn,
+    peerLinkVoter(observation, before.members, voters, input),
+    target,
+    {
+      rc,
+      ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
+    },
+  );
   let promoted = false;
   let appliedAt: string | undefined;
   let attempts = 0;
@@ -366,6 +371,26 @@ export async function promoteLearner(
     etcdWaitMs: (peerLink.waitedMs ?? 0) + refusedMs,
     ...(appliedAt ? { appliedAt } : {}),
   };
+}
+
+/** The voter whose view of the learner's peer URL the promote waits on (PromoteInput.peerLinkFrom). */
+function peerLinkVoter(
+  observation: ClusterObservation,
+  members: MemberInfo[],
+  voters: string[],
+  input: PromoteInput,
+): string {
+  const memberOf = (name: string) => {
+    const id = observation.endpoints.find((e) => e.name === name)?.status?.id;
+    return members.find((m) => m.id === id);
+  };
+  const leader = voters.find((v) => memberOf(v)?.id === observation.leaderId);
+  const accepts = (v: string) => {
+    const m = memberOf(v);
+    return !!m && (input.peerLinkFrom?.(m) ?? false);
+  };
+  if (leader && accepts(leader)) return leader;
+  return voters.find(accepts) ?? leader ?? voters[0]!;
 }
 
 /**

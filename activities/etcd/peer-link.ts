@@ -92,8 +92,11 @@ function linkTrouble(next: PeerLinkSample): string | null {
  */
 export const PEER_LINK_WINDOW_MS = 6_000;
 
-/** How often the voter's /metrics is read while waiting. */
-export const PEER_LINK_POLL_MS = 500;
+/**
+ * How often the voter's /metrics is read while waiting: the prober's record appears at a moment
+ * of etcd's choosing, and the promote follows the read that sees it.
+ */
+export const PEER_LINK_POLL_MS = 250;
 
 export interface PeerLinkOptions {
   /** Without a prober record, the connection must be steady this long (default PEER_LINK_WINDOW_MS). */

@@ -201,6 +201,12 @@ export interface PromoteInput extends GuardParams {
   deadlineMs?: number;
   /** Wait this long for the leader's steady peer connection to the learner (default 30 s). */
   peerLinkDeadlineMs?: number;
+  /**
+   * Which voters' view of the learner's peer URL proves the link: the leader when it is one of
+   * them, else the first such voter, else the leader. A migration names the voters in the other
+   * cluster, which reach the learner through its load balancer, not by its pod address.
+   */
+  peerLinkFrom?: (voter: MemberInfo) => boolean;
 }
 
 /** A voter's view of its connection to a learner (peer-link.ts). */

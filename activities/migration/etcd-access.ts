@@ -24,7 +24,7 @@ import { sidesServedBy } from '../../core/routing/task-queues.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import type { Side } from '../../core/activity-contract.js';
 
-export { sideOfMember } from '../../core/routing/member-side.js';
+export { acrossTheLink, sideOfMember } from '../../core/routing/member-side.js';
 
 export const CLIENT_PORT = 2379;
 

@@ -49,7 +49,7 @@ import {
   shrinkTarget,
   stepDeadlineMs,
 } from '../kubernetes/target-statefulset.js';
-import { etcdAccess, sideOfMember } from './etcd-access.js';
+import { acrossTheLink, etcdAccess, sideOfMember } from './etcd-access.js';
 import { sideHashKv } from './side-hash-kv.js';
 import { toEvidence } from './evidence.js';
 import { preflight } from './preflight.js';
@@ -293,10 +293,18 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       }
     },
     async promote(input) {
-      const { member, requiredFaultTolerance } = input;
+      const { spec, member, requiredFaultTolerance } = input;
       const access = await accessFor(input);
       const r = await onEtcd(access, (c, rc) =>
-        promoteLearner(c, { member: { name: member }, requiredFaultTolerance }, rc),
+        promoteLearner(
+          c,
+          {
+            member: { name: member },
+            requiredFaultTolerance,
+            peerLinkFrom: (voter) => acrossTheLink(spec, voter.name, member),
+          },
+          rc,
+        ),
       );
       return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r);
     },

@@ -9,3 +9,10 @@ export function sideOfMember(spec: MigrationSpec, name: string): Side | 'unknown
   if (ordinalOf(spec.source.statefulSet)) return 'source';
   return 'unknown';
 }
+
+/** Whether two members run in different clusters (and so reach each other through load balancers). */
+export function acrossTheLink(spec: MigrationSpec, a: string, b: string): boolean {
+  const sideA = sideOfMember(spec, a);
+  const sideB = sideOfMember(spec, b);
+  return sideA !== 'unknown' && sideB !== 'unknown' && sideA !== sideB;
+}

@@ -248,15 +248,27 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     const obs = await onEtcd(access, observeCluster);
     expect(obs.endpoints.find((e) => e.name === spec.name)?.status?.isLearner).toBe(true);
 
+    // The peer-link proof comes from the voter the caller names (a follower here), not the leader.
+    const follower = obs.endpoints.find(
+      (e) => e.status && !e.status.isLearner && e.status.id !== obs.leaderId,
+    )!;
     const promoteCalled = Date.now();
     const promoted = await onEtcd(access, (c) =>
-      promoteLearner(c, { member: learner, requiredFaultTolerance: REQUIRED_FT }, rc),
+      promoteLearner(
+        c,
+        {
+          member: learner,
+          requiredFaultTolerance: REQUIRED_FT,
+          peerLinkFrom: (v) => v.name === follower.name,
+        },
+        rc,
+      ),
     );
     const promoteReturned = Date.now();
     expect(promoted.alreadyVoter).toBe(false);
     expect(promoted.member.isLearner).toBe(false);
     expect(promoted.verdict).toMatchObject({ votersBefore: 3, votersAfter: 4 });
-    expect(promoted.peerLink).toMatchObject({ checked: true });
+    expect(promoted.peerLink).toMatchObject({ checked: true, voter: follower.name });
     // What it waited for etcd includes the peer-link check.
     expect(promoted.etcdWaitMs).toBeGreaterThanOrEqual(promoted.peerLink!.waitedMs!);
     // When etcd applied it: after the peer-link wait, before the evidence read that confirms it.
