@@ -47,6 +47,9 @@ export const EtcdMessages = {
   permissionDenied: 'permission denied',
   authFailed: 'authentication failed',
   tooManyRequests: 'etcdserver: too many requests',
+  /** A member shutting down (a removed member stops its raft before its process exits). */
+  raftStopped: 'raft: stopped',
+  serverStopped: 'etcdserver: server stopped',
 } as const;
 
 export function messageOf(err: unknown): string {
@@ -147,6 +150,8 @@ export function classifyEtcdError(err: unknown, ctx: ErrorContext): TypedError {
     msg.includes(EtcdMessages.leaderChanged) ||
     msg.includes(EtcdMessages.requestTimedOut) ||
     msg.includes(EtcdMessages.tooManyRequests) ||
+    msg.includes(EtcdMessages.raftStopped) ||
+    msg.includes(EtcdMessages.serverStopped) ||
     /ECONNREFUSED|UNAVAILABLE|DEADLINE_EXCEEDED|Deadline exceeded|No connection established/.test(msg)
   ) {
     return new EtcdUnavailable(`${ctx.operation}${where}: ${msg}`, opts);
