@@ -90,9 +90,16 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       hashKV(c, { callTimeoutMs: stepDeadlineMs(spec) }, rc),
     );
 
-  async function evidenceOf(input: SpecInput, withHash = true): Promise<Evidence> {
+  async function evidenceOf(input: SpecInput, withHash = true, removed?: string): Promise<Evidence> {
     const { spec } = input;
-    const access = await accessFor(input);
+    const all = await accessFor(input);
+    // A member just removed may still answer while it shuts down, and its calls hang or fail.
+    const access = removed
+      ? {
+          ...all,
+          endpoints: pick(all.endpoints, new Set(Object.keys(all.endpoints).filter((n) => n !== removed))),
+        }
+      : all;
     const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
     const hash = withHash ? await hashOf(spec, access, voters) : undefined;
@@ -106,6 +113,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     alreadyDone: boolean,
     guard: MembershipResult['guard'] | null,
     { etcdWaitMs, appliedAt }: { etcdWaitMs: number; appliedAt?: string },
+    removed?: string,
   ): Promise<MembershipResult> {
     return {
       member,
@@ -114,7 +122,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       guard: guard ?? undefined,
       etcdWaitMs,
       ...(appliedAt ? { appliedAt } : {}),
-      evidence: await evidenceOf(input, false),
+      evidence: await evidenceOf(input, false, removed),
     };
   }
 
@@ -362,7 +370,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           rc,
         ),
       );
-      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r);
+      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r, member);
     },
     async scaleSource({ spec, replicas }) {
       const r = await scaleSource(env(), { spec, replicas });
