@@ -251,8 +251,14 @@ export type MigrationActivities = {
     },
   ): Promise<void>;
   awaitCatchUp(
-    input: SpecInput & { member: string; memberId?: string; timeoutMs: number },
-  ): Promise<{ appliedIndex: number; leaderIndex: number; tookMs: number }>;
+    input: SpecInput & { member: string; memberId?: string; timeoutMs: number; proveLink?: boolean },
+  ): Promise<{
+    appliedIndex: number;
+    leaderIndex: number;
+    tookMs: number;
+    /** With `proveLink`: the voter whose prober reached the learner, and how long that took. */
+    peerLink?: { voter: string; checked: boolean; waitedMs?: number };
+  }>;
   promote(input: MembershipInput): Promise<MembershipResult>;
   moveLeader(
     input: SpecInput & { to: string },

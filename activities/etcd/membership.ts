@@ -17,7 +17,14 @@ import {
 } from './errors.js';
 import { observeAndGuard, retryTransient, voterNames } from './guarded.js';
 import { awaitSteadyPeerLink } from './peer-link.js';
-import { endpointNameOf, findMember, listMembers, memberStatus, requireMember } from './observe.js';
+import {
+  endpointNameOf,
+  findMember,
+  listMembers,
+  memberStatus,
+  observeCluster,
+  requireMember,
+} from './observe.js';
 import { noopRunContext, sleep, type RunContext } from '../run-context.js';
 import type {
   AddLearnerInput,
@@ -26,6 +33,7 @@ import type {
   ClusterObservation,
   MemberInfo,
   MemberRef,
+  PeerLinkCheck,
   PromoteInput,
   PromoteResult,
   RemoveInput,
@@ -373,12 +381,32 @@ export async function promoteLearner(
   };
 }
 
+/**
+ * Waits, without changing anything, for the proof a promote of learner `member` would wait for:
+ * the chosen voter's prober has reached the learner's peer URL (PromoteInput.peerLinkFrom). A plan
+ * whose promote comes later (after the leader moved and the clients switched) takes that wait
+ * here, so that it does not fall inside the time when writes cross the link.
+ */
+export async function awaitLearnerLink(
+  conn: EtcdConnection,
+  input: Pick<PromoteInput, 'member' | 'peerLinkFrom' | 'peerLinkDeadlineMs'>,
+  rc: RunContext = noopRunContext,
+): Promise<PeerLinkCheck> {
+  const observation = await observeCluster(conn);
+  const target = requireMember(observation.members, input.member);
+  const voters = voterNames(observation, target.id);
+  return awaitSteadyPeerLink(conn, peerLinkVoter(observation, observation.members, voters, input), target, {
+    rc,
+    ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
+  });
+}
+
 /** The voter whose view of the learner's peer URL the promote waits on (PromoteInput.peerLinkFrom). */
 function peerLinkVoter(
   observation: ClusterObservation,
   members: MemberInfo[],
   voters: string[],
-  input: PromoteInput,
+  input: Pick<PromoteInput, 'peerLinkFrom'>,
 ): string {
   const memberOf = (name: string) => {
     const id = observation.endpoints.find((e) => e.name === name)?.status?.id;

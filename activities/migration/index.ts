@@ -22,7 +22,7 @@ import { createSecretResolver, type SecretResolver } from '../secret-ref.js';
 import { withConnection, type EtcdConnection } from '../etcd/connection.js';
 import { compact, moveLeader } from '../etcd/maintenance.js';
 import { removeMemberNotLeading } from '../etcd/leader-safe-removal.js';
-import { addLearner, promoteLearner, waitForLearnerCatchUp } from '../etcd/membership.js';
+import { addLearner, awaitLearnerLink, promoteLearner, waitForLearnerCatchUp } from '../etcd/membership.js';
 import { hashKV, listMembers, observeCluster } from '../etcd/observe.js';
 import { EtcdUnavailable } from '../etcd/errors.js';
 import { rollingDefragment } from '../etcd/rolling-defragment.js';
@@ -252,7 +252,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       else await shrinkTarget(env(), { spec, replicas });
     },
     async awaitCatchUp(input) {
-      const { spec, member, memberId, timeoutMs } = input;
+      const { spec, member, memberId, timeoutMs, proveLink } = input;
       const started = Date.now();
       const rc = resolveRunContext();
       const target = sideOf(env(), spec, 'target');
@@ -294,7 +294,24 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           podWatch.then(() => undefined),
         ]);
         if (!r) throw new Error('pod watch ended before the learner caught up');
-        return { appliedIndex: r.learnerApplied, leaderIndex: r.leaderApplied, tookMs: Date.now() - started };
+        const caughtUp = { appliedIndex: r.learnerApplied, leaderIndex: r.leaderApplied };
+        if (!proveLink) return { ...caughtUp, tookMs: Date.now() - started };
+        const link = await onEtcd(access, (c) =>
+          awaitLearnerLink(
+            c,
+            {
+              member: { memberId: r.memberId, name: member },
+              peerLinkFrom: (voter) => acrossTheLink(spec, voter.name, member),
+            },
+            rc,
+          ),
+        );
+        const peerLink = {
+          voter: link.voter,
+          checked: link.checked,
+          ...(link.waitedMs ? { waitedMs: link.waitedMs } : {}),
+        };
+        return { ...caughtUp, tookMs: Date.now() - started, peerLink };
       } finally {
         watchdog.abort();
         podWatch.catch(() => undefined);

@@ -96,7 +96,17 @@ export type PlanAction =
       replicas: number;
       initialCluster: string;
     }
-  | { kind: 'await-catch-up'; member: string; timeout: string }
+  | {
+      kind: 'await-catch-up';
+      member: string;
+      timeout: string;
+      /**
+       * Also wait until a voter across the clusters has reached the learner's peer URL, the proof
+       * its promote needs: set for the learner whose promote waits for phase `retire`, so that this
+       * wait comes before the leader moves and not inside the time writes cross the link.
+       */
+      proveLink?: boolean;
+    }
   | { kind: 'promote'; member: string }
   | { kind: 'move-leader'; to: string }
   | {

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { moveLeader } from '../../activities/etcd/maintenance.js';
 import {
   addLearner,
+  awaitLearnerLink,
   promoteLearner,
   removeMember,
   undoAddLearner,
@@ -252,6 +253,14 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     const follower = obs.endpoints.find(
       (e) => e.status && !e.status.isLearner && e.status.id !== obs.leaderId,
     )!;
+    // The same proof, taken ahead of the promote without changing anything.
+    const linked = await onEtcd(access, (c) =>
+      awaitLearnerLink(c, { member: learner, peerLinkFrom: (v) => v.name === follower.name }, rc),
+    );
+    expect(linked).toMatchObject({ checked: true, voter: follower.name });
+    expect(
+      (await onEtcd(access, observeCluster)).members.find((m) => m.id === learner.memberId)?.isLearner,
+    ).toBe(true);
     const promoteCalled = Date.now();
     const promoted = await onEtcd(access, (c) =>
       promoteLearner(

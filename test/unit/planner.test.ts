@@ -392,6 +392,18 @@ describe('planner: every source size 1..7 x target size 1..7', () => {
           expect(plan.steps[index + 1]?.kind).toBe('remove-member');
           expect(plan.steps[index + 1]?.after.majoritySideOnPartition).toBe('new');
         }
+        // A promote between the leader move and the first removal waits for no proof of the
+        // learner's link: its catch-up in join, before the leader moved, took it.
+        const moved = plan.steps.findIndex((s) => s.kind === 'move-leader');
+        const firstRemoval = plan.steps.findIndex((s) => s.kind === 'remove-member');
+        const latePromotes = plan.steps.flatMap((s, i) =>
+          s.kind === 'promote' && i > moved && i < firstRemoval ? [s.member] : [],
+        );
+        const proved = plan.steps.flatMap((s, i) =>
+          s.kind === 'await-catch-up' && s.proveLink ? [{ member: s.member, i, phase: s.phase }] : [],
+        );
+        expect(proved.map((p) => p.member)).toEqual(latePromotes);
+        for (const p of proved) expect(p.i < moved && p.phase === 'join').toBe(true);
         // The client switch happens while the old side still holds the majority (n >= 2),
         // and the plan stays plain JSON.
         const gate = plan.steps.find((s) => s.kind === 'gate' && s.gate === 'switch-clients');

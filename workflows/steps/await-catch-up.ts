@@ -7,7 +7,9 @@ export const awaitCatchUp: StepExecutor<'await-catch-up'> = async (step, ctx) =>
     member: step.member,
     memberId: ctx.facts.memberIds[step.member],
     timeoutMs: ms(step.timeout),
+    ...(step.proveLink ? { proveLink: true } : {}),
     stepId: step.id,
   });
-  return `applied ${r.appliedIndex}/${r.leaderIndex} after ${r.tookMs} ms`;
+  const link = r.peerLink ? `; ${r.peerLink.voter} reaches it (${r.peerLink.waitedMs ?? 0} ms)` : '';
+  return `applied ${r.appliedIndex}/${r.leaderIndex} after ${r.tookMs} ms${link}`;
 };

@@ -21,7 +21,8 @@ export function planJoin(b: PlanBuilder, ctx: PlanContext): void {
       addLearner(b, ctx, 'join', newMember(j));
       promote(b, ctx, 'join', newMember(j), false);
     }
-    if (m >= n) addLearner(b, ctx, 'join', newMember(n - 1)); // stays a learner until retire
+    // Stays a learner until retire; the proof of its link, which its promote needs, is taken now.
+    if (m >= n) addLearner(b, ctx, 'join', newMember(n - 1), { proveLink: true });
   }
   verify(b, 'join', 'end');
 }

@@ -56,8 +56,17 @@ import type { PlanBuilder } from '../plan-builder.js';
 import type { PhaseName, PlanMember } from '../plan-types.js';
 import { names, type PlanContext } from './context.js';
 
-/** Add `member` as a learner, start its pod with the current `--initial-cluster`, wait for its catch-up. */
-export function addLearner(b: PlanBuilder, ctx: PlanContext, phase: PhaseName, member: PlanMember): void {
+/**
+ * Add `member` as a learner, start its pod with the current `--initial-cluster`, wait for its
+ * catch-up; with `proveLink`, also for the proof of its peer link that its promote will need.
+ */
+export function addLearner(
+  b: PlanBuilder,
+  ctx: PlanContext,
+  phase: PhaseName,
+  member: PlanMember,
+  { proveLink = false }: { proveLink?: boolean } = {},
+): void {
   const { spec } = ctx;
   b.add(
     phase,
@@ -79,8 +88,15 @@ export function addLearner(b: PlanBuilder, ctx: PlanContext, phase: PhaseName, m
   b.add(
     phase,
     member.name,
-    { kind: 'await-catch-up', member: member.name, timeout: spec.deadlines.catchUp },
-    `wait until learner ${member.name} has caught up with the leader`,
+    {
+      kind: 'await-catch-up',
+      member: member.name,
+      timeout: spec.deadlines.catchUp,
+      ...(proveLink ? { proveLink: true } : {}),
+    },
+    proveLink
+      ? `wait until learner ${member.name} has caught up with the leader and a voter in the other cluster reaches it`
+      : `wait until learner ${member.name} has caught up with the leader`,
   );
 }
 
