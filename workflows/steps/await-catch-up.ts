@@ -10,6 +10,10 @@ export const awaitCatchUp: StepExecutor<'await-catch-up'> = async (step, ctx) =>
     ...(step.proveLink ? { proveLink: true } : {}),
     stepId: step.id,
   });
-  const link = r.peerLink ? `; ${r.peerLink.voter} reaches it (${r.peerLink.waitedMs ?? 0} ms)` : '';
+  const link = !r.peerLink
+    ? ''
+    : r.peerLink.checked
+      ? `; ${r.peerLink.voter} reaches it (${r.peerLink.waitedMs ?? 0} ms)`
+      : `; its link not checked (${r.peerLink.voter}'s /metrics unreadable)`;
   return `applied ${r.appliedIndex}/${r.leaderIndex} after ${r.tookMs} ms${link}`;
 };
