@@ -257,7 +257,7 @@ export type MigrationActivities = {
     leaderIndex: number;
     tookMs: number;
     /** With `proveLink`: the voter whose prober reached the learner, and how long that took. */
-    peerLink?: { voter: string; checked: boolean; waitedMs?: number };
+    peerLink?: { voter: string; checked: boolean; note?: string; waitedMs?: number };
   }>;
   promote(input: MembershipInput): Promise<MembershipResult>;
   moveLeader(

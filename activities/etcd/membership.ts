@@ -308,15 +308,7 @@ export async function promoteLearner(
     input.requiredFaultTolerance,
   );
   const voters = voterNames(observation, target.id);
-  const peerLink = await awaitSteadyPeerLink(
-    conn,
-    peerLinkVoter(observation, before.members, voters, input),
-    target,
-    {
-      rc,
-      ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
-    },
-  );
+  const peerLink = await awaitLinkFromChosenVoter(conn, observation, target, input, rc);
   let promoted = false;
   let appliedAt: string | undefined;
   let attempts = 0;
@@ -394,31 +386,35 @@ export async function awaitLearnerLink(
 ): Promise<PeerLinkCheck> {
   const observation = await observeCluster(conn);
   const target = requireMember(observation.members, input.member);
-  const voters = voterNames(observation, target.id);
-  return awaitSteadyPeerLink(conn, peerLinkVoter(observation, observation.members, voters, input), target, {
-    rc,
-    ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
-  });
+  return awaitLinkFromChosenVoter(conn, observation, target, input, rc);
 }
 
-/** The voter whose view of the learner's peer URL the promote waits on (PromoteInput.peerLinkFrom). */
-function peerLinkVoter(
+/**
+ * Waits for the proof of `target`'s link from the voter PromoteInput.peerLinkFrom chooses: the
+ * leader when it accepts it, else the first voter it accepts, else the leader.
+ */
+function awaitLinkFromChosenVoter(
+  conn: EtcdConnection,
   observation: ClusterObservation,
-  members: MemberInfo[],
-  voters: string[],
-  input: Pick<PromoteInput, 'peerLinkFrom'>,
-): string {
+  target: MemberInfo,
+  input: Pick<PromoteInput, 'peerLinkFrom' | 'peerLinkDeadlineMs'>,
+  rc: RunContext,
+): Promise<PeerLinkCheck> {
+  const voters = voterNames(observation, target.id);
   const memberOf = (name: string) => {
     const id = observation.endpoints.find((e) => e.name === name)?.status?.id;
-    return members.find((m) => m.id === id);
+    return observation.members.find((m) => m.id === id);
   };
   const leader = voters.find((v) => memberOf(v)?.id === observation.leaderId);
   const accepts = (v: string) => {
     const m = memberOf(v);
     return !!m && (input.peerLinkFrom?.(m) ?? false);
   };
-  if (leader && accepts(leader)) return leader;
-  return voters.find(accepts) ?? leader ?? voters[0]!;
+  const voter = leader && accepts(leader) ? leader : (voters.find(accepts) ?? leader ?? voters[0]!);
+  return awaitSteadyPeerLink(conn, voter, target, {
+    rc,
+    ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
+  });
 }
 
 /**

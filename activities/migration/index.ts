@@ -94,12 +94,8 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     const { spec } = input;
     const all = await accessFor(input);
     // A member just removed may still answer while it shuts down, and its calls hang or fail.
-    const access = removed
-      ? {
-          ...all,
-          endpoints: pick(all.endpoints, new Set(Object.keys(all.endpoints).filter((n) => n !== removed))),
-        }
-      : all;
+    const endpoints = Object.fromEntries(Object.entries(all.endpoints).filter(([name]) => name !== removed));
+    const access = { ...all, endpoints };
     const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
     const hash = withHash ? await hashOf(spec, access, voters) : undefined;
@@ -306,12 +302,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
             rc,
           ),
         );
-        const peerLink = {
-          voter: link.voter,
-          checked: link.checked,
-          ...(link.waitedMs ? { waitedMs: link.waitedMs } : {}),
-        };
-        return { ...caughtUp, tookMs: Date.now() - started, peerLink };
+        return { ...caughtUp, tookMs: Date.now() - started, peerLink: link };
       } finally {
         watchdog.abort();
         podWatch.catch(() => undefined);
