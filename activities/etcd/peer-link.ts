@@ -161,8 +161,8 @@ export async function awaitSteadyPeerLink(
           ? `${trouble}, and the connection did not stay up for ${windowMs} ms`
           : trouble;
       throw new LearnerUnreachable(
-        `the leader ${voter} cannot reach learner ${who} (${why}, within ${deadlineMs} ms): its peer URL ` +
-          `${learner.peerURLs.join(', ')} is not reachable from the leader; check the member's ` +
+        `voter ${voter} cannot reach learner ${who} (${why}, within ${deadlineMs} ms): its peer URL ` +
+          `${learner.peerURLs.join(', ')} is not reachable from that voter; check the member's ` +
           `load balancer (peer port) and the firewall between the clusters`,
         { details: { voter, memberId: learner.id, trouble } },
       );

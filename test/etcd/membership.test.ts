@@ -209,7 +209,7 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
       expect(refused.nonRetryable).toBe(true);
       expect(refused.message).toContain(spec.peerUrl);
       expect(refused.message).toMatch(
-        /the leader etcd-\d cannot reach learner etcd-main-unreachable \((not connected|its prober never got an answer)/,
+        /voter etcd-\d cannot reach learner etcd-main-unreachable \((not connected|its prober never got an answer)/,
       );
     }
     const list = await onEtcd(access, (c) => listMembers(c));

@@ -15,14 +15,15 @@ function currentStep(s: MigrationStatus) {
 }
 
 /**
- * Injects a fault when the join of FAULTY reaches `at` (or the first step after it that the
- * status shows, before the promote), and when the workflow pauses after
+ * Injects a fault when the join of `member` (FAULTY unless given) reaches `at` (or the first
+ * step after it that the status shows, before the promote), and when the workflow pauses after
  * undoing that join, heals it and resumes. Returns the hook and what it saw.
  */
 export function joinFault(
   at: 'add-learner',
   inject: (ctx: ScenarioContext) => Promise<unknown>,
   heal: (ctx: ScenarioContext) => Promise<void>,
+  member: string = FAULTY,
 ) {
   const seen = {
     injectedAt: 0,
@@ -40,11 +41,11 @@ export function joinFault(
       !seen.injectedAt &&
       step &&
       JOIN_STEPS_BEFORE_PROMOTE.includes(step.kind) &&
-      step.title.includes(FAULTY) &&
+      step.title.includes(member) &&
       step.state === 'running'
     ) {
       seen.injectedAt = Date.now();
-      seen.stepIndex = s.plan!.steps.findIndex((p) => p.kind === at && p.title.includes(FAULTY));
+      seen.stepIndex = s.plan!.steps.findIndex((p) => p.kind === at && p.title.includes(member));
       await inject(ctx);
       ctx.say(`fault injected at ${step.id}`);
     }
