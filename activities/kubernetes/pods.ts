@@ -58,6 +58,9 @@ export async function listStatefulSetPods(side: KubeSide, statefulSet: string): 
     .sort((a, b) => a.ordinal! - b.ordinal!);
 }
 
+/** How long waitUntil asks every 100 ms before it backs off. */
+export const FAST_POLL_MS = 2000;
+
 /** Polls `check` until it returns a value, heartbeating `progress()`, until `deadlineMs`. */
 export async function waitUntil<T>(
   rc: RunContext,
@@ -68,9 +71,12 @@ export async function waitUntil<T>(
   intervalMs = 1000,
 ): Promise<T> {
   const started = Date.now();
-  // From 100 ms up to intervalMs: a pod that stops or starts in half a second is seen then,
-  // not at the next full interval; a long wait still asks once per interval.
-  let wait = Math.min(100, intervalMs);
+  // Every 100 ms for the first FAST_POLL_MS, then twice as long each time up to intervalMs: a pod
+  // stops or starts in a fraction of a second, and each step of a migration waits for one, so
+  // seeing it 100 ms late rather than up to 400 ms late adds up; a long wait still asks once per
+  // interval.
+  const fast = Math.min(100, intervalMs);
+  let wait = fast;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
@@ -81,7 +87,7 @@ export async function waitUntil<T>(
       });
     }
     await sleep(wait);
-    wait = Math.min(wait * 2, intervalMs);
+    wait = Date.now() - started < FAST_POLL_MS ? fast : Math.min(wait * 2, intervalMs);
   }
 }
 
