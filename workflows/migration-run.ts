@@ -41,6 +41,8 @@ export class MigrationRun {
   readonly status: MigrationStatus = initialStatus();
   /** Undos of what was done, newest first; emptied at the client switch (no rollback past it). */
   readonly saga = new Saga();
+  /** The waits of the steps running now (waitingOn), oldest first. */
+  private readonly waits: WaitingFor[] = [];
   /**
    * Clusters whose Kubernetes API did not answer an undo through its whole retry policy in this
    * rollback: their later Kubernetes calls get one attempt each (activity-routing.ts).
@@ -237,12 +239,15 @@ export class MigrationRun {
 
   /** Runs `fn` (a step's wait for the world) with `what` as the status's `waitingFor`. */
   async waitingOn<T>(what: WaitingFor, fn: () => Promise<T>): Promise<T> {
+    this.waits.push(what);
     this.status.waitingFor = what;
     this.publish();
     try {
       return await fn();
     } finally {
-      if (this.status.waitingFor === what) this.status.waitingFor = null;
+      this.waits.splice(this.waits.indexOf(what), 1);
+      // Steps that run together wait side by side: the status shows a wait still going on.
+      if (this.status.waitingFor === what) this.status.waitingFor = this.waits.at(-1) ?? null;
       this.publish();
     }
   }

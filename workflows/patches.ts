@@ -96,3 +96,10 @@ export const UNDO_ADOPTED_STEPS_PATCH = 'undo-adopted-steps';
  * next passes (a learner fails etcd's health check), seconds after a stop at the switch.
  */
 export const SETTLE_UNFINISHED_FORWARD_PATCH = 'settle-unfinished-forward';
+
+/**
+ * Steps the plan marks `together` (each cluster's Services, load-balancer waits, DNS changes and
+ * their cleanup) run at the same time, where they ran one after the other. Their undos are still
+ * registered in plan order.
+ */
+export const RUN_SIDES_TOGETHER_PATCH = 'run-sides-together';

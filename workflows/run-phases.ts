@@ -4,10 +4,12 @@
  * and retried after resume; any other failure goes up to the run's ending (endings.ts). Steps a
  * resumed run adopted (done by an earlier run) are not run again (adopted-steps.ts).
  */
+import { patched } from '@temporalio/workflow';
 import type { PlanStep } from '../core/planner/plan-types.js';
 import { adoptStep } from './adopted-steps.js';
 import { retryableJoin, undoFailedJoin } from './failed-join.js';
-import { now } from './migration-run.js';
+import { failureMessage, now } from './migration-run.js';
+import { RUN_SIDES_TOGETHER_PATCH } from './patches.js';
 import { executeStep, type StepContext } from './steps/index.js';
 
 /** Where an abort after the client switch may stop the run: a new-side majority and no learner. */
@@ -29,6 +31,15 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
   while (index < plan.steps.length) {
     const step = plan.steps[index]!;
     const p = progress[index]!;
+    const group = togetherFrom(plan.steps, index);
+    if (group.length > 1 && patched(RUN_SIDES_TOGETHER_PATCH)) {
+      await runTogether(ctx, group);
+      const last = plan.steps[group[group.length - 1]!]!;
+      if (safeStopAfter(last, ctx) && group[group.length - 1]! < plan.steps.length - 1)
+        return `after ${last.id}`;
+      index = group[group.length - 1]! + 1;
+      continue;
+    }
     if (step.adopted) {
       // Done by an earlier run of this migration (a resumed run): not run again.
       p.note = await adoptStep(step, ctx);
@@ -66,4 +77,83 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
     index++;
   }
   return null;
+}
+
+/** The indexes of the steps from `index` on that run together with it (PlanStep.together). */
+function togetherFrom(steps: PlanStep[], index: number): number[] {
+  const key = steps[index]!.together;
+  if (key === undefined) return [index];
+  const group = [index];
+  while (steps[group.length + index]?.together === key) group.push(group.length + index);
+  return group;
+}
+
+/**
+ * Runs the steps at `indexes` at the same time, after one checkpoint; steps an earlier run did
+ * are adopted first. Waits for every step to end, then fails with the first failure in plan order
+ * (the steps that failed after it are marked failed; the first stays running for the ending).
+ */
+async function runTogether(ctx: StepContext, indexes: number[]): Promise<void> {
+  const { run, plan } = ctx;
+  const progress = run.progress;
+  const todo: number[] = [];
+  for (const i of indexes) {
+    const step = plan.steps[i]!;
+    if (!step.adopted) {
+      todo.push(i);
+      continue;
+    }
+    progress[i]!.note = await adoptStep(step, ctx);
+    progress[i]!.state = 'done';
+  }
+  if (todo.length === 0) return;
+  await run.checkpoint();
+  const first = plan.steps[todo[0]!]!;
+  run.enterPhase(first.phase);
+  run.status.step = {
+    index: todo[0]!,
+    total: plan.steps.length,
+    id: first.id,
+    title: todo.map((i) => plan.steps[i]!.title).join('; '),
+  };
+  for (const i of todo) {
+    progress[i]!.state = 'running';
+    progress[i]!.startedAt = now();
+    progress[i]!.endedAt = undefined;
+  }
+  run.publish();
+  const registered = run.saga.size;
+  // Each step shows as done when it is, not when the last of them is.
+  const execute = async (i: number) => {
+    const step = plan.steps[i]!;
+    if (step.kind === 'gate') throw new Error(`${step.id} is a gate`);
+    const note = await executeStep(step, ctx);
+    const p = progress[i]!;
+    p.note = note;
+    p.state = 'done';
+    p.endedAt = now();
+    run.publish();
+  };
+  const results = await run.cancellable(() => Promise.allSettled(todo.map(execute)));
+  run.saga.orderSince(
+    registered,
+    todo.map((i) => plan.steps[i]!.id),
+  );
+  let failure: { index: number; reason: unknown } | undefined;
+  results.forEach((r, k) => {
+    if (r.status === 'fulfilled') return;
+    const i = todo[k]!;
+    if (failure === undefined) {
+      failure = { index: i, reason: r.reason };
+      return;
+    }
+    const p = progress[i]!;
+    p.state = 'failed';
+    p.endedAt = now();
+    p.note = failureMessage(r.reason);
+  });
+  if (failure === undefined) return;
+  const failed = plan.steps[failure.index]!;
+  run.status.step = { index: failure.index, total: plan.steps.length, id: failed.id, title: failed.title };
+  throw failure.reason;
 }

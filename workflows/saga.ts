@@ -35,6 +35,25 @@ export class Saga {
     return this.stack.splice(at).reverse();
   }
 
+  /**
+   * Puts the compensations registered since the stack had `size` entries in the order of `keys`
+   * (unknown keys last, as they were): steps that ran at the same time registered theirs in the
+   * order they finished, and their undos should not depend on that.
+   */
+  orderSince(size: number, keys: readonly string[]): void {
+    const rank = (c: Compensation) => {
+      const at = keys.indexOf(c.key);
+      return at < 0 ? keys.length : at;
+    };
+    const recent = this.stack.splice(size);
+    this.stack.push(
+      ...recent
+        .map((c, i) => ({ c, i }))
+        .sort((a, b) => rank(a.c) - rank(b.c) || a.i - b.i)
+        .map((x) => x.c),
+    );
+  }
+
   /** Everything, newest first, leaving the stack empty. */
   takeAll(): Compensation[] {
     return this.stack.splice(0).reverse();

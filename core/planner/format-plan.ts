@@ -14,11 +14,14 @@ export const PLAN_TABLE_HEADERS = [
 
 const RIGHT_ALIGNED = new Set<number>([0, 5, 6]);
 
+/** Before the number of a step that runs at the same time as its marked neighbours. */
+const TOGETHER_MARK = '=';
+
 function row(step: PlanStep, index: number): string[] {
   const { after } = step;
   const learners = [...after.learners.old, ...after.learners.new];
   return [
-    String(index + 1),
+    `${step.together ? TOGETHER_MARK : ''}${index + 1}`,
     step.phase,
     step.title,
     `${after.voters.old.length}/${after.voters.new.length}`,
@@ -57,9 +60,10 @@ export function formatPlan(plan: MigrationPlan): string {
     `phases: ${plan.phases.join(' -> ')}`,
     '',
     formatPlanTable(plan),
-    '',
-    '--initial-cluster:',
   ];
+  if (plan.steps.some((s) => s.together))
+    lines.push(`(${TOGETHER_MARK}: runs at the same time as the marked steps next to it)`);
+  lines.push('', '--initial-cluster:');
   for (const step of plan.steps) {
     if (step.kind === 'scale-target') lines.push(`  ${step.member}: ${step.initialCluster}`);
     if (step.kind === 'finalize-target') lines.push(`  final: ${step.initialCluster}`);

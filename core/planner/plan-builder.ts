@@ -20,6 +20,18 @@ interface Membership {
   newLearners: PlanMember[];
 }
 
+/** Steps that change etcd's membership or its leader, or wait on a member's join: one at a time, always. */
+const MEMBERSHIP_CHANGES: ReadonlySet<PlanStep['kind']> = new Set([
+  'add-learner',
+  'scale-target',
+  'await-catch-up',
+  'promote',
+  'move-leader',
+  'remove-member',
+  'scale-source',
+  'finalize-target',
+]);
+
 function byOrdinal(a: PlanMember, b: PlanMember): number {
   return a.ordinal - b.ordinal;
 }
@@ -63,6 +75,24 @@ export class PlanBuilder {
     this.apply(action);
     const id = [phase, subject, action.kind].filter((part) => part !== undefined).join('/');
     this.steps.push({ ...action, id, phase, title, after: this.snapshot() });
+  }
+
+  /**
+   * Marks the steps `add` adds in `fn` to run at the same time (PlanStep.together), when there
+   * are two or more. For independent steps only: each cluster's part of a phase, never a
+   * membership change.
+   */
+  together(key: string, fn: () => void): void {
+    const first = this.steps.length;
+    fn();
+    // The phase's gate, when these are its first steps, comes before them, on its own.
+    const added = this.steps.slice(first).filter((s) => s.kind !== 'gate');
+    if (added.length < 2) return;
+    for (const step of added) {
+      if (MEMBERSHIP_CHANGES.has(step.kind))
+        throw new Error(`planner bug: ${step.id} cannot run together with other steps`);
+      step.together = key;
+    }
   }
 
   private gate(phase: Exclude<PhaseName, 'preflight'>): void {

@@ -147,6 +147,12 @@ export type PlanStep = PlanAction & {
   after: MembershipState;
   /** Done by an earlier run of this migration (resume, core/planner/resume.ts): not run again. */
   adopted?: true;
+  /**
+   * Steps next to each other with the same key run at the same time: independent steps, one or
+   * more per cluster, none a membership change (their undos still run one at a time, newest
+   * first in plan order).
+   */
+  together?: string;
 };
 
 export type StepOfKind<K extends PlanStepKind> = Extract<PlanStep, { kind: K }>;

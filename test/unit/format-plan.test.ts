@@ -21,6 +21,13 @@ describe('formatPlanTable', () => {
     expect(lines[1]).toMatch(/^[- ]+$/);
   });
 
+  it('marks the steps that run at the same time, and only those', () => {
+    const marked = lines.slice(2).flatMap((line, i) => (line.trim().startsWith('=') ? [p.steps[i]!.id] : []));
+    expect(marked).toEqual(p.steps.filter((s) => s.together).map((s) => s.id));
+    expect(marked).toContain('dns/target/configure-dns');
+    expect(formatPlan(p)).toContain('(=: runs at the same time as the marked steps next to it)');
+  });
+
   it('is fixed-width: every column starts at the same offset on every line', () => {
     const header = lines[0] ?? '';
     const offsets = PLAN_TABLE_HEADERS.slice(1).map((h) => header.indexOf(h));

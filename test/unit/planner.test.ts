@@ -163,6 +163,16 @@ function expectedNeitherCost(n: number, m: number): Cost {
 }
 
 /** Asserts the safety rules of design.md on every step of a plan. */
+/** The kinds of step that may run at the same time as others: each cluster's objects and DNS. */
+const TOGETHER_KINDS = [
+  'create-headless-service',
+  'create-member-services',
+  'await-load-balancers',
+  'configure-dns',
+  'cleanup-dns',
+  'cleanup-member-services',
+];
+
 function checkPlan(plan: MigrationPlan, spec: MigrationSpec, observed: ObservedMember[]): void {
   const n = observed.length;
   const m = spec.target.replicas ?? n;
@@ -188,6 +198,23 @@ function checkPlan(plan: MigrationPlan, spec: MigrationSpec, observed: ObservedM
   expect(phases.map((p) => PHASES.indexOf(p))).toEqual(
     [...phases.map((p) => PHASES.indexOf(p))].sort((x, y) => x - y),
   );
+
+  // Steps that run together: next to each other, of one phase, two or more, none a gate or a
+  // membership change, and none changing the membership state.
+  const groups = new Map<string, number[]>();
+  plan.steps.forEach((s, i) => {
+    if (s.together !== undefined) groups.set(s.together, [...(groups.get(s.together) ?? []), i]);
+  });
+  for (const [key, at] of groups) {
+    expect(at.length, key).toBeGreaterThanOrEqual(2);
+    expect(at, key).toEqual(at.map((_, k) => at[0]! + k));
+    const steps = at.map((i) => plan.steps[i]!);
+    expect(new Set(steps.map((s) => s.phase)).size, key).toBe(1);
+    for (const step of steps) {
+      expect(TOGETHER_KINDS, step.id).toContain(step.kind);
+      expect(step.after, step.id).toEqual(plan.steps[at[0]! - 1]!.after);
+    }
+  }
 
   let before = initialState(observed);
   let leader = 'some-old-member'; // a new member's name once leadership moved
@@ -505,6 +532,21 @@ describe('planner: the article scenario, 3 -> 3', () => {
     ]);
   });
 
+  it("runs each cluster's Services, load-balancer waits, DNS changes and their cleanup together", () => {
+    const together = plan.steps.filter((s) => s.together).map((s) => `${s.together}: ${s.id}`);
+    expect(together).toEqual([
+      'expose/services: expose/target/create-headless-service',
+      'expose/services: expose/source/create-member-services',
+      'expose/services: expose/target/create-member-services',
+      'expose/load-balancers: expose/source/await-load-balancers',
+      'expose/load-balancers: expose/target/await-load-balancers',
+      'dns/configure: dns/source/configure-dns',
+      'dns/configure: dns/target/configure-dns',
+      'cleanup/between-clusters: cleanup/target/cleanup-dns',
+      'cleanup/between-clusters: cleanup/source/cleanup-member-services',
+    ]);
+  });
+
   it('computes the --initial-cluster of each new member exactly', () => {
     const initial = plan.steps.flatMap((s) => (s.kind === 'scale-target' ? [s.initialCluster] : []));
     expect(initial).toEqual([
@@ -619,6 +661,8 @@ describe('planner: inputs and options', () => {
     ]) {
       expect(kinds).not.toContain(kind);
     }
+    // One step per phase where the clusters' steps ran together: nothing runs together.
+    expect(plan.steps.some((s) => s.together)).toBe(false);
   });
 
   it('cleans up only what the spec asks for', () => {

@@ -117,6 +117,56 @@ describe('an abort waits for what is in flight', () => {
   });
 });
 
+describe('an abort while steps run together', () => {
+  it('waits for each of them, then undoes every one that ran', async () => {
+    const slow: Call = { name: 'ensureMemberServices', detail: 'target etcd-main-0,etcd-main-1,etcd-main-2' };
+    let entered = (): void => undefined;
+    let land = (): void => undefined;
+    const inFlight = new Promise<void>((resolve) => (entered = resolve));
+    const landed = new Promise<void>((resolve) => (land = resolve));
+    const holdWhen = (c: Call) => {
+      if (c.name !== slow.name || c.detail !== slow.detail) return undefined;
+      entered();
+      return landed;
+    };
+    const { result, fake } = await runWithFakes(
+      env(),
+      { gates: allGates('auto') },
+      { holdWhen },
+      async (h, f) => {
+        await inFlight;
+        // The source's Services, beside it, are done while the target's are held.
+        const beside = await waitForStatus(
+          h,
+          "the source's Services",
+          (s) => s.plan?.steps.find((p) => p.id === 'expose/source/create-member-services')?.state === 'done',
+        );
+        await h.signal(abortSignal, { by: 'dave', reason: 'abort while both clusters are exposed' });
+        await waitForStatus(h, 'the abort', (s) => s.abort !== null);
+        const beforeLanding = names(f.calls);
+        land();
+        const r = await h.result();
+        await replays(h);
+        return { r, beside, beforeLanding, order: await undoOrder(h, slow) };
+      },
+    );
+    expect(
+      result.beside.plan?.steps.find((p) => p.id === 'expose/target/create-member-services')?.state,
+    ).toBe('running');
+    expect(result.beforeLanding.filter((c) => UNDO.test(c))).toEqual([]);
+    expect(result.order.firstUndoScheduled).toBeGreaterThan(result.order.slowEnded);
+    expect(result.r.outcome).toBe('aborted');
+    const undos = names(fake.calls).filter((c) => UNDO.test(c));
+    expect(undos).toEqual([
+      'deleteMemberServices target etcd-main-0,etcd-main-1,etcd-main-2',
+      'deleteMemberServices source etcd-0,etcd-1,etcd-2',
+      expect.stringMatching(/^deleteHeadlessService target/),
+    ]);
+    expect([...fake.world.memberServices.source, ...fake.world.memberServices.target]).toEqual([]);
+    expectRolledBack(fake.world);
+  });
+});
+
 describe('an abort that arrives with an approval', () => {
   it('wins at the switch-clients gate: the run rolls back instead of switching', async () => {
     const taskQueue = `issue16-${randomUUID()}`;

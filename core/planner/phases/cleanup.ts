@@ -10,7 +10,10 @@ import { names, type PlanContext } from './context.js';
 export function planCleanup(b: PlanBuilder, ctx: PlanContext): void {
   const { spec, oldMembers } = ctx;
   const { source } = spec;
-  if (!ctx.oneNamespace) cleanupCrossCluster(b, ctx);
+  // What was added between the clusters goes in both at the same time. The StatefulSet comes
+  // after it: a resumed run takes a missing StatefulSet as the sign that everything before it was
+  // done (core/planner/resume.ts).
+  if (!ctx.oneNamespace) b.together('cleanup/between-clusters', () => cleanupCrossCluster(b, ctx));
   b.add(
     'cleanup',
     'source',

@@ -10,28 +10,32 @@ import type { PlanBuilder } from '../plan-builder.js';
 export function planDns(b: PlanBuilder, { spec, oldMembers, newMembers, oneNamespace }: PlanContext): void {
   if (oneNamespace) return;
   const { source, target } = spec;
-  b.add(
-    'dns',
-    'source',
-    {
-      kind: 'configure-dns',
-      cluster: 'source',
-      strategy: spec.dns.sourceCluster,
-      entries: dnsEntries(newMembers, target.service),
-    },
-    `${source.context}: resolve ${names(newMembers)} to their load balancers (${strategyLabel(spec.dns.sourceCluster)})`,
-  );
-  b.add(
-    'dns',
-    'target',
-    {
-      kind: 'configure-dns',
-      cluster: 'target',
-      strategy: spec.dns.targetCluster,
-      entries: dnsEntries(oldMembers, source.service),
-    },
-    `${target.context}: resolve ${names(oldMembers)} to their load balancers (${strategyLabel(spec.dns.targetCluster)})`,
-  );
+  // Each cluster's DNS is its own: both are changed, and their answers awaited, at the same time
+  // (a DNS change can take tens of seconds to show).
+  b.together('dns/configure', () => {
+    b.add(
+      'dns',
+      'source',
+      {
+        kind: 'configure-dns',
+        cluster: 'source',
+        strategy: spec.dns.sourceCluster,
+        entries: dnsEntries(newMembers, target.service),
+      },
+      `${source.context}: resolve ${names(newMembers)} to their load balancers (${strategyLabel(spec.dns.sourceCluster)})`,
+    );
+    b.add(
+      'dns',
+      'target',
+      {
+        kind: 'configure-dns',
+        cluster: 'target',
+        strategy: spec.dns.targetCluster,
+        entries: dnsEntries(oldMembers, source.service),
+      },
+      `${target.context}: resolve ${names(oldMembers)} to their load balancers (${strategyLabel(spec.dns.targetCluster)})`,
+    );
+  });
 }
 
 export function strategyLabel(strategy: DnsStrategy): string {

@@ -8,18 +8,21 @@ import type { PlanBuilder } from '../plan-builder.js';
 export function planExpose(b: PlanBuilder, ctx: PlanContext): void {
   const { spec, oldMembers, newMembers, oneNamespace } = ctx;
   const { target } = spec;
-  b.add(
-    'expose',
-    'target',
-    {
-      kind: 'create-headless-service',
-      cluster: 'target',
-      service: target.service,
-      statefulSet: target.statefulSet,
-    },
-    `create headless Service ${target.service} in ${target.context}/${target.namespace}`,
-  );
-  if (!oneNamespace) {
+  // The objects of each cluster are independent: both clusters' Services are created at the same
+  // time, then both clusters' load balancers awaited at the same time.
+  b.together('expose/services', () => {
+    b.add(
+      'expose',
+      'target',
+      {
+        kind: 'create-headless-service',
+        cluster: 'target',
+        service: target.service,
+        statefulSet: target.statefulSet,
+      },
+      `create headless Service ${target.service} in ${target.context}/${target.namespace}`,
+    );
+    if (oneNamespace) return;
     for (const [cluster, members] of [
       ['source', oldMembers],
       ['target', newMembers],
@@ -32,22 +35,26 @@ export function planExpose(b: PlanBuilder, ctx: PlanContext): void {
         `create a LoadBalancer Service per member in ${side.context}/${side.namespace}: ${names(members)}`,
       );
     }
-    for (const [cluster, members] of [
-      ['source', oldMembers],
-      ['target', newMembers],
-    ] as const) {
-      b.add(
-        'expose',
-        cluster,
-        {
-          kind: 'await-load-balancers',
+  });
+  if (!oneNamespace) {
+    b.together('expose/load-balancers', () => {
+      for (const [cluster, members] of [
+        ['source', oldMembers],
+        ['target', newMembers],
+      ] as const) {
+        b.add(
+          'expose',
           cluster,
-          members: members.map((x) => x.name),
-          timeout: spec.deadlines.loadBalancers,
-        },
-        `wait for the load-balancer IPs of ${names(members)}`,
-      );
-    }
+          {
+            kind: 'await-load-balancers',
+            cluster,
+            members: members.map((x) => x.name),
+            timeout: spec.deadlines.loadBalancers,
+          },
+          `wait for the load-balancer IPs of ${names(members)}`,
+        );
+      }
+    });
   }
   issueCertificates(b, ctx);
 }
