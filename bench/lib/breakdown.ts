@@ -1,5 +1,5 @@
 /** Where a stretch run's time goes, from the workflow's step timings (pure). */
-import type { StretchRun } from './stretch-run.js';
+import type { StepTiming, StretchRun } from './stretch-run.js';
 
 export const UNAVOIDABLE_KINDS = new Set(['await-catch-up', 'await-load-balancers', 'soak']);
 /** Steps that are mostly a pod starting (the StatefulSet controller and the node's kubelet). */
@@ -19,6 +19,26 @@ export interface OverheadBreakdown {
   byKind: Record<string, number>;
 }
 
+/**
+ * Each step's share of the run's wall time: its duration, except where steps ran at the same
+ * time (PlanStep.together), where each instant is split between the steps running then. The
+ * shares add up to the time covered by steps. Steps without an end time count in full.
+ */
+export function wallShares(steps: StepTiming[]): number[] {
+  const spans = steps.map((s) => {
+    const end = s.endedAt ? Date.parse(s.endedAt) : Number.NaN;
+    return Number.isNaN(end) ? undefined : { start: end - s.ms, end };
+  });
+  const cuts = [...new Set(spans.flatMap((x) => (x ? [x.start, x.end] : [])))].sort((a, b) => a - b);
+  const shares = steps.map((s, i) => (spans[i] ? 0 : s.ms));
+  for (let k = 0; k + 1 < cuts.length; k++) {
+    const [from, to] = [cuts[k]!, cuts[k + 1]!];
+    const running = spans.flatMap((x, i) => (x && x.start <= from && x.end >= to && to > from ? [i] : []));
+    for (const i of running) shares[i]! += (to - from) / running.length;
+  }
+  return shares;
+}
+
 export function overheadOf(r: StretchRun): OverheadBreakdown {
   const byKind: Record<string, number> = {};
   let unavoidableMs = 0;
@@ -26,16 +46,18 @@ export function overheadOf(r: StretchRun): OverheadBreakdown {
   let etcdRulesMs = 0;
   let podStartMs = 0;
   let inSteps = 0;
-  for (const s of r.steps) {
-    inSteps += s.ms;
-    const window = s.kind === 'promote' ? Math.min(s.ms, r.peerLinkWindowMs ?? 0) : 0;
-    const etcd = Math.min(s.ms - window, s.etcdWaitMs ?? 0);
+  const shares = wallShares(r.steps);
+  r.steps.forEach((s, i) => {
+    const ms = shares[i]!;
+    inSteps += ms;
+    const window = s.kind === 'promote' ? Math.min(ms, r.peerLinkWindowMs ?? 0) : 0;
+    const etcd = Math.min(ms - window, s.etcdWaitMs ?? 0);
     safetyWindowMs += window;
     etcdRulesMs += etcd;
-    if (UNAVOIDABLE_KINDS.has(s.kind)) unavoidableMs += s.ms;
-    else if (POD_START_KINDS.has(s.kind)) podStartMs += s.ms;
-    else byKind[s.kind] = (byKind[s.kind] ?? 0) + s.ms - window - etcd;
-  }
+    if (UNAVOIDABLE_KINDS.has(s.kind)) unavoidableMs += ms;
+    else if (POD_START_KINDS.has(s.kind)) podStartMs += ms;
+    else byKind[s.kind] = (byKind[s.kind] ?? 0) + ms - window - etcd;
+  });
   byKind['(between steps: workflow tasks, start, result)'] = Math.max(0, r.durationMs - inSteps);
   return {
     totalMs: r.durationMs,

@@ -71,7 +71,7 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
     table: `${head}\n\nWhere the overhead goes (median over runs):\n\n${markdownTable(['step kind', 'seconds', 'share of total'], rows)}`,
     notes: [
       ...(ctx.from ? [`Analysis of the stretch runs in ${ctx.from} (no new runs).`] : []),
-      'Steps as the workflow\'s status reports them (startedAt/endedAt); "between steps" is the workflow\'s duration minus the sum of its steps.',
+      "Steps as the workflow's status reports them (startedAt/endedAt); steps that ran at the same time (each cluster's part of expose, dns and cleanup) share the time they overlapped; \"between steps\" is the workflow's duration minus the time its steps covered.",
       "Safety windows: each promote's first peerLinkWindowMs of the run (6 s while the peer-link check waited a fixed window; 0 since the voter's prober record proves the link, activities/etcd/peer-link.ts); runs recorded before that check have none.",
       'etcd\'s rules: what each add-learner, promote and remove-member reports it waited for etcd (its "unhealthy cluster" refusals until every voter has been connected 5 s; before a promote, the leader\'s first prober record of the learner); runs recorded before that report have none. Pod starts: the scale-target steps.',
       'The switch-clients gate is manual in these runs and approved by the benchmark right after it moves the load client: its wait is the `gate` row.',

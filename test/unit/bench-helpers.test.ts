@@ -106,6 +106,29 @@ describe("overheadOf with etcd's rules and pod starts", () => {
   });
 });
 
+describe('overheadOf with steps that ran at the same time', () => {
+  it('splits the time they overlapped between them, so nothing counts twice', () => {
+    const at = (ms: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, 0) + ms).toISOString();
+    const r = {
+      durationMs: 2000,
+      membershipChanges: 0,
+      steps: [
+        // 0-400 ms alone, then two steps side by side: 400-800 ms and 400-1000 ms.
+        { id: 'shrink/compact', phase: 'shrink', kind: 'compact', ms: 400, endedAt: at(400) },
+        { id: 'a', phase: 'expose', kind: 'create-member-services', ms: 400, endedAt: at(800) },
+        { id: 'b', phase: 'expose', kind: 'create-member-services', ms: 600, endedAt: at(1000) },
+        { id: 'c', phase: 'expose', kind: 'await-load-balancers', ms: 500, endedAt: at(1500) },
+      ],
+    } as StretchRun;
+    const b = overheadOf(r);
+    // 400-800: two steps, 200 ms each; 800-1000: b alone.
+    expect(b.byKind['create-member-services']).toBe(600);
+    expect(b.unavoidableMs).toBe(500);
+    expect(b.byKind['(between steps: workflow tasks, start, result)']).toBe(500);
+    expect(b.overheadMs).toBe(1500);
+  });
+});
+
 describe('msPerChange', () => {
   it('divides the membership phases, gates excluded, by the membership changes', () => {
     const r = run(
