@@ -90,9 +90,15 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       hashKV(c, { callTimeoutMs: stepDeadlineMs(spec) }, rc),
     );
 
-  async function evidenceOf(input: SpecInput, withHash = true, removed?: string): Promise<Evidence> {
+  /** What the run records after a step; `known`: the access the step used, not listed again. */
+  async function evidenceOf(
+    input: SpecInput,
+    withHash = true,
+    removed?: string,
+    known?: EtcdAccess,
+  ): Promise<Evidence> {
     const { spec } = input;
-    const all = await accessFor(input);
+    const all = known ?? (await accessFor(input));
     // A member just removed may still answer while it shuts down, and its calls hang or fail.
     const endpoints = Object.fromEntries(Object.entries(all.endpoints).filter(([name]) => name !== removed));
     const access = { ...all, endpoints };
@@ -109,6 +115,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     alreadyDone: boolean,
     guard: MembershipResult['guard'] | null,
     { etcdWaitMs, appliedAt }: { etcdWaitMs: number; appliedAt?: string },
+    access: EtcdAccess,
     removed?: string,
   ): Promise<MembershipResult> {
     return {
@@ -118,7 +125,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       guard: guard ?? undefined,
       etcdWaitMs,
       ...(appliedAt ? { appliedAt } : {}),
-      evidence: await evidenceOf(input, false, removed),
+      evidence: await evidenceOf(input, false, removed, access),
     };
   }
 
@@ -211,7 +218,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       const r = await onEtcd(access, (c, rc) =>
         addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc),
       );
-      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict, r);
+      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict, r, access);
     },
     async removeLearner(input) {
       const { spec, member, memberId, peerURLs, requiredFaultTolerance } = input;
@@ -322,7 +329,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           rc,
         ),
       );
-      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r);
+      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r, access);
     },
     async moveLeader(input) {
       const { to } = input;
@@ -378,7 +385,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
           rc,
         ),
       );
-      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r, member);
+      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r, access, member);
     },
     async scaleSource({ spec, replicas }) {
       const r = await scaleSource(env(), { spec, replicas });
