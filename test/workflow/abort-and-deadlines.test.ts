@@ -69,21 +69,27 @@ function expectRolledBack(world: Fake['world']): void {
   expect([...world.dns.source, ...world.dns.target]).toEqual([]);
 }
 
+/** Holds the call `slow` until `land()`; `inFlight` resolves once it was made. */
+function holdCall(slow: Call) {
+  let entered = (): void => undefined;
+  let land = (): void => undefined;
+  const inFlight = new Promise<void>((resolve) => (entered = resolve));
+  const landed = new Promise<void>((resolve) => (land = resolve));
+  const holdWhen = (c: Call) => {
+    if (c.name !== slow.name || c.detail !== slow.detail) return undefined;
+    entered();
+    return landed;
+  };
+  return { inFlight, land: () => land(), holdWhen };
+}
+
 describe('an abort waits for what is in flight', () => {
   const slowCalls: [string, Call][] = [
     ['an add-learner', { name: 'addLearner', detail: 'etcd-main-1' }],
     ['a scale-target', { name: 'scaleTarget', detail: 'etcd-main-0 1' }],
   ];
   it.each(slowCalls)('%s that lands after the abort is still undone', async (_, slow) => {
-    let entered = (): void => undefined;
-    let land = (): void => undefined;
-    const inFlight = new Promise<void>((resolve) => (entered = resolve));
-    const landed = new Promise<void>((resolve) => (land = resolve));
-    const holdWhen = (c: Call) => {
-      if (c.name !== slow.name || c.detail !== slow.detail) return undefined;
-      entered();
-      return landed;
-    };
+    const { inFlight, land, holdWhen } = holdCall(slow);
     const { result, fake } = await runWithFakes(
       env(),
       { gates: allGates('auto') },
@@ -120,15 +126,7 @@ describe('an abort waits for what is in flight', () => {
 describe('an abort while steps run together', () => {
   it('waits for each of them, then undoes every one that ran', async () => {
     const slow: Call = { name: 'ensureMemberServices', detail: 'target etcd-main-0,etcd-main-1,etcd-main-2' };
-    let entered = (): void => undefined;
-    let land = (): void => undefined;
-    const inFlight = new Promise<void>((resolve) => (entered = resolve));
-    const landed = new Promise<void>((resolve) => (land = resolve));
-    const holdWhen = (c: Call) => {
-      if (c.name !== slow.name || c.detail !== slow.detail) return undefined;
-      entered();
-      return landed;
-    };
+    const { inFlight, land, holdWhen } = holdCall(slow);
     const { result, fake } = await runWithFakes(
       env(),
       { gates: allGates('auto') },
