@@ -73,7 +73,7 @@ describe('migration workflow (fake activities)', () => {
   it('runs every step of the plan in order with all gates on auto', async () => {
     const { result, fake } = await run({ gates: allGates('auto') }, {}, async (h) => {
       const r = await h.result();
-      await replays(h, 'fake-activities-completed');
+      await replays(h, 'sides-together-completed');
       return r;
     });
     expect(result.outcome).toBe('completed');
@@ -339,7 +339,7 @@ describe('migration workflow (fake activities)', () => {
         );
         await h.signal(abortSignal, { by: 'dave', reason: 'undo pairing test' });
         const r = await h.result();
-        await replays(h, 'step-executors-aborted-tls');
+        await replays(h, 'sides-together-aborted-tls');
         return r;
       },
     );
