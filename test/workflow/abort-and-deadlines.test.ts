@@ -69,8 +69,14 @@ function expectRolledBack(world: Fake['world']): void {
   expect([...world.dns.source, ...world.dns.target]).toEqual([]);
 }
 
-/** Holds the call `slow` until `land()`; `inFlight` resolves once it was made. */
-function holdCall(slow: Call) {
+/**
+ * A run with every gate on auto whose call `slow` is held until `land()`; `drive` starts once
+ * the call was made.
+ */
+function runHolding<T>(
+  slow: Call,
+  drive: (h: MigrationHandle, f: Fake, land: () => void) => Promise<T>,
+): Promise<{ result: T; fake: Fake }> {
   let entered = (): void => undefined;
   let land = (): void => undefined;
   const inFlight = new Promise<void>((resolve) => (entered = resolve));
@@ -80,7 +86,10 @@ function holdCall(slow: Call) {
     entered();
     return landed;
   };
-  return { inFlight, land: () => land(), holdWhen };
+  return runWithFakes(env(), { gates: allGates('auto') }, { holdWhen }, async (h, f) => {
+    await inFlight;
+    return drive(h, f, () => land());
+  });
 }
 
 describe('an abort waits for what is in flight', () => {
@@ -89,23 +98,16 @@ describe('an abort waits for what is in flight', () => {
     ['a scale-target', { name: 'scaleTarget', detail: 'etcd-main-0 1' }],
   ];
   it.each(slowCalls)('%s that lands after the abort is still undone', async (_, slow) => {
-    const { inFlight, land, holdWhen } = holdCall(slow);
-    const { result, fake } = await runWithFakes(
-      env(),
-      { gates: allGates('auto') },
-      { holdWhen },
-      async (h, f) => {
-        await inFlight;
-        await h.signal(abortSignal, { by: 'dave', reason: `abort during ${slow.name}` });
-        // The abort's workflow task has run: without the wait, it had begun the rollback already.
-        const afterAbort = await waitForStatus(h, 'the abort', (s) => s.abort !== null);
-        const beforeLanding = names(f.calls);
-        land();
-        const r = await h.result();
-        await replays(h);
-        return { r, afterAbort, beforeLanding, status: await statusOf(h), order: await undoOrder(h, slow) };
-      },
-    );
+    const { result, fake } = await runHolding(slow, async (h, f, land) => {
+      await h.signal(abortSignal, { by: 'dave', reason: `abort during ${slow.name}` });
+      // The abort's workflow task has run: without the wait, it had begun the rollback already.
+      const afterAbort = await waitForStatus(h, 'the abort', (s) => s.abort !== null);
+      const beforeLanding = names(f.calls);
+      land();
+      const r = await h.result();
+      await replays(h);
+      return { r, afterAbort, beforeLanding, status: await statusOf(h), order: await undoOrder(h, slow) };
+    });
     expect(result.afterAbort.workflowState).toBe('running');
     // In the history, the first undo is scheduled only after the slow call has ended.
     expect(result.order.firstUndoScheduled).toBeGreaterThan(result.order.slowEnded);
@@ -126,28 +128,21 @@ describe('an abort waits for what is in flight', () => {
 describe('an abort while steps run together', () => {
   it('waits for each of them, then undoes every one that ran', async () => {
     const slow: Call = { name: 'ensureMemberServices', detail: 'target etcd-main-0,etcd-main-1,etcd-main-2' };
-    const { inFlight, land, holdWhen } = holdCall(slow);
-    const { result, fake } = await runWithFakes(
-      env(),
-      { gates: allGates('auto') },
-      { holdWhen },
-      async (h, f) => {
-        await inFlight;
-        // The source's Services, beside it, are done while the target's are held.
-        const beside = await waitForStatus(
-          h,
-          "the source's Services",
-          (s) => s.plan?.steps.find((p) => p.id === 'expose/source/create-member-services')?.state === 'done',
-        );
-        await h.signal(abortSignal, { by: 'dave', reason: 'abort while both clusters are exposed' });
-        await waitForStatus(h, 'the abort', (s) => s.abort !== null);
-        const beforeLanding = names(f.calls);
-        land();
-        const r = await h.result();
-        await replays(h);
-        return { r, beside, beforeLanding, order: await undoOrder(h, slow) };
-      },
-    );
+    const { result, fake } = await runHolding(slow, async (h, f, land) => {
+      // The source's Services, beside it, are done while the target's are held.
+      const beside = await waitForStatus(
+        h,
+        "the source's Services",
+        (s) => s.plan?.steps.find((p) => p.id === 'expose/source/create-member-services')?.state === 'done',
+      );
+      await h.signal(abortSignal, { by: 'dave', reason: 'abort while both clusters are exposed' });
+      await waitForStatus(h, 'the abort', (s) => s.abort !== null);
+      const beforeLanding = names(f.calls);
+      land();
+      const r = await h.result();
+      await replays(h);
+      return { r, beside, beforeLanding, order: await undoOrder(h, slow) };
+    });
     expect(
       result.beside.plan?.steps.find((p) => p.id === 'expose/target/create-member-services')?.state,
     ).toBe('running');
