@@ -6,6 +6,7 @@
  */
 import { patched } from '@temporalio/workflow';
 import type { PlanStep } from '../core/planner/plan-types.js';
+import type { StepProgress } from './status.js';
 import { adoptStep } from './adopted-steps.js';
 import { retryableJoin, undoFailedJoin } from './failed-join.js';
 import { failureMessage, now } from './migration-run.js';
@@ -31,19 +32,16 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
   while (index < plan.steps.length) {
     const step = plan.steps[index]!;
     const p = progress[index]!;
-    const group = togetherFrom(plan.steps, index);
-    if (group.length > 1 && patched(RUN_SIDES_TOGETHER_PATCH)) {
-      await runTogether(ctx, group);
-      const last = plan.steps[group[group.length - 1]!]!;
-      if (safeStopAfter(last, ctx) && group[group.length - 1]! < plan.steps.length - 1)
-        return `after ${last.id}`;
-      index = group[group.length - 1]! + 1;
+    const end = groupEnd(plan.steps, index);
+    if (end - index > 1 && patched(RUN_SIDES_TOGETHER_PATCH)) {
+      await runTogether(ctx, index, end);
+      const last = plan.steps[end - 1]!;
+      if (safeStopAfter(last, ctx) && end < plan.steps.length) return `after ${last.id}`;
+      index = end;
       continue;
     }
     if (step.adopted) {
-      // Done by an earlier run of this migration (a resumed run): not run again.
-      p.note = await adoptStep(step, ctx);
-      p.state = 'done';
+      await adopt(ctx, index);
       index++;
       continue;
     }
@@ -51,9 +49,7 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
     run.enterPhase(step.phase);
     run.status.step = { index, total: plan.steps.length, id: step.id, title: step.title };
     run.publish();
-    p.state = 'running';
-    p.startedAt = now();
-    p.endedAt = undefined;
+    markRunning(p);
     if (step.kind === 'gate') {
       if (!(await run.waitAtGate(step))) {
         p.state = 'pending';
@@ -71,40 +67,52 @@ export async function runPhases(ctx: StepContext): Promise<string | null> {
         continue;
       }
     }
-    p.state = 'done';
-    p.endedAt = now();
+    markDone(p);
     if (safeStopAfter(step, ctx) && index < plan.steps.length - 1) return `after ${step.id}`;
     index++;
   }
   return null;
 }
 
-/** The indexes of the steps from `index` on that run together with it (PlanStep.together). */
-function togetherFrom(steps: PlanStep[], index: number): number[] {
+/** Done by an earlier run of this migration (a resumed run): not run again. */
+async function adopt(ctx: StepContext, index: number): Promise<void> {
+  const p = ctx.run.progress[index]!;
+  p.note = await adoptStep(ctx.plan.steps[index]!, ctx);
+  p.state = 'done';
+}
+
+function markRunning(p: StepProgress): void {
+  p.state = 'running';
+  p.startedAt = now();
+  p.endedAt = undefined;
+}
+
+function markDone(p: StepProgress): void {
+  p.state = 'done';
+  p.endedAt = now();
+}
+
+/** Where the steps that run together with the one at `index` end (PlanStep.together). */
+function groupEnd(steps: PlanStep[], index: number): number {
   const key = steps[index]!.together;
-  if (key === undefined) return [index];
-  const group = [index];
-  while (steps[group.length + index]?.together === key) group.push(group.length + index);
-  return group;
+  let end = index + 1;
+  while (key !== undefined && steps[end]?.together === key) end++;
+  return end;
 }
 
 /**
- * Runs the steps at `indexes` at the same time, after one checkpoint; steps an earlier run did
- * are adopted first. Waits for every step to end, then fails with the first failure in plan order
- * (the steps that failed after it are marked failed; the first stays running for the ending).
+ * Runs the steps from `start` to `end` at the same time, after one checkpoint; steps an earlier
+ * run did are adopted first. Waits for every step to end, then fails with the first failure in
+ * plan order (the steps that failed after it are marked failed; the first stays running for the
+ * ending).
  */
-async function runTogether(ctx: StepContext, indexes: number[]): Promise<void> {
+async function runTogether(ctx: StepContext, start: number, end: number): Promise<void> {
   const { run, plan } = ctx;
   const progress = run.progress;
   const todo: number[] = [];
-  for (const i of indexes) {
-    const step = plan.steps[i]!;
-    if (!step.adopted) {
-      todo.push(i);
-      continue;
-    }
-    progress[i]!.note = await adoptStep(step, ctx);
-    progress[i]!.state = 'done';
+  for (let i = start; i < end; i++) {
+    if (plan.steps[i]!.adopted) await adopt(ctx, i);
+    else todo.push(i);
   }
   if (todo.length === 0) return;
   await run.checkpoint();
@@ -116,22 +124,15 @@ async function runTogether(ctx: StepContext, indexes: number[]): Promise<void> {
     id: first.id,
     title: todo.map((i) => plan.steps[i]!.title).join('; '),
   };
-  for (const i of todo) {
-    progress[i]!.state = 'running';
-    progress[i]!.startedAt = now();
-    progress[i]!.endedAt = undefined;
-  }
+  for (const i of todo) markRunning(progress[i]!);
   run.publish();
   const registered = run.saga.size;
   // Each step shows as done when it is, not when the last of them is.
   const execute = async (i: number) => {
     const step = plan.steps[i]!;
     if (step.kind === 'gate') throw new Error(`${step.id} is a gate`);
-    const note = await executeStep(step, ctx);
-    const p = progress[i]!;
-    p.note = note;
-    p.state = 'done';
-    p.endedAt = now();
+    progress[i]!.note = await executeStep(step, ctx);
+    markDone(progress[i]!);
     run.publish();
   };
   const results = await run.cancellable(() => Promise.allSettled(todo.map(execute)));

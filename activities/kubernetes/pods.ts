@@ -59,7 +59,7 @@ export async function listStatefulSetPods(side: KubeSide, statefulSet: string): 
 }
 
 /** How long waitUntil asks every 100 ms before it backs off. */
-export const FAST_POLL_MS = 2000;
+const FAST_POLL_MS = 2000;
 
 /** Polls `check` until it returns a value, heartbeating `progress()`, until `deadlineMs`. */
 export async function waitUntil<T>(
