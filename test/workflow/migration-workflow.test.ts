@@ -121,6 +121,42 @@ describe('migration workflow (fake activities)', () => {
     expect(fake.world.sourceReplicas).toBe(0);
   });
 
+  it('runs every cleanup the spec asks for in both clusters at once, then deletes the old StatefulSet', async () => {
+    const cleanup = { deletePVCs: true, removeSourceClusterDns: true, deleteTargetMemberServices: true };
+    const { result, fake } = await run({ gates: allGates('auto'), cleanup }, {}, async (h) => ({
+      r: await h.result(),
+      status: await statusOf(h),
+    }));
+    expect(result.r.outcome).toBe('completed');
+    const group = result.status.plan!.steps.filter(
+      (s) => s.phase === 'cleanup' && /cleanup-(dns|member-services)$/.test(s.id),
+    );
+    expect(group.map((s) => s.id)).toEqual([
+      'cleanup/target/cleanup-dns',
+      'cleanup/source/cleanup-dns',
+      'cleanup/source/cleanup-member-services',
+      'cleanup/target/cleanup-member-services',
+    ]);
+    expect(group.every((s) => s.state === 'done')).toBe(true);
+    // Started together, in one workflow task.
+    expect(new Set(group.map((s) => s.startedAt)).size).toBe(1);
+    const calls = names(fake.calls);
+    const deleted = calls.indexOf('cleanupSourceStatefulSet');
+    for (const c of [
+      'removeDns target',
+      'removeDns source',
+      'deleteMemberServices source',
+      'deleteMemberServices target',
+    ]) {
+      const at = Math.max(...calls.map((x, i) => (x.startsWith(c) ? i : -1)));
+      expect(at, c).toBeGreaterThanOrEqual(0);
+      expect(at, c).toBeLessThan(deleted);
+    }
+    expect(calls.indexOf('cleanupSourcePvcs etcd-0,etcd-1,etcd-2')).toBeGreaterThan(deleted);
+    expect([...fake.world.dns.source, ...fake.world.dns.target]).toEqual([]);
+    expect([...fake.world.memberServices.source, ...fake.world.memberServices.target]).toEqual([]);
+  });
+
   it('waits at manual gates, refuses approving a gate that is not waiting, and records who approved', async () => {
     const { result } = await run(
       { gates: allGates('auto', { 'switch-clients': 'manual', cleanup: 'manual' }) },
