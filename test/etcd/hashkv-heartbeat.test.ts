@@ -51,7 +51,8 @@ describe(`etcd ${version}: hashKV heartbeats`, () => {
       }),
     );
     expect(value.agree).toBe(false);
-    const later = beats.filter((b) => b.elapsedMs >= 2_000);
+    // After the first, every 2 s; a timer's 2 s can read as 1999 ms on the wall clock.
+    const later = beats.slice(1).filter((b) => b.elapsedMs >= 1_000);
     expect(later.length).toBeGreaterThan(0);
     expect(later[0]!.hashing.sort()).toEqual(names);
   });
