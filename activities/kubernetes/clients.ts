@@ -22,6 +22,7 @@ import { WrongCluster } from './errors.js';
 import type { PatchOp } from './json-patch.js';
 import { loadKubeconfigFiles } from './kubeconfig-files.js';
 import { ownClusterKubeConfig } from './own-cluster.js';
+import { reuseConnections } from './reused-connections.js';
 
 /** Field manager of every write (server-side apply and patches). */
 export const FIELD_MANAGER = 'etcd-stretch';
@@ -144,7 +145,7 @@ export function kubeClientFactory(
     const hit = cache.get(context);
     if (hit) return hit;
     if (cluster !== undefined && context !== cluster) throw wrongCluster(cluster, context);
-    const kc = kubeConfigForContext(load(), context);
+    const kc = reuseConnections(kubeConfigForContext(load(), context));
     // Inside an activity, writes annotate what they create and leave Events (change-events.ts).
     const clients = recordingChanges(
       {

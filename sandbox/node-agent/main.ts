@@ -2,6 +2,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { LAYOUTS, clusterDir, type ClusterName } from '../config.js';
 import { NodeAgent } from './agent.js';
+import { reuseConnections } from '../../activities/kubernetes/reused-connections.js';
 
 const cluster = process.argv[2] as ClusterName;
 const layout = LAYOUTS[cluster];
@@ -10,7 +11,7 @@ if (!layout) {
   process.exit(2);
 }
 const dir = clusterDir(cluster);
-const kc = new KubeConfig();
+const kc = reuseConnections(new KubeConfig());
 kc.loadFromFile(path.join(dir, 'node-agent.kubeconfig'));
 const agent = new NodeAgent(layout, kc, dir);
 

@@ -15,6 +15,7 @@ import YAML from 'yaml';
 import { kubeconfigPath, toolPath, type ClusterName } from '../../sandbox/config.js';
 import { podNetnsName } from '../../sandbox/node-agent/pod-runtime.js';
 import { waitFor } from '../../sandbox/processes.js';
+import { reuseConnections } from '../../activities/kubernetes/reused-connections.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -29,7 +30,7 @@ export interface ClusterClient {
 }
 
 export function clusterClient(name: ClusterName): ClusterClient {
-  const kc = new KubeConfig();
+  const kc = reuseConnections(new KubeConfig());
   kc.loadFromFile(kubeconfigPath());
   kc.setCurrentContext(name);
   return {
