@@ -9,7 +9,7 @@ import { FIELD_MANAGER, runContextOf, sideOf, type KubeEnv, type KubeSide } from
 import { readServiceOptional, readStatefulSet, readStatefulSetOptional } from './discover-source.js';
 import { PreconditionFailed, kubeCall, kubeDeleteIdempotent, opOn } from './errors.js';
 import { FORMER_STATEFULSET_LABEL, ordinalOf } from './labels.js';
-import { listStatefulSetPods, waitUntil } from './pods.js';
+import { listStatefulSetPods, waitUntil, type PodSummary } from './pods.js';
 import { stepDeadlineMs } from './target-statefulset.js';
 
 /** The namespace's PVCs, without those already being deleted (pvc-protection may hold them a while). */
@@ -31,12 +31,18 @@ function claimNames(templates: string[], pod: string): string[] {
 export interface ScaleSourceResult {
   replicas: number;
   previousReplicas: number;
-  stoppedPods: string[];
+  /** Pods whose stop this call began or waited for (not those already terminating before it). */
+  stoppingPods: string[];
   /** The stopped members' PVCs, still there. */
   keptPvcs: string[];
 }
 
-/** Scales the source StatefulSet to `replicas` (the current count, or one less) and waits for the pod to stop. */
+/**
+ * Scales the source StatefulSet to `replicas` (the current count, or one less) and waits until
+ * the pod's stop has begun (it is terminating, or gone). Its member was removed from etcd
+ * before, so the rest of its shutdown (the kubelet stopping etcd, the pod object going) holds
+ * no step back.
+ */
 export async function scaleSource(
   env: KubeEnv,
   input: { spec: MigrationSpec; replicas: number; deadlineMs?: number },
@@ -73,13 +79,13 @@ export async function scaleSource(
       ),
     );
   }
-  const stopping = before.filter((p) => (p.ordinal ?? 0) >= replicas).map((p) => p.name);
+  const running = (p: PodSummary) => (p.ordinal ?? 0) >= replicas && !p.terminating;
+  const stopping = before.filter(running).map((p) => p.name);
   await waitUntil(
     runContextOf(env),
-    `pods ${stopping.join(', ') || '(none)'} of ${name} to stop`,
+    `pods ${stopping.join(', ') || '(none)'} of ${name} to begin stopping`,
     stepDeadlineMs(spec, input.deadlineMs),
-    async () =>
-      (await listStatefulSetPods(side, name)).some((p) => (p.ordinal ?? 0) >= replicas) ? undefined : true,
+    async () => ((await listStatefulSetPods(side, name)).some(running) ? undefined : true),
     () => ({ stopping }),
   );
   const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
@@ -88,7 +94,7 @@ export async function scaleSource(
   return {
     replicas,
     previousReplicas: current,
-    stoppedPods: stopping,
+    stoppingPods: stopping,
     keptPvcs: stoppedOrdinals.flatMap((pod) => claimNames(templates, pod)).filter((n) => existing.has(n)),
   };
 }
@@ -123,12 +129,22 @@ export async function deleteSourceStatefulSet(
   const labelledPvcs: string[] = [];
   let deletedStatefulSet = false;
   if (sts) {
-    const pods = (await listStatefulSetPods(side, name)).map((p) => p.name);
-    if ((sts.spec?.replicas ?? 1) > 0 || pods.length > 0) {
+    const pods = await listStatefulSetPods(side, name);
+    const live = pods.filter((p) => !p.terminating).map((p) => p.name);
+    if ((sts.spec?.replicas ?? 1) > 0 || live.length > 0) {
       throw new PreconditionFailed(
         `refusing to delete StatefulSet ${side.namespace}/${name}: it still has ${sts.spec?.replicas ?? 1} replicas${
-          pods.length ? ` and pods ${pods.join(', ')}` : ''
+          live.length ? ` and pods ${live.join(', ')}` : ''
         } (scale it to 0 after removing every old member first)`,
+      );
+    }
+    if (pods.length > 0) {
+      // scaleSource returns once the last pod's stop has begun; nothing of it runs once deleted.
+      await waitUntil(
+        runContextOf(env),
+        `pods ${pods.map((p) => p.name).join(', ')} of ${name} to finish stopping`,
+        stepDeadlineMs(spec, input.deadlineMs),
+        async () => ((await listStatefulSetPods(side, name)).length > 0 ? undefined : true),
       );
     }
     const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');

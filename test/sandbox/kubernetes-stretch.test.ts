@@ -348,11 +348,14 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
       expect(r).toEqual({
         replicas: i,
         previousReplicas: i + 1,
-        stoppedPods: [old],
+        stoppingPods: [old],
         keptPvcs: [`data-${old}`],
       });
+      // Its stop has begun: terminating (the kubelet stops etcd) or already gone.
+      const left = (await source.core.listNamespacedPod({ namespace: sourceNs })).items;
+      expect(left.filter((p) => p.metadata?.name === old && !p.metadata.deletionTimestamp)).toEqual([]);
       const again = await scaleSource(worker(), { spec, replicas: i });
-      expect(again).toMatchObject({ replicas: i, previousReplicas: i, stoppedPods: [] });
+      expect(again).toMatchObject({ replicas: i, previousReplicas: i, stoppingPods: [] });
     }
     const pvcs = (await source.core.listNamespacedPersistentVolumeClaim({ namespace: sourceNs })).items.map(
       (p) => p.metadata?.name,
@@ -430,6 +433,11 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
       deletedService: true,
       labelledPvcs: OLD.map((o) => `data-${o}`),
     });
+    // Nothing of it runs: a pod still terminating after the last scale-down was waited for.
+    const oldPods = (await source.core.listNamespacedPod({ namespace: sourceNs })).items.filter((p) =>
+      OLD.includes(p.metadata!.name!),
+    );
+    expect(oldPods).toEqual([]);
     expect(await deleteSourceStatefulSet(worker(), { spec })).toEqual({
       deletedStatefulSet: false,
       deletedService: false,
