@@ -89,7 +89,8 @@ export async function moveLeader(
           statuses.map((s, i) => `${voters[i]?.name}=${s?.leaderId ?? 'unreachable'}`).join(', '),
       );
     }
-    await sleep(100);
+    // The followers hear of the new leader with its first heartbeat, a few ms after the move.
+    await sleep(25);
   }
   return {
     previousLeaderId: firstLeaderId ?? value.previousLeaderId,

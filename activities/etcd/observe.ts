@@ -143,13 +143,19 @@ export async function listAlarms(conn: EtcdConnection, names: string[]): Promise
   return res.value.alarms.map((a) => ({ memberId: a.memberID, alarm: String(a.alarm).toUpperCase() }));
 }
 
-async function observeEndpoint(conn: EtcdConnection, name: string): Promise<EndpointObservation> {
+interface ObservedEndpoint {
+  observation: EndpointObservation;
+  /** The member list as this voter sees it (linearizable), when it answered. */
+  list?: MemberList;
+}
+
+async function observeEndpoint(conn: EtcdConnection, name: string): Promise<ObservedEndpoint> {
   const endpoint = conn.endpointOf(name);
   let status: MemberStatus;
   try {
     status = await memberStatus(conn, name);
   } catch (err) {
-    return { name, endpoint, reachable: false, error: messageOf(err) };
+    return { observation: { name, endpoint, reachable: false, error: messageOf(err) } };
   }
   const [health, list] = await Promise.all([
     memberHealth(conn, name, status.isLearner),
@@ -161,26 +167,32 @@ async function observeEndpoint(conn: EtcdConnection, name: string): Promise<Endp
   if (list instanceof Error) obs.error = `member list: ${list.message}`;
   else if (list) obs.memberIds = list.members.map((m) => m.id);
   if (!health.healthy) obs.error = health.error ?? 'unhealthy';
-  return obs;
+  return { observation: obs, ...(list && !(list instanceof Error) ? { list } : {}) };
 }
 
-/** Names of the endpoint map that answered as voters, then the rest. */
-function votersFirst(conn: EtcdConnection, endpoints: EndpointObservation[]): string[] {
+/** `names` that answered as voters, then the rest. */
+function votersFirst(names: string[], endpoints: EndpointObservation[]): string[] {
   const voters = endpoints.filter((e) => e.status && !e.status.isLearner).map((e) => e.name);
-  return [...voters, ...conn.names.filter((n) => !voters.includes(n))];
+  return [...voters, ...names.filter((n) => !voters.includes(n))];
 }
 
 /**
- * Observes every endpoint of the map (status, health, member list as each voter
- * sees it), the member list and the alarms. Unreachable members are reported,
- * not thrown; it throws only when no voter answers at all.
+ * Observes every endpoint of the map (status, health, member list as each voter sees it), the
+ * member list and the alarms. Unreachable members are reported, not thrown; it throws only when
+ * no voter answers at all.
  */
-export async function observeCluster(conn: EtcdConnection): Promise<ClusterObservation> {
-  const endpoints = await Promise.all(conn.names.map((n) => observeEndpoint(conn, n)));
-  const order = votersFirst(conn, endpoints);
-  const list = await listMembers(conn, order);
-  // Needs the root role when auth is on; without it this throws PermissionDenied (the migration needs root anyway).
-  const alarms = await listAlarms(conn, order);
+export function observeCluster(conn: EtcdConnection): Promise<ClusterObservation> {
+  return observeEndpoints(conn, conn.names);
+}
+
+/** `observeCluster` through the endpoints `names` of the map only. */
+export async function observeEndpoints(conn: EtcdConnection, names: string[]): Promise<ClusterObservation> {
+  const observed = await Promise.all(names.map((n) => observeEndpoint(conn, n)));
+  const endpoints = observed.map((o) => o.observation);
+  const order = votersFirst(names, endpoints);
+  // The first voter's own list is the one listMembers would read first: not read twice.
+  const voterList = observed.find((o) => o.list)?.list;
+  const [list, alarms] = await Promise.all([voterList ?? listMembers(conn, order), listAlarms(conn, order)]);
   const observedIds = new Set(endpoints.flatMap((e) => (e.status ? [e.status.id] : [])));
   const leaders = new Map<string, number>();
   for (const e of endpoints) {

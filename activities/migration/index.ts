@@ -23,7 +23,7 @@ import { withConnection, type EtcdConnection } from '../etcd/connection.js';
 import { compact, moveLeader } from '../etcd/maintenance.js';
 import { removeMemberNotLeading } from '../etcd/leader-safe-removal.js';
 import { addLearner, awaitLearnerLink, promoteLearner, waitForLearnerCatchUp } from '../etcd/membership.js';
-import { hashKV, listMembers, observeCluster } from '../etcd/observe.js';
+import { hashKV, listMembers, observeCluster, observeEndpoints } from '../etcd/observe.js';
 import { EtcdUnavailable } from '../etcd/errors.js';
 import { rollingDefragment } from '../etcd/rolling-defragment.js';
 import type { EtcdAccess } from '../etcd/types.js';
@@ -90,34 +90,35 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       hashKV(c, { callTimeoutMs: stepDeadlineMs(spec) }, rc),
     );
 
-  /** What the run records after a step; `known`: the access the step used, not listed again. */
-  async function evidenceOf(
-    input: SpecInput,
-    withHash = true,
-    removed?: string,
-    known?: EtcdAccess,
-  ): Promise<Evidence> {
+  /** What the run records after a step: every member of the access, their hashKV when asked. */
+  async function evidenceOf(input: SpecInput, withHash = true): Promise<Evidence> {
     const { spec } = input;
-    const all = known ?? (await accessFor(input));
-    // A member just removed may still answer while it shuts down, and its calls hang or fail.
-    const endpoints = Object.fromEntries(Object.entries(all.endpoints).filter(([name]) => name !== removed));
-    const access = { ...all, endpoints };
+    const access = await accessFor(input);
     const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
     const hash = withHash ? await hashOf(spec, access, voters) : undefined;
     return toEvidence(spec, obs, hash, sidesServedBy(spec, deps.cluster));
   }
 
+  /**
+   * A membership step's result, its evidence read on the connection that made the change.
+   * `removed`: a member just removed may still answer while it shuts down, and its calls hang
+   * or fail, so it is left out.
+   */
   async function membership(
     input: SpecInput,
+    conn: EtcdConnection,
     member: string,
     memberId: string | null,
     alreadyDone: boolean,
     guard: MembershipResult['guard'] | null,
     { etcdWaitMs, appliedAt }: { etcdWaitMs: number; appliedAt?: string },
-    access: EtcdAccess,
     removed?: string,
   ): Promise<MembershipResult> {
+    const obs = await observeEndpoints(
+      conn,
+      conn.names.filter((name) => name !== removed),
+    );
     return {
       member,
       memberId: memberId ?? '',
@@ -125,7 +126,7 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
       guard: guard ?? undefined,
       etcdWaitMs,
       ...(appliedAt ? { appliedAt } : {}),
-      evidence: await evidenceOf(input, false, removed, access),
+      evidence: toEvidence(input.spec, obs, undefined, sidesServedBy(input.spec, deps.cluster)),
     };
   }
 
@@ -214,11 +215,10 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
 
     async addLearner(input) {
       const { member, peerURLs, requiredFaultTolerance } = input;
-      const access = await accessFor(input);
-      const r = await onEtcd(access, (c, rc) =>
-        addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc),
-      );
-      return membership(input, member, r.member.id, r.alreadyPresent, r.verdict, r, access);
+      return onEtcd(await accessFor(input), async (c, rc) => {
+        const r = await addLearner(c, { name: member, peerURLs, requiredFaultTolerance }, rc);
+        return membership(input, c, member, r.member.id, r.alreadyPresent, r.verdict, r);
+      });
     },
     async removeLearner(input) {
       const { spec, member, memberId, peerURLs, requiredFaultTolerance } = input;
@@ -317,9 +317,8 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
     async promote(input) {
       const { spec, member, requiredFaultTolerance } = input;
-      const access = await accessFor(input);
-      const r = await onEtcd(access, (c, rc) =>
-        promoteLearner(
+      return onEtcd(await accessFor(input), async (c, rc) => {
+        const r = await promoteLearner(
           c,
           {
             member: { name: member },
@@ -327,9 +326,9 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
             peerLinkFrom: (voter) => acrossTheLink(spec, voter.name, member),
           },
           rc,
-        ),
-      );
-      return membership(input, member, r.member.id, r.alreadyVoter, r.verdict, r, access);
+        );
+        return membership(input, c, member, r.member.id, r.alreadyVoter, r.verdict, r);
+      });
     },
     async moveLeader(input) {
       const { to } = input;
@@ -372,10 +371,9 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     },
     async removeMember(input) {
       const { spec, member, memberId, requiredFaultTolerance } = input;
-      const access = await accessFor(input);
       // An old member that leads again (an election) hands the leadership to a new one first.
-      const r = await onEtcd(access, (c, rc) =>
-        removeMemberNotLeading(
+      return onEtcd(await accessFor(input), async (c, rc) => {
+        const r = await removeMemberNotLeading(
           c,
           {
             member: memberId ? { memberId, name: member } : { name: member },
@@ -383,9 +381,9 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
             preferAsLeader: (m) => sideOfMember(spec, m.name) === 'target',
           },
           rc,
-        ),
-      );
-      return membership(input, member, r.memberId, r.alreadyRemoved, r.verdict, r, access, member);
+        );
+        return membership(input, c, member, r.memberId, r.alreadyRemoved, r.verdict, r, member);
+      });
     },
     async scaleSource({ spec, replicas }) {
       const r = await scaleSource(env(), { spec, replicas });

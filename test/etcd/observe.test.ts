@@ -11,6 +11,7 @@ import {
   memberHealth,
   memberStatus,
   observeCluster,
+  observeEndpoints,
 } from '../../activities/etcd/observe.js';
 import { ETCD_VERSIONS, EtcdTestCluster, membershipShape } from '../helpers/etcd-cluster.js';
 import { failureOf, onEtcd, verdictOn } from './helpers.js';
@@ -78,6 +79,17 @@ describe.each(ETCD_VERSIONS)('etcd %s: observe', (version) => {
     await cluster.client().put('observe/k').value('v');
     const r3 = await onEtcd(access, (c) => currentRevision(c));
     expect(r3.revision).toBe(r1.revision + 1);
+  });
+
+  it('observes only the endpoints asked for, with the whole member list', async () => {
+    const obs = await onEtcd(cluster.access(), (c) => observeEndpoints(c, ['etcd-0', 'etcd-2']));
+    expect(obs.endpoints.map((e) => e.name)).toEqual(['etcd-0', 'etcd-2']);
+    expect(obs.endpoints.every((e) => e.reachable && e.health?.healthy)).toBe(true);
+    expect(obs.members.map((m) => m.name).sort()).toEqual(names);
+    // Not observed, so the guard cannot count it: it is named as such.
+    const skipped = obs.members.find((m) => m.name === 'etcd-1')!;
+    expect(obs.unobservedMemberIds).toEqual([skipped.id]);
+    expect(obs.leaderId).toBe((await onEtcd(cluster.access(), observeCluster)).leaderId);
   });
 
   it('reports a stopped member as unreachable and unhealthy', async () => {
