@@ -4,6 +4,11 @@ import type { StepTiming, StretchRun } from './stretch-run.js';
 export const UNAVOIDABLE_KINDS = new Set(['await-catch-up', 'await-load-balancers', 'soak']);
 /** Steps that are mostly a pod starting (the StatefulSet controller and the node's kubelet). */
 export const POD_START_KINDS = new Set(['scale-target']);
+/**
+ * The gate the benchmark holds while it moves its load client to the new voters (every other gate
+ * is on auto): the clients' switch, which an operator does, not the orchestrator.
+ */
+export const CLIENT_SWITCH_STEP = 'gate/switch-clients';
 
 export interface OverheadBreakdown {
   totalMs: number;
@@ -14,6 +19,8 @@ export interface OverheadBreakdown {
   etcdRulesMs: number;
   /** Steps that start a pod (scale-target). */
   podStartMs: number;
+  /** The switch-clients gate, held while the benchmark moved its load client. */
+  clientSwitchMs: number;
   overheadMs: number;
   /** Time per step kind outside the unavoidable waits, plus the time between steps. */
   byKind: Record<string, number>;
@@ -45,6 +52,7 @@ export function overheadOf(r: StretchRun): OverheadBreakdown {
   let safetyWindowMs = 0;
   let etcdRulesMs = 0;
   let podStartMs = 0;
+  let clientSwitchMs = 0;
   let inSteps = 0;
   const shares = wallShares(r.steps);
   r.steps.forEach((s, i) => {
@@ -56,6 +64,7 @@ export function overheadOf(r: StretchRun): OverheadBreakdown {
     etcdRulesMs += etcd;
     if (UNAVOIDABLE_KINDS.has(s.kind)) unavoidableMs += ms;
     else if (POD_START_KINDS.has(s.kind)) podStartMs += ms;
+    else if (s.id === CLIENT_SWITCH_STEP) clientSwitchMs += ms;
     else byKind[s.kind] = (byKind[s.kind] ?? 0) + ms - window - etcd;
   });
   byKind['(between steps: workflow tasks, start, result)'] = Math.max(0, r.durationMs - inSteps);
@@ -65,7 +74,8 @@ export function overheadOf(r: StretchRun): OverheadBreakdown {
     safetyWindowMs,
     etcdRulesMs,
     podStartMs,
-    overheadMs: r.durationMs - unavoidableMs - safetyWindowMs - etcdRulesMs - podStartMs,
+    clientSwitchMs,
+    overheadMs: r.durationMs - unavoidableMs - safetyWindowMs - etcdRulesMs - podStartMs - clientSwitchMs,
     byKind,
   };
 }

@@ -219,7 +219,8 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
           throw new Error(`workflow ${s.workflowState}: ${s.error}`);
         return s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients' ? s : undefined;
       },
-      { timeoutMs: 30 * 60_000, intervalMs: 250 },
+      // Often enough that the gate is held for the switch, not for the benchmark to notice it.
+      { timeoutMs: 30 * 60_000, intervalMs: 100 },
     ).catch((err: unknown) => {
       error = err instanceof Error ? err.message : String(err);
       return undefined;
@@ -232,11 +233,11 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       );
       const pods = (await target.core.listNamespacedPod({ namespace: ns })).items;
       const running = pods.filter((p) => p.status?.podIP);
-      const seen = await Promise.all(running.map(newMemberAtSwitch));
-      running.forEach((p, i) => atSwitch.set(p.metadata!.name!, seen[i]!));
-      const sourceSize = await backendSize(src.endpoints).catch(() => undefined);
-      if (sourceSize)
-        dbSizeAtSwitch = { source: sourceSize.dbSize, newMembers: seen.flatMap((m) => m.dbSize ?? []) };
+      // Read beside the switch, not before it: the gate holds the run for the switch alone.
+      const readAtSwitch = Promise.all([
+        Promise.all(running.map(newMemberAtSwitch)),
+        backendSize(src.endpoints).catch(() => undefined),
+      ]);
       load.setEndpoints(
         pods
           .filter((p) => voters.has(p.metadata!.name!) && p.status?.podIP)
@@ -247,6 +248,10 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         args: [{ gate: 'switch-clients', by: 'bench', comment: 'load client switched' }],
       });
       switchGateMs = Date.now() - gateAt;
+      const [seen, sourceSize] = await readAtSwitch;
+      running.forEach((p, i) => atSwitch.set(p.metadata!.name!, seen[i]!));
+      if (sourceSize)
+        dbSizeAtSwitch = { source: sourceSize.dbSize, newMembers: seen.flatMap((m) => m.dbSize ?? []) };
       try {
         result = await handle.result();
       } catch (err) {

@@ -106,6 +106,24 @@ describe("overheadOf with etcd's rules and pod starts", () => {
   });
 });
 
+describe('overheadOf with the switch-clients gate', () => {
+  it('counts the gate the benchmark held for its clients as the client switch, other gates as overhead', () => {
+    const r = run(
+      [
+        ['join', 'gate', 100],
+        ['retire', 'gate', 700],
+      ],
+      1000,
+    );
+    r.steps[0]!.id = 'gate/join';
+    r.steps[1]!.id = 'gate/switch-clients';
+    const b = overheadOf(r);
+    expect(b.clientSwitchMs).toBe(700);
+    expect(b.byKind['gate']).toBe(100);
+    expect(b.overheadMs).toBe(300);
+  });
+});
+
 describe('overheadOf with steps that ran at the same time', () => {
   it('splits the time they overlapped between them, so nothing counts twice', () => {
     const at = (ms: number) => new Date(Date.UTC(2026, 11, 7, 12, 0, 0) + ms).toISOString();
