@@ -14,12 +14,17 @@ export interface Guarded {
   verdict: GuardVerdict;
 }
 
+/**
+ * `fresh`: an observation the caller took just before (nothing changed since), used instead of
+ * observing again.
+ */
 export async function observeAndGuard(
   conn: EtcdConnection,
   change: ClusterChange,
   requiredFaultTolerance: number,
+  fresh?: ClusterObservation,
 ): Promise<Guarded> {
-  const observation = await observeCluster(conn);
+  const observation = fresh ?? (await observeCluster(conn));
   const verdict = evaluateChange(guardInputFrom(observation, change, requiredFaultTolerance));
   if (!verdict.allowed) throw guardRefusal(verdict);
   return { observation, verdict };

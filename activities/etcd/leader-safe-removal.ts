@@ -34,13 +34,16 @@ export async function removeMemberNotLeading(
   for (let attempt = 1; ; attempt++) {
     const observation = await observeCluster(conn);
     const target = findMember(observation.members, input.member);
-    if (target && observation.leaderId === target.id) {
+    const leads = target !== undefined && observation.leaderId === target.id;
+    if (leads) {
       const successor = successorOf(observation, target, input.preferAsLeader);
       const moved = await moveLeader(conn, { target: { memberId: successor.id, name: successor.name } }, rc);
       leaderMovedTo = moved.leaderName;
     }
     try {
-      return { ...(await removeMember(conn, input, rc)), leaderMovedTo };
+      // Unless the leadership moved, the guard judges the observation just taken.
+      const fresh = leads ? undefined : observation;
+      return { ...(await removeMember(conn, input, rc, fresh)), leaderMovedTo };
     } catch (err) {
       if (err instanceof TargetIsLeader && attempt < ATTEMPTS) continue;
       throw err;

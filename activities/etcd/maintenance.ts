@@ -22,6 +22,7 @@ import type {
   DefragmentInput,
   DefragmentResult,
   MoveLeaderInput,
+  MemberInfo,
   MoveLeaderResult,
 } from './types.js';
 
@@ -41,6 +42,7 @@ export async function moveLeader(
   const { members } = await listMembers(conn);
   const target = requireMember(members, input.target);
   const deadlineMs = input.deadlineMs ?? 15_000;
+  const voters = members.filter((m) => !m.isLearner && m.name && conn.access.endpoints[m.name] !== undefined);
   let requested = false; // an attempt sent the request (its answer may have been lost)
   let firstLeaderId: string | undefined;
   const { value } = await retryTransient(
@@ -59,15 +61,23 @@ export async function moveLeader(
       const leader = requireMember(observation.members, { memberId: previousLeaderId });
       const leaderName = endpointNameOf(conn, leader);
       requested = true;
-      try {
-        await conn.call(
+      let answered = false;
+      const request = conn
+        .call(
           leaderName,
           {
             operation: `move leader ${leader.name} -> ${target.name}`,
             timeoutMs: Math.max(conn.timeoutMs, 10_000),
           },
           (c, o) => c.maintenance.moveLeader({ targetID: target.id }, o),
-        );
+        )
+        .finally(() => (answered = true));
+      request.catch(() => undefined); // raced below; left unread once every voter follows the target
+      try {
+        // etcd answers a move at its leader's next heartbeat tick (its MoveLeader checks the
+        // leader every --heartbeat-interval: 200 ms in the article); the voters follow the new
+        // leader a few ms after the move. Whichever is seen first ends the wait.
+        await Promise.race([request, everyVoterFollows(conn, voters, target.id, () => answered)]);
       } catch (err) {
         // The leadership moved between observation and request: observe again.
         if (messageIncludes(err, EtcdMessages.notLeader))
@@ -78,7 +88,6 @@ export async function moveLeader(
     },
   );
   // Every voter of the map must see the new leader.
-  const voters = members.filter((m) => !m.isLearner && m.name && conn.access.endpoints[m.name] !== undefined);
   const until = Date.now() + deadlineMs;
   for (;;) {
     const statuses = await Promise.all(voters.map((m) => memberStatus(conn, m.name).catch(() => undefined)));
@@ -99,6 +108,30 @@ export async function moveLeader(
     changed: value.changed,
     verdict: value.verdict,
   };
+}
+
+/**
+ * Resolves once every one of `voters` reports `leaderId` as its leader (polled every 10 ms), or
+ * (unresolved, a never-settling promise) once `stop` says so.
+ */
+function everyVoterFollows(
+  conn: EtcdConnection,
+  voters: MemberInfo[],
+  leaderId: string,
+  stop: () => boolean,
+): Promise<void> {
+  return new Promise((resolve) => {
+    const poll = async (): Promise<void> => {
+      while (!stop()) {
+        const statuses = await Promise.all(
+          voters.map((m) => memberStatus(conn, m.name).catch(() => undefined)),
+        );
+        if (statuses.length > 0 && statuses.every((s) => s?.leaderId === leaderId)) return resolve();
+        await sleep(10);
+      }
+    };
+    void poll();
+  });
 }
 
 /** Compacts to `revision - keep`. Already compacted that far: no-op. */

@@ -432,7 +432,7 @@ async function listMembersOnceApplied(
   for (;;) {
     const list = await listMembers(conn, voters);
     if (applied(list.members) || Date.now() - started > waitMs) return list;
-    await sleep(250);
+    await sleep(50);
   }
 }
 
@@ -443,14 +443,15 @@ function refersToUnnamed(members: MemberInfo[], ref: MemberRef): boolean {
 /**
  * Removes a member. Already gone: success. The leader: refused (move the
  * leadership first). A removed member must never start again with its old
- * data dir (`dataDirMustBeWiped`).
+ * data dir (`dataDirMustBeWiped`). `fresh`: an observation taken just before, for the guard.
  */
 export async function removeMember(
   conn: EtcdConnection,
   input: RemoveInput,
   rc: RunContext = noopRunContext,
+  fresh?: ClusterObservation,
 ): Promise<RemoveResult> {
-  const before = await listMembers(conn);
+  const before = fresh ?? (await listMembers(conn));
   const target = findMember(before.members, input.member);
   const refName = input.member.name ?? '';
   if (!target) {
@@ -475,6 +476,7 @@ export async function removeMember(
     conn,
     { kind: 'remove', memberId: target.id },
     input.requiredFaultTolerance,
+    fresh,
   );
   const voters = voterNames(observation, target.id);
   const { attempts, refusedMs } = await retryTransient(
