@@ -21,16 +21,44 @@ interface StepOfCall {
   undoes?: string;
 }
 
-const stepStorage = new AsyncLocalStorage<StepOfCall>();
+interface ActivityScope {
+  step: StepOfCall;
+  /** Records of changes (Events) still being written: the activity ends after them. */
+  records: Promise<unknown>[];
+}
 
-/** Runs `fn` (an activity) with the plan step its input names (the worker's interceptor). */
-export function withStepOf<T>(input: unknown, fn: () => T): T {
+const scopeStorage = new AsyncLocalStorage<ActivityScope>();
+
+/**
+ * Runs `fn` (an activity) with the plan step its input names (the worker's interceptor), and
+ * ends once the records its changes left (`recordAside`) are written too, whether it failed or not.
+ */
+export async function withStepOf<T>(input: unknown, fn: () => Promise<T>): Promise<T> {
   const i = (typeof input === 'object' && input !== null ? input : {}) as StepOfCall;
-  const step: StepOfCall = {
-    ...(typeof i.stepId === 'string' ? { stepId: i.stepId } : {}),
-    ...(typeof i.undoes === 'string' ? { undoes: i.undoes } : {}),
+  const scope: ActivityScope = {
+    step: {
+      ...(typeof i.stepId === 'string' ? { stepId: i.stepId } : {}),
+      ...(typeof i.undoes === 'string' ? { undoes: i.undoes } : {}),
+    },
+    records: [],
   };
-  return stepStorage.run(step, fn);
+  return scopeStorage.run(scope, async () => {
+    try {
+      return await fn();
+    } finally {
+      await Promise.allSettled(scope.records);
+    }
+  });
+}
+
+/**
+ * Writes a record of a change (`write` never fails) beside the activity's next steps when it
+ * runs under `withStepOf`, which waits for it at the end; otherwise now.
+ */
+export async function recordAside(write: () => Promise<void>): Promise<void> {
+  const scope = scopeStorage.getStore();
+  if (!scope) return write();
+  scope.records.push(write());
 }
 
 export function currentChangeOrigin(): ChangeOrigin | undefined {
@@ -47,6 +75,6 @@ export function currentChangeOrigin(): ChangeOrigin | undefined {
     runId: workflowExecution.runId,
     activityType,
     attempt,
-    ...stepStorage.getStore(),
+    ...scopeStorage.getStore()?.step,
   };
 }

@@ -14,7 +14,7 @@ import {
   type CoreV1Event,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { currentChangeOrigin, type ChangeOrigin } from '../change-origin.js';
+import { currentChangeOrigin, recordAside, type ChangeOrigin } from '../change-origin.js';
 
 /** The object a change is about (clients.ts's ObjectRef). */
 export interface ObjectRef {
@@ -147,7 +147,7 @@ function recordingApi<A extends object>(api: A, apiVersion: string, events: Core
         if (change.verb === 'create' && params.body)
           args[0] = { ...params, body: withWorkflowId(params.body, origin.workflowId) };
         return method.apply(target, args).then(async (result) => {
-          await recordEvent(events, { ...change, uid: uidOf(result) }, origin, warn);
+          await recordAside(() => recordEvent(events, { ...change, uid: uidOf(result) }, origin, warn));
           return result;
         });
       };
@@ -186,7 +186,7 @@ function recordingObjects<O extends object>(objects: O, events: CoreV1Api, warn:
               : prop;
         if (verb === 'apply' || verb === 'create') args[0] = withWorkflowId(first, origin.workflowId);
         const result = await method(...args);
-        await recordEvent(events, { verb, ref, uid: uidOf(result) }, origin, warn);
+        await recordAside(() => recordEvent(events, { verb, ref, uid: uidOf(result) }, origin, warn));
         return result;
       };
     },

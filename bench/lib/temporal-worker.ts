@@ -4,6 +4,8 @@ import type { Client } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { kubeconfigPath } from '../../sandbox/config.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
+import { changeOriginInterceptor } from '../../activities/migration/change-origin-interceptor.js';
+import { migrationMetricsInterceptor } from '../../worker/metrics.js';
 import { startTestEnvironment, workflowBundle } from '../../test/helpers/temporal-test-env.js';
 
 export interface BenchTemporal {
@@ -20,6 +22,8 @@ export async function withTemporalWorker<T>(fn: (t: BenchTemporal) => Promise<T>
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: createMigrationActivities({ kubeconfig: kubeconfigPath() }),
+      // As the product's worker (worker/main.ts): metrics, and Events naming each plan step.
+      interceptors: { activity: [migrationMetricsInterceptor, changeOriginInterceptor] },
     });
     return await worker.runUntil(fn({ client: env.client, taskQueue }));
   } finally {

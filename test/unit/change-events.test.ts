@@ -162,6 +162,40 @@ describe('recordingChanges', () => {
     expect(events[0]!.message).toContain('workflow wf-9, step expose/source/member-services');
   });
 
+  it('writes the Event beside the next call, and the activity ends once it is written', async () => {
+    const { calls, clients } = fakes();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    (clients.core as unknown as Record<string, unknown>).createNamespacedEvent = async (
+      ...args: unknown[]
+    ) => {
+      await held;
+      calls.push({ method: 'createNamespacedEvent (written)', args });
+      return {};
+    };
+    const recording = recordingChanges(clients, () => undefined);
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'wf-9', runId: 'r' } });
+    let ended = false;
+    const activity = env
+      .run(() =>
+        withStepOf({ stepId: 'retire/etcd-2/scale-source' }, async () => {
+          await recording.apps.patchNamespacedStatefulSetScale({ name: 'etcd', namespace: 'db', body: {} });
+          // The scale returned although its Event is still being written.
+          await recording.core.readNamespacedService({ name: 'etcd-0-lb', namespace: 'db' });
+        }),
+      )
+      .then(() => (ended = true));
+    await expect.poll(() => calls.map((c) => c.method)).toContain('readNamespacedService');
+    expect(ended).toBe(false);
+    release();
+    await activity;
+    expect(calls.map((c) => c.method)).toEqual([
+      'patchNamespacedStatefulSetScale',
+      'readNamespacedService',
+      'createNamespacedEvent (written)',
+    ]);
+  });
+
   it('an Event that cannot be written costs a warning, not the change', async () => {
     const { clients } = fakes();
     (clients.core as unknown as Record<string, unknown>).createNamespacedEvent = () =>
