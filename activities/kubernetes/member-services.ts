@@ -133,19 +133,23 @@ export async function ensureMemberServices(
     unchanged: [],
     warnings: warning ? [warning] : [],
   };
-  for (const pod of members) {
-    const name = memberServiceName(pod);
-    const existing = await readServiceOptional(side, name);
-    if (existing && !isManagedByUs(existing.metadata)) {
+  // Every name is checked before the first Service is written; then they are written at once.
+  const existing = await Promise.all(members.map((pod) => readServiceOptional(side, memberServiceName(pod))));
+  members.forEach((pod, i) => {
+    if (existing[i] && !isManagedByUs(existing[i].metadata)) {
       throw new PreconditionFailed(
-        `Service ${side.namespace}/${name} in context ${side.context} exists and was not created by etcd-stretch: the load balancer of member ${pod} needs that name`,
+        `Service ${side.namespace}/${memberServiceName(pod)} in context ${side.context} exists and was not created by etcd-stretch: the load balancer of member ${pod} needs that name`,
       );
     }
-    const applied = await applyObject(side, renderMemberService(spec, sideName, pod), 'services');
-    if (!existing) result.created.push(pod);
-    else if (declaredStateChanged(existing, applied)) result.updated.push(pod);
+  });
+  const applied = await Promise.all(
+    members.map((pod) => applyObject(side, renderMemberService(spec, sideName, pod), 'services')),
+  );
+  members.forEach((pod, i) => {
+    if (!existing[i]) result.created.push(pod);
+    else if (declaredStateChanged(existing[i], applied[i]!)) result.updated.push(pod);
     else result.unchanged.push(pod);
-  }
+  });
   return result;
 }
 
@@ -156,25 +160,28 @@ export async function deleteMemberServices(
   const { spec, side: sideName, members } = input;
   checkMembers(spec, sideName, members);
   const side = sideOf(env, spec, sideName);
-  const deleted: string[] = [];
-  for (const pod of members) {
-    const name = memberServiceName(pod);
-    const existing = await readServiceOptional(side, name);
-    if (!existing) continue;
-    if (!isManagedByUs(existing.metadata)) {
+  // Every Service is checked before the first is deleted; then they are deleted at once.
+  const existing = await Promise.all(members.map((pod) => readServiceOptional(side, memberServiceName(pod))));
+  members.forEach((pod, i) => {
+    if (existing[i] && !isManagedByUs(existing[i].metadata)) {
       throw new PreconditionFailed(
-        `Service ${side.namespace}/${name} was not created by etcd-stretch: not deleting it`,
+        `Service ${side.namespace}/${memberServiceName(pod)} was not created by etcd-stretch: not deleting it`,
       );
     }
-    if (
-      await kubeDeleteIdempotent(opOn(side, 'delete', 'services', name), () =>
-        side.clients.core.deleteNamespacedService({ name, namespace: side.namespace }),
-      )
-    ) {
-      deleted.push(pod);
-    }
-  }
-  return { deleted };
+  });
+  const gone = await Promise.all(
+    members.map((pod, i) =>
+      existing[i]
+        ? kubeDeleteIdempotent(opOn(side, 'delete', 'services', memberServiceName(pod)), () =>
+            side.clients.core.deleteNamespacedService({
+              name: memberServiceName(pod),
+              namespace: side.namespace,
+            }),
+          )
+        : Promise.resolve(false),
+    ),
+  );
+  return { deleted: members.filter((_, i) => gone[i]) };
 }
 
 /** Waits until every member's load balancer has an ingress IP (or hostname); member -> address. */
