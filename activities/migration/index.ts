@@ -343,10 +343,13 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     async verifyConsistency(input) {
       const { spec, members } = input;
       const access = await accessFor(input);
-      const hash = await hashOf(spec, access, new Set(members));
+      // Both only read: the observation for the evidence is taken while the members hash.
+      const [hash, obs] = await Promise.all([
+        hashOf(spec, access, new Set(members)),
+        onEtcd(access, observeCluster),
+      ]);
       if (!hash.agree)
         throw new ConsistencyMismatch(`hashKV disagrees at revision ${hash.revision}: ${hash.summary}`);
-      const obs = await onEtcd(access, observeCluster);
       return toEvidence(spec, obs, hash, sidesServedBy(spec, deps.cluster));
     },
     async hashKvOnSide(input) {
