@@ -47,6 +47,7 @@ export async function runMakeMirror(opts: BaselineOptions = {}): Promise<MethodR
     const exited = new Promise((r) => mirror.once('exit', r));
     try {
       await mirrored(src.endpoints, tgt.endpoints, 'caught-up');
+      await load.warmUp(tgt.endpoints); // as the stretch's clients: connected before they switch
       load.setEndpoints(tgt.endpoints);
       await load.settled();
       await mirrored(src.endpoints, tgt.endpoints, 'drained');

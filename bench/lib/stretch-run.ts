@@ -238,11 +238,12 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         Promise.all(running.map(newMemberAtSwitch)),
         backendSize(src.endpoints).catch(() => undefined),
       ]);
-      load.setEndpoints(
-        pods
-          .filter((p) => voters.has(p.metadata!.name!) && p.status?.podIP)
-          .map((p) => `http://${p.status!.podIP}:2379`),
-      );
+      const newVoters = pods
+        .filter((p) => voters.has(p.metadata!.name!) && p.status?.podIP)
+        .map((p) => `http://${p.status!.podIP}:2379`);
+      // Connected first, as a client that switches keeps its connections open.
+      await load.warmUp(newVoters);
+      load.setEndpoints(newVoters);
       await load.settled();
       await handle.executeUpdate(approveUpdate, {
         args: [{ gate: 'switch-clients', by: 'bench', comment: 'load client switched' }],
