@@ -302,13 +302,15 @@ export async function promoteLearner(
       etcdWaitMs: 0,
     };
   }
-  const { observation, verdict } = await observeAndGuard(
-    conn,
-    { kind: 'promote', memberId: target.id },
-    input.requiredFaultTolerance,
-  );
-  const voters = voterNames(observation, target.id);
-  const peerLink = await awaitLinkFromChosenVoter(conn, observation, target, input, rc);
+  const change = { kind: 'promote', memberId: target.id } as const;
+  const first = await observeAndGuard(conn, change, input.requiredFaultTolerance);
+  const voters = voterNames(first.observation, target.id);
+  const peerLink = await awaitLinkFromChosenVoter(conn, first.observation, target, input, rc);
+  // The wait for the voter's prober takes seconds: the guard judges the cluster as it is now.
+  const { verdict } =
+    (peerLink.waitedMs ?? 0) > STALE_VERDICT_MS
+      ? await observeAndGuard(conn, change, input.requiredFaultTolerance)
+      : first;
   let promoted = false;
   let appliedAt: string | undefined;
   let attempts = 0;
@@ -416,6 +418,9 @@ function awaitLinkFromChosenVoter(
     ...(input.peerLinkDeadlineMs !== undefined ? { deadlineMs: input.peerLinkDeadlineMs } : {}),
   });
 }
+
+/** A guard verdict older than this is taken again before the change it allowed. */
+const STALE_VERDICT_MS = 500;
 
 /**
  * The member list once it shows `applied`, asking again for up to `waitMs`: the member that

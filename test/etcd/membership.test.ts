@@ -223,6 +223,62 @@ describe.each(ETCD_VERSIONS)('etcd %s: membership', (version) => {
     expect(await members()).toEqual(before);
   });
 
+  // On 3.6 a new learner serves clients only once it published itself (9 s, see docs/benchmarks.md),
+  // after the prober's first record: its promote never waits for the prober.
+  if (version !== '3.6')
+    it("judges a promote again after the wait for the voter's prober: a voter stopped meanwhile refuses it", async () => {
+      const before = await members();
+      const spec = await cluster.allocateMember('etcd-main-late');
+      const added = await onEtcd(cluster.access(original), (c) =>
+        addLearner(c, { name: spec.name, peerURLs: [spec.peerUrl], requiredFaultTolerance: REQUIRED_FT }, rc),
+      );
+      cluster.startAddedMember(spec, added.initialCluster);
+      const access = cluster.access([...original, spec.name]);
+      const learner = { memberId: added.member.id, name: spec.name };
+      await onEtcd(access, (c) =>
+        waitForLearnerCatchUp(c, { member: learner, timeoutMs: 60_000, pollMs: 100 }, rc),
+      );
+      const leader = await leaderName();
+      const other = original.find((n) => n !== leader)!;
+      // The prober records a new peer seconds after the add: the first guard passed by then.
+      let stopping: Promise<void> | undefined;
+      const stopOtherWhileWaiting: RunContext = {
+        heartbeat: (d) => {
+          const waitingFor = (d as { waitingFor?: string } | undefined)?.waitingFor ?? '';
+          if (!stopping && waitingFor.startsWith('peer link')) stopping = cluster.stopMember(other);
+        },
+      };
+      try {
+        const refused = await failureOf(
+          onEtcd(access, (c) =>
+            promoteLearner(
+              c,
+              {
+                member: learner,
+                requiredFaultTolerance: REQUIRED_FT,
+                peerLinkFrom: (v) => v.name === leader,
+              },
+              stopOtherWhileWaiting,
+            ),
+          ),
+        );
+        expect(stopping, 'the promote waited for the prober').toBeDefined();
+        expect(refused.type).toBe('MemberUnhealthy');
+        expect(verdictOf(refused).reasons.find((r) => r.code === 'VoterUnreachable')?.memberName).toBe(other);
+        const list = await onEtcd(access, (c) => listMembers(c));
+        expect(list.members.find((m) => m.id === added.member.id)?.isLearner).toBe(true);
+      } finally {
+        await stopping;
+        await cluster.restartMember(other);
+      }
+      await onEtcd(access, (c) =>
+        undoAddLearner(c, { member: { memberId: added.member.id }, requiredFaultTolerance: REQUIRED_FT }, rc),
+      );
+      await cluster.stopMember(spec.name);
+      cluster.members.delete(spec.name);
+      expect(await members()).toEqual(before);
+    });
+
   it('adds a learner, reports catch-up progress, promotes it, moves the leader to it and removes an old member', async () => {
     const spec = await cluster.allocateMember('etcd-main-0');
     const added = await onEtcd(cluster.access(original), (c) =>
