@@ -28,6 +28,7 @@ import {
   type FidelityCheck,
 } from './source-etcd.js';
 import type { BenchTemporal } from './temporal-worker.js';
+import { temporalTiming, type TemporalTiming } from './temporal-timing.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -75,6 +76,8 @@ export interface StretchRun {
   durationMs: number;
   /** From reaching the switch-clients gate to its approval (moving the load client). */
   switchGateMs: number;
+  /** Workflow tasks and activities as the history times them (runs before 2026-12-07n: none). */
+  temporal?: TemporalTiming;
   clients: ClientOutcome;
   fidelity: FidelityCheck;
   /** Per new member: add-learner start to promote end (the last one is promoted in retire, after the switch). */
@@ -165,10 +168,8 @@ const waitOf = (t: MembershipTiming | undefined) =>
   t?.etcdWaitMs != null ? { etcdWaitMs: t.etcdWaitMs } : {};
 
 /** Each membership change's wait for etcd's rules and when etcd applied it, by plan step, from the run's history. */
-async function membershipTimingByStep(handle: {
-  fetchHistory(): Promise<History>;
-}): Promise<Map<string, MembershipTiming>> {
-  const audit = buildAudit(await handle.fetchHistory());
+function membershipTimingByStep(history: History): Map<string, MembershipTiming> {
+  const audit = buildAudit(history);
   const timing = new Map<string, MembershipTiming>();
   for (const m of audit.membershipChanges)
     if (m.stepId && m.outcome === 'completed')
@@ -272,7 +273,8 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       leasesPreserved: false,
       details: [String(err)],
     }));
-    const timing = await membershipTimingByStep(handle);
+    const history = await handle.fetchHistory();
+    const timing = membershipTimingByStep(history);
     const changes = steps.map((s) => ({ ...s, appliedAt: timing.get(s.id)?.appliedAt }));
     const writesIn = (spans: Span[]) => ({
       ms: spanMs(spans),
@@ -318,6 +320,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
       ...(dbSizeAtSwitch ? { dbSizeAtSwitch } : {}),
       durationMs,
       switchGateMs,
+      temporal: temporalTiming(history),
       clients,
       fidelity,
       joins,

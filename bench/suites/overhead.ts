@@ -70,10 +70,26 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
       ],
     ],
   );
+  const timed = runs.filter((r) => r.outcome === 'completed' && r.temporal).map((r) => r.temporal!);
+  const temporal = timed.length
+    ? {
+        workflowTasks: spread(timed.map((x) => x.workflowTasks)),
+        workflowTaskMs: spread(timed.map((x) => x.workflowTaskWaitMs + x.workflowTaskRunMs)),
+        activities: spread(timed.map((x) => x.activities)),
+        activityDispatchMs: spread(timed.map((x) => x.activityDispatchMs)),
+      }
+    : undefined;
+  const temporalLine = temporal
+    ? `\n\nIn Temporal (the histories, median): ${temporal.workflowTasks.median} workflow tasks, ` +
+      `${formatSpread(spread(timed.map((x) => seconds(x.workflowTaskWaitMs + x.workflowTaskRunMs))), 2)} s ` +
+      `from scheduled to completed (the workflow's turns between steps, inside the steps' times); ` +
+      `${temporal.activities.median} activities, ${formatSpread(spread(timed.map((x) => seconds(x.activityDispatchMs))), 2)} s ` +
+      `from scheduled to started.`
+    : '';
   return {
     runs: runs.map((r) => ({ ...r, overhead: r.outcome === 'completed' ? overheadOf(r) : undefined })),
-    summary,
-    table: `${head}\n\nWhere the overhead goes (median over runs):\n\n${markdownTable(['step kind', 'seconds', 'share of total'], rows)}`,
+    summary: { ...summary, ...(temporal ? { temporal } : {}) },
+    table: `${head}\n\nWhere the overhead goes (median over runs):\n\n${markdownTable(['step kind', 'seconds', 'share of total'], rows)}${temporalLine}`,
     notes: [
       ...(ctx.from ? [`Analysis of the stretch runs in ${ctx.from} (no new runs).`] : []),
       "Steps as the workflow's status reports them (startedAt/endedAt); steps that ran at the same time (each cluster's part of expose, dns and cleanup) share the time they overlapped; \"between steps\" is the workflow's duration minus the time its steps covered.",

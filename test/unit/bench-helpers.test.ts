@@ -5,6 +5,9 @@ import { formatAll, formatSpread, markdownTable, median, spread } from '../../be
 import { articleManifests } from '../../bench/lib/source-etcd.js';
 import type { StretchRun } from '../../bench/lib/stretch-run.js';
 import { targetManifests } from '../../bench/lib/target-etcd.js';
+import proto from '@temporalio/proto';
+import type { History } from '@temporalio/common/lib/proto-utils.js';
+import { temporalTiming } from '../../bench/lib/temporal-timing.js';
 
 describe('median and spread', () => {
   it('takes the middle value, or the mean of the two middle ones', () => {
@@ -200,5 +203,62 @@ describe('benchmark manifests', () => {
     expect(sts(targetManifests('ns', 3, false)).spec!.template.spec!.containers[0]!.args![1]).not.toContain(
       'while',
     );
+  });
+});
+
+describe('temporalTiming', () => {
+  it("sums the workflow tasks' and activities' waits and runs from a history", () => {
+    const E = proto.temporal.api.enums.v1.EventType;
+    const time = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
+    const events = [
+      { eventId: 1, eventType: E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, eventTime: time(1000) },
+      { eventId: 2, eventType: E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, eventTime: time(1000) },
+      {
+        eventId: 3,
+        eventType: E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        eventTime: time(1010),
+        workflowTaskStartedEventAttributes: { scheduledEventId: 2 },
+      },
+      {
+        eventId: 4,
+        eventType: E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        eventTime: time(1030),
+        workflowTaskCompletedEventAttributes: { startedEventId: 3 },
+      },
+      { eventId: 5, eventType: E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, eventTime: time(1030) },
+      {
+        eventId: 6,
+        eventType: E.EVENT_TYPE_ACTIVITY_TASK_STARTED,
+        eventTime: time(1032),
+        activityTaskStartedEventAttributes: { scheduledEventId: 5 },
+      },
+      {
+        eventId: 7,
+        eventType: E.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+        eventTime: time(1500),
+        activityTaskFailedEventAttributes: { startedEventId: 6 },
+      },
+      { eventId: 8, eventType: E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, eventTime: time(1500) },
+      {
+        eventId: 9,
+        eventType: E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
+        eventTime: time(1505),
+        workflowTaskStartedEventAttributes: { scheduledEventId: 8 },
+      },
+      {
+        eventId: 10,
+        eventType: E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
+        eventTime: time(1520),
+        workflowTaskCompletedEventAttributes: { startedEventId: 9 },
+      },
+    ];
+    expect(temporalTiming({ events } as unknown as History)).toEqual({
+      workflowTasks: 2,
+      workflowTaskWaitMs: 15,
+      workflowTaskRunMs: 35,
+      activities: 1,
+      activityDispatchMs: 2,
+      activityRunMs: 468,
+    });
   });
 });
