@@ -6,8 +6,11 @@
  * Each suite writes bench/results/<suite>[-quick].json (machine, load average, every run) and
  * prints a Markdown table for the README's Performance section.
  */
+import { isDeepStrictEqual } from 'node:util';
 import { Command, InvalidArgumentError } from 'commander';
 import { sandboxStatus } from '../sandbox/sandbox.js';
+import { KIND_TOPOLOGY, readTopology } from '../sandbox/topology.js';
+import { describeTopology } from '../sandbox/topology-options.js';
 import { describeMachine } from './lib/machine.js';
 import { publish } from './lib/results.js';
 import { dataSizeSuite } from './suites/data-size.js';
@@ -95,6 +98,14 @@ const program = new Command('bench')
       if (!run) program.error(`unknown suite "${suite}": choose one of ${Object.keys(SUITES).join(', ')}`);
       if (!o.from && !(await sandboxStatus()).up)
         program.error('the sandbox is not running: start it with `npm run sandbox -- up`');
+      // One worker on the host cannot wait for DNS as the pods see it (a DNS delay, hostname
+      // load balancers): the first promote would wait for a name its voter cannot resolve yet.
+      const topology = readTopology();
+      if (!o.from && suite !== 'wan' && !isDeepStrictEqual(topology, KIND_TOPOLOGY))
+        program.error(
+          `the sandbox runs another topology (${describeTopology(topology).trim().replace(/\n/g, '; ')}; the demo and some fault runs leave theirs): ` +
+            'the benchmarks need the plain one: `npm run sandbox -- down && npm run sandbox -- up`',
+        );
       if (o.from && suite !== 'overhead') program.error('--from is for the overhead suite only');
       const machine = describeMachine();
       const startedAt = new Date().toISOString();
