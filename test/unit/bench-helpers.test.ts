@@ -209,49 +209,45 @@ describe('benchmark manifests', () => {
 describe('temporalTiming', () => {
   it("sums the workflow tasks' and activities' waits and runs from a history", () => {
     const E = proto.temporal.api.enums.v1.EventType;
-    const time = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 });
-    const events = [
-      { eventId: 1, eventType: E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, eventTime: time(1000) },
-      { eventId: 2, eventType: E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, eventTime: time(1000) },
-      {
-        eventId: 3,
-        eventType: E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-        eventTime: time(1010),
-        workflowTaskStartedEventAttributes: { scheduledEventId: 2 },
-      },
-      {
-        eventId: 4,
-        eventType: E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-        eventTime: time(1030),
-        workflowTaskCompletedEventAttributes: { startedEventId: 3 },
-      },
-      { eventId: 5, eventType: E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, eventTime: time(1030) },
-      {
-        eventId: 6,
-        eventType: E.EVENT_TYPE_ACTIVITY_TASK_STARTED,
-        eventTime: time(1032),
-        activityTaskStartedEventAttributes: { scheduledEventId: 5 },
-      },
-      {
-        eventId: 7,
-        eventType: E.EVENT_TYPE_ACTIVITY_TASK_FAILED,
-        eventTime: time(1500),
-        activityTaskFailedEventAttributes: { startedEventId: 6 },
-      },
-      { eventId: 8, eventType: E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, eventTime: time(1500) },
-      {
-        eventId: 9,
-        eventType: E.EVENT_TYPE_WORKFLOW_TASK_STARTED,
-        eventTime: time(1505),
-        workflowTaskStartedEventAttributes: { scheduledEventId: 8 },
-      },
-      {
-        eventId: 10,
-        eventType: E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED,
-        eventTime: time(1520),
-        workflowTaskCompletedEventAttributes: { startedEventId: 9 },
-      },
-    ];
+    const events: unknown[] = [];
+    /** Event `events.length + 1` at `ms`; `of`: the event it refers to, under `attr`.`key`. */
+    const add = (type: number, ms: number, of?: [attr: string, key: string, id: number]) =>
+      events.push({
+        eventId: events.length + 1,
+        eventType: type,
+        eventTime: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
+        ...(of ? { [of[0]]: { [of[1]]: of[2] } } : {}),
+      });
+    add(E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, 1000);
+    add(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, 1000); // 2
+    add(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, 1010, [
+      'workflowTaskStartedEventAttributes',
+      'scheduledEventId',
+      2,
+    ]);
+    add(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 1030, [
+      'workflowTaskCompletedEventAttributes',
+      'startedEventId',
+      3,
+    ]);
+    add(E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, 1030); // 5
+    add(E.EVENT_TYPE_ACTIVITY_TASK_STARTED, 1032, [
+      'activityTaskStartedEventAttributes',
+      'scheduledEventId',
+      5,
+    ]);
+    add(E.EVENT_TYPE_ACTIVITY_TASK_FAILED, 1500, ['activityTaskFailedEventAttributes', 'startedEventId', 6]);
+    add(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, 1500); // 8
+    add(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, 1505, [
+      'workflowTaskStartedEventAttributes',
+      'scheduledEventId',
+      8,
+    ]);
+    add(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 1520, [
+      'workflowTaskCompletedEventAttributes',
+      'startedEventId',
+      9,
+    ]);
     expect(temporalTiming({ events } as unknown as History)).toEqual({
       workflowTasks: 2,
       workflowTaskWaitMs: 15,
