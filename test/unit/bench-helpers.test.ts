@@ -210,44 +210,31 @@ describe('temporalTiming', () => {
   it("sums the workflow tasks' and activities' waits and runs from a history", () => {
     const E = proto.temporal.api.enums.v1.EventType;
     const events: unknown[] = [];
-    /** Event `events.length + 1` at `ms`; `of`: the event it refers to, under `attr`.`key`. */
-    const add = (type: number, ms: number, of?: [attr: string, key: string, id: number]) =>
-      events.push({
-        eventId: events.length + 1,
-        eventType: type,
-        eventTime: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 },
-        ...(of ? { [of[0]]: { [of[1]]: of[2] } } : {}),
+    /** Adds an event at `ms` (its attributes under `attr`) and returns its ID. */
+    const add = (type: number, ms: number, attr?: string, fields?: Record<string, number>) => {
+      const eventId = events.length + 1;
+      const eventTime = { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
+      events.push({ eventId, eventType: type, eventTime, ...(attr ? { [attr]: fields } : {}) });
+      return eventId;
+    };
+    /** A task scheduled, started and ended at those times; `kind` names its event types. */
+    const task = (
+      kind: 'WORKFLOW' | 'ACTIVITY',
+      [scheduled, started, ended]: number[],
+      end = 'COMPLETED',
+    ) => {
+      const word = kind === 'WORKFLOW' ? 'workflowTask' : 'activityTask';
+      const s = add(E[`EVENT_TYPE_${kind}_TASK_SCHEDULED`], scheduled!);
+      const t = add(E[`EVENT_TYPE_${kind}_TASK_STARTED`], started!, `${word}StartedEventAttributes`, {
+        scheduledEventId: s,
       });
+      const attr = `${word}${end === 'COMPLETED' ? 'Completed' : 'Failed'}EventAttributes`;
+      add(E[`EVENT_TYPE_${kind}_TASK_${end}` as keyof typeof E], ended!, attr, { startedEventId: t });
+    };
     add(E.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED, 1000);
-    add(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, 1000); // 2
-    add(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, 1010, [
-      'workflowTaskStartedEventAttributes',
-      'scheduledEventId',
-      2,
-    ]);
-    add(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 1030, [
-      'workflowTaskCompletedEventAttributes',
-      'startedEventId',
-      3,
-    ]);
-    add(E.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, 1030); // 5
-    add(E.EVENT_TYPE_ACTIVITY_TASK_STARTED, 1032, [
-      'activityTaskStartedEventAttributes',
-      'scheduledEventId',
-      5,
-    ]);
-    add(E.EVENT_TYPE_ACTIVITY_TASK_FAILED, 1500, ['activityTaskFailedEventAttributes', 'startedEventId', 6]);
-    add(E.EVENT_TYPE_WORKFLOW_TASK_SCHEDULED, 1500); // 8
-    add(E.EVENT_TYPE_WORKFLOW_TASK_STARTED, 1505, [
-      'workflowTaskStartedEventAttributes',
-      'scheduledEventId',
-      8,
-    ]);
-    add(E.EVENT_TYPE_WORKFLOW_TASK_COMPLETED, 1520, [
-      'workflowTaskCompletedEventAttributes',
-      'startedEventId',
-      9,
-    ]);
+    task('WORKFLOW', [1000, 1010, 1030]);
+    task('ACTIVITY', [1030, 1032, 1500], 'FAILED');
+    task('WORKFLOW', [1500, 1505, 1520]);
     expect(temporalTiming({ events } as unknown as History)).toEqual({
       workflowTasks: 2,
       workflowTaskWaitMs: 15,
