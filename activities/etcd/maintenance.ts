@@ -90,7 +90,7 @@ export async function moveLeader(
   // Every voter of the map must see the new leader.
   const until = Date.now() + deadlineMs;
   for (;;) {
-    const statuses = await Promise.all(voters.map((m) => memberStatus(conn, m.name).catch(() => undefined)));
+    const statuses = await leadersSeenBy(conn, voters);
     if (statuses.every((s) => s?.leaderId === target.id)) break;
     if (Date.now() > until) {
       throw new EtcdUnavailable(
@@ -110,28 +110,24 @@ export async function moveLeader(
   };
 }
 
-/**
- * Resolves once every one of `voters` reports `leaderId` as its leader (polled every 10 ms), or
- * (unresolved, a never-settling promise) once `stop` says so.
- */
-function everyVoterFollows(
+/** Each voter's status (undefined: it did not answer). */
+function leadersSeenBy(conn: EtcdConnection, voters: MemberInfo[]) {
+  return Promise.all(voters.map((m) => memberStatus(conn, m.name).catch(() => undefined)));
+}
+
+/** True once every one of `voters` reports `leaderId` as its leader (polled every 10 ms); false once `stop` says so. */
+async function everyVoterFollows(
   conn: EtcdConnection,
   voters: MemberInfo[],
   leaderId: string,
   stop: () => boolean,
-): Promise<void> {
-  return new Promise((resolve) => {
-    const poll = async (): Promise<void> => {
-      while (!stop()) {
-        const statuses = await Promise.all(
-          voters.map((m) => memberStatus(conn, m.name).catch(() => undefined)),
-        );
-        if (statuses.length > 0 && statuses.every((s) => s?.leaderId === leaderId)) return resolve();
-        await sleep(10);
-      }
-    };
-    void poll();
-  });
+): Promise<boolean> {
+  while (!stop()) {
+    const statuses = await leadersSeenBy(conn, voters);
+    if (statuses.length > 0 && statuses.every((s) => s?.leaderId === leaderId)) return true;
+    await sleep(10);
+  }
+  return false;
 }
 
 /** Compacts to `revision - keep`. Already compacted that far: no-op. */

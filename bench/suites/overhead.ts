@@ -74,17 +74,16 @@ export async function overheadSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   const temporal = timed.length
     ? {
         workflowTasks: spread(timed.map((x) => x.workflowTasks)),
-        workflowTaskMs: spread(timed.map((x) => x.workflowTaskWaitMs + x.workflowTaskRunMs)),
+        workflowTaskSeconds: spread(timed.map((x) => seconds(x.workflowTaskWaitMs + x.workflowTaskRunMs))),
         activities: spread(timed.map((x) => x.activities)),
-        activityDispatchMs: spread(timed.map((x) => x.activityDispatchMs)),
+        activityDispatchSeconds: spread(timed.map((x) => seconds(x.activityDispatchMs))),
       }
     : undefined;
   const temporalLine = temporal
     ? `\n\nIn Temporal (the histories, median): ${temporal.workflowTasks.median} workflow tasks, ` +
-      `${formatSpread(spread(timed.map((x) => seconds(x.workflowTaskWaitMs + x.workflowTaskRunMs))), 2)} s ` +
-      `from scheduled to completed (the workflow's turns between steps, inside the steps' times); ` +
-      `${temporal.activities.median} activities, ${formatSpread(spread(timed.map((x) => seconds(x.activityDispatchMs))), 2)} s ` +
-      `from scheduled to started.`
+      `${formatSpread(temporal.workflowTaskSeconds, 2)} s from scheduled to completed (the workflow's ` +
+      `turns between steps, inside the steps' times); ${temporal.activities.median} activities, ` +
+      `${formatSpread(temporal.activityDispatchSeconds, 2)} s from scheduled to started.`
     : '';
   return {
     runs: runs.map((r) => ({ ...r, overhead: r.outcome === 'completed' ? overheadOf(r) : undefined })),
