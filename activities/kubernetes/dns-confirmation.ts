@@ -77,11 +77,13 @@ export async function awaitDnsResolution(
       }
       return looks.every(confirmed) ? true : undefined;
     },
-    () => {
-      const pending = looks.filter((l) => !confirmed(l));
-      return { waitingFor: 'dns', pending: pending.map((l) => l.name), seen: pending.map(describe) };
+    {
+      progress: () => {
+        const pending = looks.filter((l) => !confirmed(l));
+        return { waitingFor: 'dns', pending: pending.map((l) => l.name), seen: pending.map(describe) };
+      },
+      intervalMs: input.intervalMs ?? 2000,
     },
-    input.intervalMs ?? 2000,
   );
   return { resolved: Object.fromEntries(looks.map((l) => [l.name, l.got])), tookMs: Date.now() - started };
 }

@@ -212,11 +212,14 @@ export async function awaitLoadBalancers(
       }
       return members.every((m) => addresses[m]) ? true : undefined;
     },
-    () => ({
-      ready: Object.keys(addresses).length,
-      of: members.length,
-      pending: members.filter((m) => !addresses[m]),
-    }),
+    {
+      progress: () => ({
+        ready: Object.keys(addresses).length,
+        of: members.length,
+        pending: members.filter((m) => !addresses[m]),
+      }),
+      wakeOn: { side, kind: 'services' },
+    },
   );
   return { addresses: Object.fromEntries(members.map((m) => [m, addresses[m]!])) };
 }

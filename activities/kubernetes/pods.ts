@@ -4,6 +4,7 @@ import { sleep, type RunContext } from '../run-context.js';
 import type { KubeSide } from './clients.js';
 import { DeadlineExceeded, kubeCall, kubeGetOptional, opOn } from './errors.js';
 import { ordinalOf } from './labels.js';
+import { wakeOnChanges, type ChangeWake, type WatchedKind } from './change-wake.js';
 
 export interface PodSummary {
   name: string;
@@ -60,34 +61,68 @@ export async function listStatefulSetPods(side: KubeSide, statefulSet: string): 
 
 /** How long waitUntil asks every 100 ms before it backs off. */
 const FAST_POLL_MS = 2000;
+/** The shortest time between two looks of a wait that a watch wakes. */
+const MIN_LOOK_INTERVAL_MS = 20;
 
-/** Polls `check` until it returns a value, heartbeating `progress()`, until `deadlineMs`. */
+export interface WaitOptions {
+  /** What each heartbeat reports (default: what is waited for). */
+  progress?: () => unknown;
+  /** The longest sleep between two looks (default 1 s). */
+  intervalMs?: number;
+  /** The sleep between two looks for the first FAST_POLL_MS (default 100 ms, at most intervalMs). */
+  fastIntervalMs?: number;
+  /** Wake the sleep when objects of this kind change in this side's namespace. */
+  wakeOn?: { side: KubeSide; kind: WatchedKind };
+}
+
+/**
+ * Polls `check` until it returns a value, heartbeating `progress()`, until `deadlineMs`. With
+ * `wakeOn`, a watch of those objects ends each sleep at the next change (change-wake.ts).
+ */
 export async function waitUntil<T>(
   rc: RunContext,
   what: string,
   deadlineMs: number,
   check: () => Promise<T | undefined>,
-  progress: () => unknown = () => ({ waitingFor: what }),
-  intervalMs = 1000,
+  options: WaitOptions = {},
 ): Promise<T> {
+  const { progress = () => ({ waitingFor: what }), intervalMs = 1000, wakeOn } = options;
   const started = Date.now();
+  let wake: ChangeWake | undefined;
   // Every 100 ms for the first FAST_POLL_MS, then twice as long each time up to intervalMs: a pod
   // stops or starts in a fraction of a second, and each step of a migration waits for one, so
   // seeing it 100 ms late rather than up to 400 ms late adds up; a long wait still asks once per
   // interval.
-  const fast = Math.min(100, intervalMs);
+  const fast = Math.min(options.fastIntervalMs ?? 100, intervalMs);
   let wait = fast;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    rc.heartbeat(progress());
-    if (Date.now() - started + wait > deadlineMs) {
-      throw new DeadlineExceeded(`gave up waiting for ${what} after ${deadlineMs} ms`, {
-        details: { waitingFor: what, deadlineMs, last: progress() },
-      });
+  try {
+    for (;;) {
+      const seen = wake?.changes ?? 0;
+      const lookedAt = Date.now();
+      const value = await check();
+      if (value !== undefined) return value;
+      // Opened after the first look: most waits are over by then. Its first events list what
+      // is there now, so a change made before it opened still wakes the next look.
+      if (wakeOn && !wake) wake = wakeOnChanges(wakeOn.side, wakeOn.kind);
+      rc.heartbeat(progress());
+      if (Date.now() - started + wait > deadlineMs) {
+        throw new DeadlineExceeded(`gave up waiting for ${what} after ${deadlineMs} ms`, {
+          details: { waitingFor: what, deadlineMs, last: progress() },
+        });
+      }
+      const nap = sleep(wait);
+      if (wake) {
+        // A cancellation after the wake rejects a nap no one awaits any more.
+        nap.catch(() => undefined);
+        await Promise.race([nap, wake.after(seen)]);
+        // A busy namespace changes often; one look per MIN_LOOK_INTERVAL_MS at most.
+        const since = Date.now() - lookedAt;
+        if (since < MIN_LOOK_INTERVAL_MS) await sleep(MIN_LOOK_INTERVAL_MS - since);
+      } else await nap;
+      wait = Date.now() - started < FAST_POLL_MS ? fast : Math.min(wait * 2, intervalMs);
     }
-    await sleep(wait);
-    wait = Date.now() - started < FAST_POLL_MS ? fast : Math.min(wait * 2, intervalMs);
+  } finally {
+    wake?.stop();
   }
 }
 

@@ -86,7 +86,7 @@ export async function scaleSource(
     `pods ${stopping.join(', ') || '(none)'} of ${name} to begin stopping`,
     stepDeadlineMs(spec, input.deadlineMs),
     async () => ((await listStatefulSetPods(side, name)).some(running) ? undefined : true),
-    () => ({ stopping }),
+    { progress: () => ({ stopping }), wakeOn: { side, kind: 'pods' } },
   );
   const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
   const existing = new Set((await listPvcs(side)).map((p) => p.metadata?.name));
@@ -145,6 +145,7 @@ export async function deleteSourceStatefulSet(
         `pods ${pods.map((p) => p.name).join(', ')} of ${name} to finish stopping`,
         stepDeadlineMs(spec, input.deadlineMs),
         async () => ((await listStatefulSetPods(side, name)).length > 0 ? undefined : true),
+        { wakeOn: { side, kind: 'pods' } },
       );
     }
     const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');

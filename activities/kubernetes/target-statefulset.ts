@@ -247,7 +247,10 @@ export async function scaleTarget(env: KubeEnv, input: ScaleTargetInput): Promis
         last = pods.find((p) => p.name === member);
         return last && !last.terminating && last.started && last.ip ? last : undefined;
       },
-      () => ({ member, phase: last?.phase ?? 'absent', started: last?.started ?? false }),
+      {
+        progress: () => ({ member, phase: last?.phase ?? 'absent', started: last?.started ?? false }),
+        wakeOn: { side: target, kind: 'pods' },
+      },
     );
     const after = await listStatefulSetPods(target, name);
     const restartedPods = before
@@ -358,6 +361,7 @@ export async function shrinkTarget(
       const pods = await listStatefulSetPods(target, name);
       return pods.some((p) => (p.ordinal ?? 0) >= replicas) ? undefined : true;
     },
+    { wakeOn: { side: target, kind: 'pods' } },
   );
   const deletedPvcs = await deleteTargetPvcs(target, spec, replicas);
   return { replicas, stoppedPods: stopping, deletedPvcs, deletedStatefulSet };
