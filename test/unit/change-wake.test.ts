@@ -65,13 +65,18 @@ function side(namespace = 'ns-1'): KubeSide {
 const event = (name: string) =>
   `${JSON.stringify({ type: 'MODIFIED', object: { kind: 'Pod', metadata: { name } } })}\n`;
 
+/** Awaits a condition of the server's side (a request seen, a connection closed). */
+function until<T>(what: string, value: () => T | undefined): Promise<T> {
+  return waitFor(what, () => Promise.resolve(value()), { timeoutMs: 5000, intervalMs: 20 });
+}
+
 const openWatches = () => watches.filter((w) => !w.closed);
 
 describe('wakeOnChanges', () => {
   it('wakes at each change, opens a closed watch again, and stops', async () => {
     const before = watches.length;
     const wake = wakeOnChanges(side(), 'pods');
-    const first = await waitFor('the watch request', () => watches[before], { timeoutMs: 5000 });
+    const first = await until('the watch request', () => watches[before]);
     expect(first.url).toMatch(/^\/api\/v1\/namespaces\/ns-1\/pods\?watch=true/);
 
     let woken = false;
@@ -86,14 +91,14 @@ describe('wakeOnChanges', () => {
 
     // The server ends the watch (as it does after its timeout): a new one is opened.
     first.res.end();
-    const second = await waitFor('the watch opened again', () => watches[before + 1], { timeoutMs: 5000 });
+    const second = await until('the watch opened again', () => watches[before + 1]);
     const again = wake.after(1);
     second.res.write(event('etcd-1'));
     await again;
     expect(wake.changes).toBe(2);
 
     wake.stop();
-    await waitFor('the watch closed', () => second.closed || undefined, { timeoutMs: 5000 });
+    await until('the watch closed', () => second.closed || undefined);
     // A stopped wake holds no one.
     await wake.after(99);
     expect(openWatches().filter((w) => watches.indexOf(w) >= before)).toEqual([]);
@@ -101,7 +106,7 @@ describe('wakeOnChanges', () => {
 
   it('leaves the poll alone when the worker may not watch (no reopening)', async () => {
     const wake = wakeOnChanges(side('forbidden'), 'pods');
-    await waitFor('the refused watch', () => forbidden === 1 || undefined, { timeoutMs: 5000 });
+    await until('the refused watch', () => forbidden === 1 || undefined);
     // Longer than the reopening delay (1 s) of a watch that merely closed.
     await new Promise((r) => setTimeout(r, 1500));
     expect(forbidden).toBe(1);
@@ -124,11 +129,11 @@ describe('wakeOnChanges', () => {
       // A 60 s poll: only the watch can end the wait within the test's time.
       { intervalMs: 60_000, fastIntervalMs: 60_000, wakeOn: { side: side(), kind: 'pods' } },
     );
-    const watch = await waitFor('the wait to open its watch', () => watches[before], { timeoutMs: 5000 });
+    const watch = await until('the wait to open its watch', () => watches[before]);
     state = 'terminating';
     watch.res.write(event('etcd-2'));
     await expect(done).resolves.toBe('terminating');
     expect(looks).toBe(2);
-    await waitFor('the watch closed', () => watch.closed || undefined, { timeoutMs: 5000 });
+    await until('the watch closed', () => watch.closed || undefined);
   });
 });
