@@ -62,9 +62,11 @@ export interface PreflightDeps {
 }
 
 /** The source part's report, with the source objects it read (in memory; in history as manifests). */
+type SourceObjects = { statefulSet?: V1StatefulSet; service?: V1Service };
+
 interface SourcePart {
   report: PreflightReport;
-  objects: { statefulSet?: V1StatefulSet; service?: V1Service };
+  objects: SourceObjects;
 }
 
 const NOTHING_OBSERVED = { warnings: [], observed: { members: [] }, sourceReplicas: 0 };
@@ -99,8 +101,19 @@ export async function preflight(deps: PreflightDeps, input: PreflightInput): Pro
   }
   const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source', 'target']);
   if (unreachable.length > 0) return { ...NOTHING_OBSERVED, refusals: unreachable };
-  const source = await sourcePart(deps, spec, { forHistory: false });
-  return withPlan(spec, merged(source.report, await targetPart(deps, spec, source)));
+  let objectsRead!: (objects: SourceObjects) => void;
+  const objects = new Promise<SourceObjects>((resolve) => (objectsRead = resolve));
+  // The target's Kubernetes checks need only the source's objects: they run while the source
+  // etcd is observed.
+  const [source, target] = await Promise.all([
+    sourcePart(deps, spec, { forHistory: false, onObjects: objectsRead }),
+    objects.then((o) => targetChecks(deps, spec, o)),
+  ]);
+  const dns = await targetDnsRefusals(deps, spec, source.report);
+  return withPlan(
+    spec,
+    merged(source.report, { refusals: [...target.refusals, ...dns], warnings: target.warnings }),
+  );
 }
 
 function merged(
@@ -123,7 +136,7 @@ function merged(
 async function sourcePart(
   deps: PreflightDeps,
   spec: MigrationSpec,
-  options: { forHistory: boolean },
+  options: { forHistory: boolean; onObjects?: (objects: SourceObjects) => void },
 ): Promise<SourcePart> {
   const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
   const report = await validateSourcePreconditions(e, { spec });
@@ -133,6 +146,7 @@ async function sourcePart(
   refusals.push(...secrets.refusals);
   const { statefulSet: sts, service: svc } = report;
   const objects = { ...(sts ? { statefulSet: sts } : {}), ...(svc ? { service: svc } : {}) };
+  options.onObjects?.(objects);
   const portProblems = sts ? sourcePortRefusals(spec, sts, svc) : [];
   const sourceEtcd = sts ? etcdContainerOf(sts) : undefined;
   refusals.push(...portProblems);
@@ -221,18 +235,37 @@ async function targetPart(
   spec: MigrationSpec,
   source: SourcePart,
 ): Promise<Pick<PreflightReport, 'refusals' | 'warnings'>> {
+  const checks = await targetChecks(deps, spec, source.objects);
+  const dns = await targetDnsRefusals(deps, spec, source.report);
+  return { refusals: [...checks.refusals, ...dns], warnings: checks.warnings };
+}
+
+/** The target's Kubernetes preconditions and Secrets: they need the source's objects only. */
+async function targetChecks(
+  deps: PreflightDeps,
+  spec: MigrationSpec,
+  objects: SourceObjects,
+): Promise<Pick<PreflightReport, 'refusals' | 'warnings'>> {
   const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
-  const report = await validateTargetPreconditions(e, { spec }, source.objects);
+  const report = await validateTargetPreconditions(e, { spec }, objects);
   const refusals = report.refusals.map((r) => r.message);
   const checks = targetSecretChecks(spec);
   // A worker that serves the source too checked those in the source part.
   if (!sidesServedBy(spec, deps.cluster).includes('source'))
     checks.push(...etcdAccessSecretChecks(spec, deps.cluster));
   refusals.push(...(await secretReferenceRefusals(e, spec, checks)).refusals);
-  if (source.report.evidence) {
-    refusals.push(...(await dnsCollisions(e, spec, source.report.observed.members.length, ['target'])));
-  }
   return { refusals, warnings: report.warnings };
+}
+
+/** The target cluster's DNS, once the source part observed the members it would resolve. */
+async function targetDnsRefusals(
+  deps: PreflightDeps,
+  spec: MigrationSpec,
+  sourceReport: PreflightReport,
+): Promise<string[]> {
+  if (!sourceReport.evidence) return [];
+  const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
+  return dnsCollisions(e, spec, sourceReport.observed.members.length, ['target']);
 }
 
 /** etcd shows member IDs in hex (`etcdctl member list`); the API gives them in decimal. */
@@ -427,26 +460,27 @@ export async function clusterAccessRefusals(
   spec: MigrationSpec,
   sides: readonly Side[],
 ): Promise<string[]> {
-  const refusals: string[] = [];
   const probed = new Map<string, Promise<string | undefined>>();
-  for (const side of sides) {
+  // Every cluster is probed at once; the refusals keep the order of `sides`.
+  const problems = sides.map((side): Promise<string | undefined> => {
     const context = spec[side].context;
     let kc;
     try {
       kc = clients(context).kc;
     } catch (err) {
-      refusals.push(`${side}.context "${context}": ${err instanceof Error ? err.message : String(err)}`);
-      continue;
+      return Promise.resolve(err instanceof Error ? err.message : String(err));
     }
     let problem = probed.get(context);
     if (!problem) {
       problem = apiServerProblem(kc.makeApiClient(VersionApi), kc.getCurrentCluster()?.server ?? '?');
       probed.set(context, problem);
     }
-    const found = await problem;
-    if (found) refusals.push(`${side}.context "${context}": ${found}`);
-  }
-  return refusals;
+    return problem;
+  });
+  const found = await Promise.all(problems);
+  return sides.flatMap((side, i) =>
+    found[i] ? [`${side}.context "${spec[side].context}": ${found[i]}`] : [],
+  );
 }
 
 function networkCodeOf(err: unknown): string | undefined {
