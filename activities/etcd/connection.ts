@@ -26,6 +26,7 @@ import { classifyEtcdError, InvalidRequest, isUnavailable } from './errors.js';
 import { readSecretText, type SecretResolver } from '../secret-ref.js';
 import { checkServerName } from '../tls-server-name.js';
 import type { EtcdAccess } from './types.js';
+import { EtcdClientPool } from './client-pool.js';
 
 export const DEFAULT_TIMEOUT_MS = 5_000;
 
@@ -104,6 +105,10 @@ export interface CallSpec {
 export class EtcdConnection {
   readonly timeoutMs: number;
   private readonly clients = new Map<string, Etcd3>();
+  /** Members whose client had a call fail: not kept for the next connection. */
+  private readonly failed = new Set<string>();
+  private pool?: EtcdClientPool;
+  private credentialsKey?: Record<string, unknown>;
 
   private constructor(
     readonly access: EtcdAccess,
@@ -113,8 +118,15 @@ export class EtcdConnection {
     this.timeoutMs = access.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  /** Validates the access description and resolves its secrets. */
-  static async open(access: EtcdAccess, secrets: SecretResolver): Promise<EtcdConnection> {
+  /**
+   * Validates the access description and resolves its secrets. With `pool`, the member clients
+   * come from it when it keeps one, and go back to it on close (client-pool.ts).
+   */
+  static async open(
+    access: EtcdAccess,
+    secrets: SecretResolver,
+    pool?: EtcdClientPool,
+  ): Promise<EtcdConnection> {
     const valid = validateAccess(access);
     const timeoutMs = valid.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     const options: Omit<IOptions, 'hosts'> = {
@@ -159,7 +171,26 @@ export class EtcdConnection {
       const password = await readSecretText(secrets, valid.auth.password);
       options.auth = { username, password, callOptions: () => ({ deadline: Date.now() + timeoutMs }) };
     }
-    return new EtcdConnection(valid, options, tlsMaterial);
+    const conn = new EtcdConnection(valid, options, tlsMaterial);
+    if (pool) {
+      conn.pool = pool;
+      conn.credentialsKey = {
+        tlsMaterial,
+        serverName: valid.tls?.serverName,
+        username: options.auth?.username,
+        password: options.auth?.password,
+        timeoutMs,
+      };
+    }
+    return conn;
+  }
+
+  private poolKeyOf(name: string): string {
+    return EtcdClientPool.keyOf({
+      ...this.credentialsKey,
+      url: this.endpointOf(name),
+      memberServerName: this.access.tls?.serverNames?.[name],
+    });
   }
 
   /** Names of the endpoint map, in map order. */
@@ -181,6 +212,10 @@ export class EtcdConnection {
   /** The etcd3 client for one member (created on first use, closed by `close`). */
   client(name: string): Etcd3 {
     let c = this.clients.get(name);
+    if (!c && this.pool) {
+      c = this.pool.take(this.poolKeyOf(name));
+      if (c) this.clients.set(name, c);
+    }
     if (!c) {
       // The name the member's certificate is checked against, when the URL holds its pod IP.
       const serverName = this.access.tls?.serverNames?.[name];
@@ -229,6 +264,7 @@ export class EtcdConnection {
     try {
       return await Promise.race([fn(client, this.deadline(timeoutMs)), guard]);
     } catch (err) {
+      this.failed.add(name);
       throw classifyEtcdError(err, { operation: spec.operation, target: `${name} ${this.endpointOf(name)}` });
     } finally {
       clearTimeout(timer);
@@ -301,7 +337,10 @@ export class EtcdConnection {
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.close();
+    for (const [name, c] of this.clients) {
+      if (this.pool) this.pool.give(this.poolKeyOf(name), c, !this.failed.has(name));
+      else c.close();
+    }
     this.clients.clear();
   }
 }
@@ -325,13 +364,14 @@ export function hashKVRaw(
   return pool.exec<IHashKVResponse>('Maintenance', 'hashKv', req, options);
 }
 
-/** Opens a connection, runs `fn`, always closes it. */
+/** Opens a connection, runs `fn`, always closes it (its clients back to `pool`, when given). */
 export async function withConnection<T>(
   access: EtcdAccess,
   secrets: SecretResolver,
   fn: (conn: EtcdConnection) => Promise<T>,
+  pool?: EtcdClientPool,
 ): Promise<T> {
-  const conn = await EtcdConnection.open(access, secrets);
+  const conn = await EtcdConnection.open(access, secrets, pool);
   try {
     return await fn(conn);
   } finally {

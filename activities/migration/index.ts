@@ -24,6 +24,7 @@ import { compact, moveLeader } from '../etcd/maintenance.js';
 import { removeMemberNotLeading } from '../etcd/leader-safe-removal.js';
 import { addLearner, awaitLearnerLink, promoteLearner, waitForLearnerCatchUp } from '../etcd/membership.js';
 import { hashKV, listMembers, observeCluster, observeEndpoints } from '../etcd/observe.js';
+import { EtcdClientPool } from '../etcd/client-pool.js';
 import { EtcdUnavailable } from '../etcd/errors.js';
 import { rollingDefragment } from '../etcd/rolling-defragment.js';
 import type { EtcdAccess } from '../etcd/types.js';
@@ -78,11 +79,13 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
   /** The members of `sides` (default both) as this worker reaches them (etcd-access.ts). */
   const accessFor = ({ spec, memberAddresses }: SpecInput, sides?: Side[]) =>
     etcdAccess(env(), spec, { cluster: deps.cluster, memberAddresses, ...(sides ? { sides } : {}) });
+  // Member clients that answered are kept between this worker's steps (client-pool.ts).
+  const etcdClients = new EtcdClientPool();
   /** Runs `fn` on a connection to `access`, closed afterwards. */
   const onEtcd = <T>(
     access: EtcdAccess,
     fn: (conn: EtcdConnection, rc: RunContext) => Promise<T>,
-  ): Promise<T> => withConnection(access, secrets, (conn) => fn(conn, resolveRunContext()));
+  ): Promise<T> => withConnection(access, secrets, (conn) => fn(conn, resolveRunContext()), etcdClients);
 
   /** hashKV of `members`, heartbeating; one member may hash for as long as a step may take. */
   const hashOf = (spec: MigrationSpec, access: EtcdAccess, members: Set<string>) =>
