@@ -50,7 +50,14 @@ export async function scaleSource(
   const { spec, replicas } = input;
   const side = sideOf(env, spec, 'source');
   const name = spec.source.statefulSet;
-  const sts = await readStatefulSet(side, name);
+  // Read at once; the checks below come before the one change. The PVCs are read now too: a
+  // scale-down keeps them (checked below), so the wait for the pod need not be followed by one
+  // more call.
+  const [sts, before, pvcs] = await Promise.all([
+    readStatefulSet(side, name),
+    listStatefulSetPods(side, name),
+    listPvcs(side),
+  ]);
   const current = sts.spec?.replicas ?? 1;
   if (!Number.isInteger(replicas) || replicas < 0) {
     throw new PreconditionFailed(`scaleSource: replicas must be >= 0, got ${replicas}`);
@@ -70,7 +77,6 @@ export async function scaleSource(
       `scaleSource: ${name} has persistentVolumeClaimRetentionPolicy.whenScaled: Delete; scaling down would delete the old PVCs`,
     );
   }
-  const before = await listStatefulSetPods(side, name);
   if (replicas < current) {
     await kubeCall(opOn(side, 'patch', 'statefulsets.apps/scale', name), () =>
       side.clients.apps.patchNamespacedStatefulSetScale(
@@ -89,7 +95,7 @@ export async function scaleSource(
     { progress: () => ({ stopping }), wakeOn: { side, kind: 'pods' } },
   );
   const templates = (sts.spec?.volumeClaimTemplates ?? []).map((t) => t.metadata?.name ?? '');
-  const existing = new Set((await listPvcs(side)).map((p) => p.metadata?.name));
+  const existing = new Set(pvcs.map((p) => p.metadata?.name));
   const stoppedOrdinals = Array.from({ length: current - replicas }, (_, i) => `${name}-${replicas + i}`);
   return {
     replicas,
