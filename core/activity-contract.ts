@@ -260,9 +260,10 @@ export type MigrationActivities = {
     peerLink?: { voter: string; checked: boolean; note?: string; waitedMs?: number };
   }>;
   promote(input: MembershipInput): Promise<MembershipResult>;
+  /** `withEvidence`: the result carries the evidence after the move (as `observe` gives it). */
   moveLeader(
-    input: SpecInput & { to: string },
-  ): Promise<{ from: string | null; to: string; alreadyLeader: boolean }>;
+    input: SpecInput & { to: string; withEvidence?: boolean },
+  ): Promise<{ from: string | null; to: string; alreadyLeader: boolean; evidence?: Evidence }>;
   verifyConsistency(input: SpecInput & { members: string[] }): Promise<Evidence>;
   /**
    * hashKV of the voters among `members` that belong to `side`, by the worker of that side (pod

@@ -39,6 +39,12 @@ export const ABORT_WINS_AT_GATE_PATCH = 'abort-wins-at-gate';
 export const REGISTER_MOVE_BACK_FIRST_PATCH = 'register-move-back-first';
 
 /**
+ * The move-leader step takes its evidence (member list, health, hashKV) from the moveLeader
+ * activity's result instead of an observe activity after it: one step fewer.
+ */
+export const MOVE_LEADER_EVIDENCE_PATCH = 'move-leader-evidence';
+
+/**
  * The join's full undo (remove the member, then stop its pod) is registered before the target
  * is scaled, so a scale that an abort cancels after it created the pod is still undone.
  */

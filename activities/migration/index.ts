@@ -94,9 +94,9 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     );
 
   /** What the run records after a step: every member of the access, their hashKV when asked. */
-  async function evidenceOf(input: SpecInput, withHash = true): Promise<Evidence> {
+  async function evidenceOf(input: SpecInput, withHash = true, known?: EtcdAccess): Promise<Evidence> {
     const { spec } = input;
-    const access = await accessFor(input);
+    const access = known ?? (await accessFor(input));
     const obs = await onEtcd(access, observeCluster);
     const voters = new Set(obs.members.filter((m) => !m.isLearner).map((m) => m.name));
     const hash = withHash ? await hashOf(spec, access, voters) : undefined;
@@ -336,12 +336,14 @@ export function createMigrationActivities(deps: MigrationActivityDeps): Migratio
     async moveLeader(input) {
       const { to } = input;
       const access = await accessFor(input);
-      return onEtcd(access, async (c, rc) => {
+      const moved = await onEtcd(access, async (c, rc) => {
         const { members } = await listMembers(c);
         const r = await moveLeader(c, { target: { name: to } }, rc);
         const from = members.find((m) => m.id === r.previousLeaderId)?.name ?? null;
         return { from, to: r.leaderName, alreadyLeader: !r.changed };
       });
+      // On the clients the move just used (kept by the pool), as `observe` would read it.
+      return input.withEvidence ? { ...moved, evidence: await evidenceOf(input, true, access) } : moved;
     },
     async verifyConsistency(input) {
       const { spec, members } = input;

@@ -323,7 +323,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
       m.isLearner = false;
       return membership(member, already);
     },
-    async moveLeader({ to }) {
+    async moveLeader({ to, withEvidence }) {
       await record('moveLeader', to);
       const from = leader;
       leader = to;
@@ -331,7 +331,7 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         answerLost = true;
         throw retryable(`the answer of move-leader to ${to} was lost`);
       }
-      return { from, to, alreadyLeader: from === to };
+      return { from, to, alreadyLeader: from === to, ...(withEvidence ? { evidence: evidence() } : {}) };
     },
     async verifyConsistency({ members: names }) {
       await record('verifyConsistency', names.join(','));

@@ -43,3 +43,29 @@ it('a move-leader whose answer was lost still registers its move-back', async ()
   expect(fake.world.leader).toBe('etcd-0');
   expect(fake.world.members.map((m) => m.name)).toEqual(['etcd-0', 'etcd-1', 'etcd-2']);
 });
+
+it("the move-leader step records the move's own evidence: the new leader, no observation after it", async () => {
+  const fake = createFakeActivities();
+  const taskQueue = `leader-${randomUUID()}`;
+  const worker = await createWorker(env, taskQueue, fake.activities);
+  const status = await worker.runUntil(async () => {
+    const h = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
+      taskQueue,
+      workflowId: `leader-${randomUUID()}`,
+      args: [{ spec: testSpec({ gates: allGates('auto', { 'switch-clients': 'manual' }) }) }],
+    });
+    const atGate = await waitForStatus(
+      h,
+      'switch-clients gate',
+      (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients',
+    );
+    await h.terminate('enough');
+    return atGate;
+  });
+  const names = fake.calls.map((c) => c.name);
+  const move = names.indexOf('moveLeader');
+  expect(move).toBeGreaterThan(0);
+  // Up to the gate nothing follows the move: its result carried the evidence.
+  expect(names.slice(move + 1)).toEqual([]);
+  expect(status.lastEvidence?.leader).toBe('etcd-main-0');
+});

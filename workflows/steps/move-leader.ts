@@ -1,5 +1,5 @@
 import { patched } from '@temporalio/workflow';
-import { REGISTER_MOVE_BACK_FIRST_PATCH } from '../patches.js';
+import { MOVE_LEADER_EVIDENCE_PATCH, REGISTER_MOVE_BACK_FIRST_PATCH } from '../patches.js';
 import type { StepContext, StepExecutor } from './step-context.js';
 
 export const moveLeader: StepExecutor<'move-leader'> = async (step, ctx) => {
@@ -15,9 +15,16 @@ export const moveLeader: StepExecutor<'move-leader'> = async (step, ctx) => {
     patched(REGISTER_MOVE_BACK_FIRST_PATCH)
   )
     registerMoveBack(ctx, step.id, before);
-  const r = await acts.moveLeader({ spec, to: step.to, stepId: step.id });
+  const withEvidence = patched(MOVE_LEADER_EVIDENCE_PATCH);
+  const r = await acts.moveLeader({
+    spec,
+    to: step.to,
+    stepId: step.id,
+    ...(withEvidence ? { withEvidence } : {}),
+  });
   if (r.from && !r.alreadyLeader) registerMoveBack(ctx, step.id, r.from);
-  run.recordEvidence(await acts.observe({ spec }));
+  // A worker from before the patch ignores withEvidence: the observation follows as it did.
+  run.recordEvidence(r.evidence ?? (await acts.observe({ spec })));
   return r.alreadyLeader ? `${step.to} already leads` : `leader ${r.from ?? '?'} -> ${r.to}`;
 };
 
