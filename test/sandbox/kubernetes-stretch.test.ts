@@ -28,6 +28,8 @@ import {
   ensureMemberServices,
 } from '../../activities/kubernetes/member-services.js';
 import type { PodSummary } from '../../activities/kubernetes/pods.js';
+import { wakeOnChanges } from '../../activities/kubernetes/change-wake.js';
+import { sideOf } from '../../activities/kubernetes/clients.js';
 import {
   deleteSourcePvcs,
   deleteSourceStatefulSet,
@@ -186,6 +188,40 @@ describe('Kubernetes activities: a whole stretch migration with least-privilege 
     expect(report.refusals).toEqual([]);
     const d = await discoverSource(worker(), { spec });
     expect(d.pods.map((p) => p.name)).toEqual(OLD);
+  });
+
+  it('may watch the pods and Services its waits watch (deploy/rbac-*.yaml), in both clusters', async () => {
+    // A watch the RBAC refuses would leave the waits polling, silently: its first events must come.
+    for (const side of ['source', 'target'] as const) {
+      for (const kind of ['pods', 'services'] as const) {
+        const wake = wakeOnChanges(sideOf(worker(), spec, side), kind);
+        try {
+          if (side === 'target' && kind === 'pods') {
+            // The target namespace has no pods yet: one appears.
+            await target.core.createNamespacedPod({
+              namespace: targetNs,
+              body: {
+                metadata: { name: 'watched' },
+                spec: { containers: [{ name: 'c', image: 'gcr.io/etcd-development/etcd:v3.5.17' }] },
+              },
+            });
+          }
+          if (side === 'target' && kind === 'services') {
+            await target.core.createNamespacedService({
+              namespace: targetNs,
+              body: { metadata: { name: 'watched' }, spec: { ports: [{ port: 1 }], clusterIP: 'None' } },
+            });
+          }
+          await waitFor(`a ${kind} event in ${side}`, () => Promise.resolve(wake.changes > 0 || undefined), {
+            timeoutMs: 15_000,
+          });
+        } finally {
+          wake.stop();
+        }
+      }
+    }
+    await target.core.deleteNamespacedPod({ name: 'watched', namespace: targetNs, gracePeriodSeconds: 0 });
+    await target.core.deleteNamespacedService({ name: 'watched', namespace: targetNs });
   });
 
   it('exposes every member through its own load balancer in both clusters', async () => {
