@@ -7,6 +7,8 @@ import { randomUUID } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { abortSignal } from '../../workflows/messages.js';
 import type { etcdMigration } from '../../workflows/migration-workflow.js';
+import type { MigrationStatus } from '../../workflows/status.js';
+import type { WorkflowHandle } from '@temporalio/client';
 import { createFakeActivities } from './fake-activities.js';
 import { allGates, createWorker, startTestEnvironment, testSpec, waitForStatus } from './harness.js';
 
@@ -18,21 +20,31 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-it('a move-leader whose answer was lost still registers its move-back', async () => {
-  const fake = createFakeActivities({ loseFirstMoveLeaderAnswer: true });
+/** Runs a migration with `fake` to the switch-clients gate (every other gate on auto), then `then`. */
+async function atSwitchGate<T>(
+  fake: ReturnType<typeof createFakeActivities>,
+  then: (h: WorkflowHandle<typeof etcdMigration>, status: MigrationStatus) => Promise<T>,
+): Promise<T> {
   const taskQueue = `leader-${randomUUID()}`;
   const worker = await createWorker(env, taskQueue, fake.activities);
-  const result = await worker.runUntil(async () => {
+  return worker.runUntil(async () => {
     const h = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
       taskQueue,
       workflowId: `leader-${randomUUID()}`,
       args: [{ spec: testSpec({ gates: allGates('auto', { 'switch-clients': 'manual' }) }) }],
     });
-    await waitForStatus(
+    const status = await waitForStatus(
       h,
       'switch-clients gate',
       (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients',
     );
+    return then(h, status);
+  });
+}
+
+it('a move-leader whose answer was lost still registers its move-back', async () => {
+  const fake = createFakeActivities({ loseFirstMoveLeaderAnswer: true });
+  const result = await atSwitchGate(fake, async (h) => {
     await h.signal(abortSignal, { by: 'dave', reason: 'after a lost move-leader answer' });
     return h.result();
   });
@@ -46,19 +58,7 @@ it('a move-leader whose answer was lost still registers its move-back', async ()
 
 it("the move-leader step records the move's own evidence: the new leader, no observation after it", async () => {
   const fake = createFakeActivities();
-  const taskQueue = `leader-${randomUUID()}`;
-  const worker = await createWorker(env, taskQueue, fake.activities);
-  const status = await worker.runUntil(async () => {
-    const h = await env.client.workflow.start<typeof etcdMigration>('etcdMigration', {
-      taskQueue,
-      workflowId: `leader-${randomUUID()}`,
-      args: [{ spec: testSpec({ gates: allGates('auto', { 'switch-clients': 'manual' }) }) }],
-    });
-    const atGate = await waitForStatus(
-      h,
-      'switch-clients gate',
-      (s) => s.waitingFor?.kind === 'approval' && s.waitingFor.gate === 'switch-clients',
-    );
+  const status = await atSwitchGate(fake, async (h, atGate) => {
     await h.terminate('enough');
     return atGate;
   });
