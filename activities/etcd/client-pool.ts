@@ -26,7 +26,7 @@ export class EtcdClientPool {
 
   constructor(private readonly idleMs = IDLE_MS) {}
 
-  /** The key of a member's client: its URL and everything its channel authenticates with. */
+  /** A hash of what a member's channel authenticates with (TLS material, user, deadline). */
   static keyOf(parts: Record<string, unknown>): string {
     return createHash('sha256')
       .update(JSON.stringify(parts, (_k, v: unknown) => (Buffer.isBuffer(v) ? v.toString('base64') : v)))

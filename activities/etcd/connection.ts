@@ -108,7 +108,8 @@ export class EtcdConnection {
   /** Members whose client had a call fail: not kept for the next connection. */
   private readonly failed = new Set<string>();
   private pool?: EtcdClientPool;
-  private credentialsKey?: Record<string, unknown>;
+  /** Hash of what every member's channel authenticates with, for the pool's keys. */
+  private credentialsKey = '';
 
   private constructor(
     readonly access: EtcdAccess,
@@ -174,23 +175,19 @@ export class EtcdConnection {
     const conn = new EtcdConnection(valid, options, tlsMaterial);
     if (pool) {
       conn.pool = pool;
-      conn.credentialsKey = {
+      conn.credentialsKey = EtcdClientPool.keyOf({
         tlsMaterial,
         serverName: valid.tls?.serverName,
         username: options.auth?.username,
         password: options.auth?.password,
         timeoutMs,
-      };
+      });
     }
     return conn;
   }
 
   private poolKeyOf(name: string): string {
-    return EtcdClientPool.keyOf({
-      ...this.credentialsKey,
-      url: this.endpointOf(name),
-      memberServerName: this.access.tls?.serverNames?.[name],
-    });
+    return `${this.credentialsKey} ${this.endpointOf(name)} ${this.access.tls?.serverNames?.[name] ?? ''}`;
   }
 
   /** Names of the endpoint map, in map order. */

@@ -61,9 +61,9 @@ export interface PreflightDeps {
   cluster?: string;
 }
 
-/** The source part's report, with the source objects it read (in memory; in history as manifests). */
 type SourceObjects = { statefulSet?: V1StatefulSet; service?: V1Service };
 
+/** The source part's report, with the source objects it read (in memory; in history as manifests). */
 interface SourcePart {
   report: PreflightReport;
   objects: SourceObjects;
@@ -93,10 +93,14 @@ export async function preflight(deps: PreflightDeps, input: PreflightInput): Pro
     const target: Pick<PreflightReport, 'refusals' | 'warnings'> =
       unreachable.length > 0
         ? { refusals: unreachable, warnings: [] }
-        : await targetPart(deps, spec, {
-            report: sourceReport,
-            objects: sourceReport.sourceManifests ? fromSourceManifests(sourceReport.sourceManifests) : {},
-          });
+        : await targetPart(
+            deps,
+            spec,
+            Promise.resolve(
+              sourceReport.sourceManifests ? fromSourceManifests(sourceReport.sourceManifests) : {},
+            ),
+            () => Promise.resolve(sourceReport),
+          );
     return withPlan(spec, merged(sourceReport, target));
   }
   const unreachable = await clusterAccessRefusals(deps.clients, spec, ['source', 'target']);
@@ -105,15 +109,12 @@ export async function preflight(deps: PreflightDeps, input: PreflightInput): Pro
   const objects = new Promise<SourceObjects>((resolve) => (objectsRead = resolve));
   // The target's Kubernetes checks need only the source's objects: they run while the source
   // etcd is observed.
-  const [source, target] = await Promise.all([
-    sourcePart(deps, spec, { forHistory: false, onObjects: objectsRead }),
-    objects.then((o) => targetChecks(deps, spec, o)),
+  const source = sourcePart(deps, spec, { forHistory: false, onObjects: objectsRead });
+  const [{ report }, target] = await Promise.all([
+    source,
+    targetPart(deps, spec, objects, () => source.then((s) => s.report)),
   ]);
-  const dns = await targetDnsRefusals(deps, spec, source.report);
-  return withPlan(
-    spec,
-    merged(source.report, { refusals: [...target.refusals, ...dns], warnings: target.warnings }),
-  );
+  return withPlan(spec, merged(report, target));
 }
 
 function merged(
@@ -233,39 +234,26 @@ async function sourcePart(
 async function targetPart(
   deps: PreflightDeps,
   spec: MigrationSpec,
-  source: SourcePart,
-): Promise<Pick<PreflightReport, 'refusals' | 'warnings'>> {
-  const checks = await targetChecks(deps, spec, source.objects);
-  const dns = await targetDnsRefusals(deps, spec, source.report);
-  return { refusals: [...checks.refusals, ...dns], warnings: checks.warnings };
-}
-
-/** The target's Kubernetes preconditions and Secrets: they need the source's objects only. */
-async function targetChecks(
-  deps: PreflightDeps,
-  spec: MigrationSpec,
-  objects: SourceObjects,
+  sourceObjects: Promise<SourceObjects>,
+  // A function, not a promise: a source part that fails is the caller's to report, not an
+  // unhandled rejection while this one still waits for the objects.
+  sourceReport: () => Promise<PreflightReport>,
 ): Promise<Pick<PreflightReport, 'refusals' | 'warnings'>> {
   const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
-  const report = await validateTargetPreconditions(e, { spec }, objects);
+  // The Kubernetes preconditions and Secrets need the source's objects only.
+  const report = await validateTargetPreconditions(e, { spec }, await sourceObjects);
   const refusals = report.refusals.map((r) => r.message);
   const checks = targetSecretChecks(spec);
   // A worker that serves the source too checked those in the source part.
   if (!sidesServedBy(spec, deps.cluster).includes('source'))
     checks.push(...etcdAccessSecretChecks(spec, deps.cluster));
   refusals.push(...(await secretReferenceRefusals(e, spec, checks)).refusals);
+  // The DNS, once the source part observed the members it would resolve.
+  const source = await sourceReport();
+  if (source.evidence) {
+    refusals.push(...(await dnsCollisions(e, spec, source.observed.members.length, ['target'])));
+  }
   return { refusals, warnings: report.warnings };
-}
-
-/** The target cluster's DNS, once the source part observed the members it would resolve. */
-async function targetDnsRefusals(
-  deps: PreflightDeps,
-  spec: MigrationSpec,
-  sourceReport: PreflightReport,
-): Promise<string[]> {
-  if (!sourceReport.evidence) return [];
-  const e: KubeEnv = { clients: deps.clients, rc: resolveRunContext() };
-  return dnsCollisions(e, spec, sourceReport.observed.members.length, ['target']);
 }
 
 /** etcd shows member IDs in hex (`etcdctl member list`); the API gives them in decimal. */
