@@ -56,6 +56,8 @@ export interface FakeOptions {
   scaleTargetWaitsForCancel?: string;
   /** The first moveLeader moves the leadership, then its answer is lost (a retryable failure). */
   loseFirstMoveLeaderAnswer?: boolean;
+  /** moveLeader ignores `withEvidence`, as a worker from before it did. */
+  moveLeaderWithoutEvidence?: boolean;
   refusals?: string[];
   /** Leave the plan out of the preflight report, as workers before the recorded plan did. */
   planInWorkflow?: boolean;
@@ -331,7 +333,8 @@ export function createFakeActivities(opts: FakeOptions = {}) {
         answerLost = true;
         throw retryable(`the answer of move-leader to ${to} was lost`);
       }
-      return { from, to, alreadyLeader: from === to, ...(withEvidence ? { evidence: evidence() } : {}) };
+      const withIt = withEvidence && !opts.moveLeaderWithoutEvidence;
+      return { from, to, alreadyLeader: from === to, ...(withIt ? { evidence: evidence() } : {}) };
     },
     async verifyConsistency({ members: names }) {
       await record('verifyConsistency', names.join(','));

@@ -69,3 +69,14 @@ it("the move-leader step records the move's own evidence: the new leader, no obs
   expect(names.slice(move + 1)).toEqual([]);
   expect(status.lastEvidence?.leader).toBe('etcd-main-0');
 });
+
+it('a worker that ignores withEvidence: the step observes after the move, as before', async () => {
+  const fake = createFakeActivities({ moveLeaderWithoutEvidence: true });
+  const status = await atSwitchGate(fake, async (h, atGate) => {
+    await h.terminate('enough');
+    return atGate;
+  });
+  const names = fake.calls.map((c) => c.name);
+  expect(names.slice(names.indexOf('moveLeader') + 1)).toEqual(['observe']);
+  expect(status.lastEvidence?.leader).toBe('etcd-main-0');
+});
