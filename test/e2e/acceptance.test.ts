@@ -45,6 +45,17 @@ describe('acceptance, two clouds: a worker per cluster, a WAN link, slow DNS, ho
     expectCompletedSafely(report);
     expect(report.opsTotal).toBeGreaterThan(1000);
     expect(report.sourcePvcsRetained).toBe(true);
+    // By default the cleanup keeps the source cluster's names for the new members, and their load
+    // balancers; the target cluster's names for the old ones and their load balancers go.
+    const left = report.betweenClustersAfter!;
+    expect(new Set(left.dnsNames.source.map((n) => n.split('.')[0]))).toEqual(
+      new Set(['etcd-main-0', 'etcd-main-1', 'etcd-main-2']),
+    );
+    expect(left.dnsNames.target).toEqual([]);
+    expect(left.memberServices).toEqual({
+      source: [],
+      target: ['etcd-main-0-lb', 'etcd-main-1-lb', 'etcd-main-2-lb'],
+    });
     // The topology was in effect: hostname load balancers, DNS confirmed in the cluster that needs it.
     const note = (id: string) => report.status.plan?.steps.find((s) => s.id === id)?.note ?? '';
     expect(note('expose/target/await-load-balancers')).toMatch(

@@ -9,7 +9,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Etcd3 } from 'etcd3';
-import { runAcceptanceScenario, scenarioSpec } from '../helpers/acceptance.js';
+import { runAcceptanceScenario, scenarioSpec, type ScenarioContext } from '../helpers/acceptance.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { migrationWorkflowId } from '../../core/workflow-id.js';
 import { clusterClient } from '../helpers/kube.js';
@@ -60,24 +60,28 @@ describe('reverse migration: the same workflow moves the etcd back', () => {
   });
 
   it('goes back from a forward run stopped past the switch: finishes it first, then moves back under load', async () => {
-    // The forward run is aborted as soon as a retire step runs (past the switch-clients gate): it
-    // goes on to its first safe point, etcd-2 removed (2 + 3 voters, no learner), so etcd-0 and
-    // etcd-1 still vote beside etcd-main-0..2, and the clients are on the new members. (Aborting
-    // once etcd-2's removal was seen done raced with the next removal, which a quick pod stop
-    // lets start within a status poll.)
+    // The forward run is aborted as its first removal (etcd-2's) starts, past the switch-clients
+    // gate: it goes on to its first safe point, etcd-2 removed (2 + 3 voters, no learner), so
+    // etcd-0 and etcd-1 still vote beside etcd-main-0..2, and the clients are on the new members.
+    // The abort goes at the removal's activity, not at a status poll: a whole retire takes about
+    // two seconds, and a poll could come after the next removal had started.
+    let handle: ScenarioContext['handle'] | undefined;
     let aborted = false;
     const forward = await runAcceptanceScenario({
       client: env.client,
       connection: env.nativeConnection,
       cleanup: false,
-      onStatusAfterSwitch: true,
-      onStatus: async ({ status, handle }) => {
-        const retiring = status.plan?.steps.some((s) => s.id.startsWith('retire/') && s.state !== 'pending');
-        if (aborted || !retiring) return;
+      onStatus: (ctx) => {
+        handle = ctx.handle;
+        return Promise.resolve();
+      },
+      beforeStep: async (stepId) => {
+        if (aborted || stepId !== 'retire/etcd-2/remove-member') return;
         aborted = true;
-        await handle.signal(abortSignal, { by: 'reverse-test', reason: 'go back instead' });
+        await handle!.signal(abortSignal, { by: 'reverse-test', reason: 'go back instead' });
       },
     });
+    expect(aborted).toBe(true);
     expect(forward.outcome).toBe('stopped');
     const namespace = forward.namespace;
     namespaces.push(namespace);

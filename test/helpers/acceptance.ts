@@ -16,6 +16,7 @@ import { attachClientNetns } from '../../sandbox/client-netns.js';
 import { kubeconfigPath, REPO_ROOT } from '../../sandbox/config.js';
 import { kubeClientFactory } from '../../activities/kubernetes/clients.js';
 import { removeDnsEntries } from '../../activities/kubernetes/dns.js';
+import { readMemberEntries } from '../../activities/kubernetes/corefile-entries.js';
 import { parseMigrationSpec } from '../../core/spec/validate.js';
 import { abortSignal, approveUpdate, statusQuery, WORKFLOW_TYPE } from '../../workflows/messages.js';
 import type { etcdMigration, MigrationResult } from '../../workflows/migration-workflow.js';
@@ -70,6 +71,8 @@ export interface ScenarioOptions {
   onStatus?: (ctx: ScenarioContext) => Promise<void>;
   /** Keep calling onStatus after the client switch, until the run ends (faults in retire). */
   onStatusAfterSwitch?: boolean;
+  /** In-process worker: awaited before each activity attempt, with its plan step (see inProcessWorkers). */
+  beforeStep?: (stepId: string) => Promise<void>;
   /**
    * When the run has ended (failed after the switch, stopped), a second run of the same spec
    * with `resume: true` (etcd-stretch start --resume) finishes it; the report is of that run,
@@ -139,6 +142,8 @@ export interface ScenarioReport extends LoadSummary {
   expectedFinalMembers: string[];
   hashKvConsistent: boolean;
   sourcePvcsRetained: boolean;
+  /** The source namespace's PVCs at the end. */
+  sourcePvcsAfter: string[];
   sourceMemberIdsBefore: string[];
   sourceMemberIdsAfter: string[];
   temporalWorkflowId: string;
@@ -155,6 +160,14 @@ export interface ScenarioReport extends LoadSummary {
   /** Source state before and after, for runs that must leave it untouched (aborts). */
   sourceStateBefore: SourceState;
   sourceStateAfter?: SourceState;
+  /** After a run that went on past the client switch: what it left between the clusters. */
+  betweenClustersAfter?: BetweenClusters;
+}
+
+/** The names each cluster's CoreDNS answers for the run, and the member LoadBalancer Services. */
+export interface BetweenClusters {
+  dnsNames: Record<ClusterName, string[]>;
+  memberServices: Record<ClusterName, string[]>;
 }
 
 export interface ScenarioTopology {
@@ -339,7 +352,7 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
         namespace: ns,
         killAt: perCluster.killAt && { ...perCluster.killAt, client: opts.client },
       })
-    : (opts.workers ?? inProcessWorkers(opts.connection!));
+    : (opts.workers ?? inProcessWorkers(opts.connection!, undefined, opts.beforeStep));
   const runSpec = scenarioSpec(
     ns,
     perCluster ? { ...specOverrides, workers: workersSpec(taskQueue) } : specOverrides,
@@ -525,10 +538,12 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
   const sourceStateAfter = abortGate
     ? await sourceState(source, target, ns, sourceEndpoints).catch(() => undefined)
     : undefined;
+  const betweenClustersAfter = abortGate ? undefined : await betweenClusters({ source, target }, ns);
   const check = checkHistory(load.history, finalValues);
   const summary = load.summary();
+  const sourcePvcsAfter = await sourcePvcs(source, ns);
   const sourcePvcsRetained =
-    pvcsBefore.length === fixture.replicas && (await sourcePvcs(source, ns)).join() === pvcsBefore.join();
+    pvcsBefore.length === fixture.replicas && sourcePvcsAfter.join() === pvcsBefore.join();
   if (opts.cleanup ?? true) await cleanUp(ns, specOverrides);
   // Kept for diagnosis: what the clients saw next to when each step ran.
   fs.mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
@@ -568,6 +583,7 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
     expectedFinalMembers,
     hashKvConsistent,
     sourcePvcsRetained,
+    sourcePvcsAfter,
     sourceMemberIdsBefore: idsBefore,
     sourceMemberIdsAfter,
     temporalWorkflowId: workflowId,
@@ -583,6 +599,7 @@ async function runScenario(opts: ScenarioOptions): Promise<ScenarioReport> {
           : JSON.stringify(failure),
     sourceStateBefore,
     sourceStateAfter,
+    betweenClustersAfter,
     ...(firstRun ? { firstRun } : {}),
   };
 }
@@ -640,6 +657,38 @@ async function sourceState(
       .filter((k) => !notOurs.has(k))
       .sort(),
   };
+}
+
+async function betweenClusters(
+  clients: Record<ClusterName, ClusterClient>,
+  ns: string,
+): Promise<BetweenClusters> {
+  const sides = ['source', 'target'] as const;
+  const [dns, services] = await Promise.all([
+    Promise.all(sides.map(async (side) => dnsNamesOf((await readCorefile(clients[side])).corefile, ns))),
+    Promise.all(
+      sides.map(async (side) =>
+        (await clients[side].core.listNamespacedService({ namespace: ns })).items
+          .filter((s) => s.spec?.type === 'LoadBalancer')
+          .map((s) => s.metadata!.name!)
+          .sort(),
+      ),
+    ),
+  ]);
+  return {
+    dnsNames: { source: dns[0]!, target: dns[1]! },
+    memberServices: { source: services[0]!, target: services[1]! },
+  };
+}
+
+/** The host names in the Corefile entries (hosts and rewrites) of the migrations in `ns`. */
+function dnsNamesOf(corefile: string, ns: string): string[] {
+  const owners = new Set(
+    [...corefile.matchAll(/# etcd-stretch (?:rewrites )?begin (\S+) /g)]
+      .map((m) => m[1]!)
+      .filter((o) => o.startsWith(`${ns}/`)),
+  );
+  return [...owners].flatMap((o) => readMemberEntries(corefile, o).flatMap((e) => e.hostnames)).sort();
 }
 
 /** Removes what a scenario left: its namespaces and its entries in the source cluster's CoreDNS. */

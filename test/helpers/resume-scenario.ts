@@ -11,7 +11,7 @@ import { createMigrationActivities } from '../../activities/migration/index.js';
 import type { MigrationActivities } from '../../core/activity-contract.js';
 import { abortSignal } from '../../workflows/messages.js';
 import { kubeconfigPath } from '../../sandbox/config.js';
-import { runAcceptanceScenario, type ScenarioReport } from './acceptance.js';
+import { runAcceptanceScenario, type ScenarioContext, type ScenarioReport } from './acceptance.js';
 import { expectCompletedSafely } from './fault-expectations.js';
 import { workflowBundle } from './temporal-test-env.js';
 import type { WorkerHost } from './worker-hosts.js';
@@ -77,9 +77,23 @@ export async function resumeAfterAbort(
   opts: { asOperator?: boolean } = {},
 ): Promise<ScenarioReport> {
   let aborted = false;
+  let run: ScenarioContext | undefined;
+  const abort = async () => {
+    aborted = true;
+    await run!.handle.signal(abortSignal, { by: 'fault-test', reason: 'stop past the switch' });
+    run!.say('aborted after etcd-2 was removed');
+  };
+  // The in-process worker aborts as etcd-1's removal starts: a whole retire takes about two
+  // seconds here, and a status poll could come after it. Per-cluster workers run elsewhere, so
+  // there a poll sees etcd-2's removal done (their retire takes longer, over the WAN link).
   const where = opts.asOperator
     ? { perCluster: { address: env.address }, resumeThroughCli: { address: env.address } }
-    : { connection: env.nativeConnection };
+    : {
+        connection: env.nativeConnection,
+        beforeStep: async (stepId: string) => {
+          if (!aborted && stepId === 'retire/etcd-1/remove-member') await abort();
+        },
+      };
   const r = await runAcceptanceScenario({
     client: env.client,
     ...where,
@@ -87,12 +101,11 @@ export async function resumeAfterAbort(
     resume: true,
     keys: 200,
     specOverrides: SPEC,
-    onStatus: async ({ status, handle, say }) => {
-      const removed = status.plan?.steps.find((s) => s.id === 'retire/etcd-2/remove-member');
-      if (aborted || removed?.state !== 'done') return;
-      aborted = true;
-      await handle.signal(abortSignal, { by: 'fault-test', reason: 'stop past the switch' });
-      say('aborted after etcd-2 was removed');
+    onStatus: async (ctx) => {
+      run = ctx;
+      if (aborted || !opts.asOperator) return;
+      const removed = ctx.status.plan?.steps.find((s) => s.id === 'retire/etcd-2/remove-member');
+      if (removed?.state === 'done') await abort();
     },
   });
   expect(aborted).toBe(true);

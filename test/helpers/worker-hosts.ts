@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
-import { Worker, type NativeConnection } from '@temporalio/worker';
+import { Worker, type ActivityInterceptorsFactory, type NativeConnection } from '@temporalio/worker';
 import { kubeconfigPath, REPO_ROOT, type ClusterName } from '../../sandbox/config.js';
 import { startClusterWorker, type ClusterWorker } from '../../sandbox/cluster-worker.js';
 import { createMigrationActivities } from '../../activities/migration/index.js';
@@ -19,7 +19,24 @@ export interface WorkerHost {
   run<T>(taskQueue: string, workflowId: string, fn: () => Promise<T>): Promise<T>;
 }
 
-export function inProcessWorkers(connection: NativeConnection, kubeconfig = kubeconfigPath()): WorkerHost {
+/**
+ * `beforeStep`: awaited before each activity attempt, with the plan step the activity runs (a
+ * fault injected at an exact point of the plan, however fast the steps go).
+ */
+export function inProcessWorkers(
+  connection: NativeConnection,
+  kubeconfig = kubeconfigPath(),
+  beforeStep?: (stepId: string) => Promise<void>,
+): WorkerHost {
+  const atStep: ActivityInterceptorsFactory = () => ({
+    inbound: {
+      async execute(input, next) {
+        const stepId = (input.args[0] as { stepId?: unknown } | undefined)?.stepId;
+        if (typeof stepId === 'string') await beforeStep!(stepId);
+        return next(input);
+      },
+    },
+  });
   return {
     async run(taskQueue, _workflowId, fn) {
       const worker = await Worker.create({
@@ -27,6 +44,7 @@ export function inProcessWorkers(connection: NativeConnection, kubeconfig = kube
         taskQueue,
         workflowsPath: path.join(REPO_ROOT, 'workflows', 'index.ts'),
         activities: createMigrationActivities({ kubeconfig }),
+        ...(beforeStep ? { interceptors: { activity: [atStep] } } : {}),
       });
       return worker.runUntil(fn);
     },
