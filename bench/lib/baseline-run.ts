@@ -3,9 +3,9 @@
  * client, an empty target namespace of the same name, and at the end the clients' outcome and the
  * fidelity check on the new cluster after a steady period.
  */
-import type { LoadClient } from '../../test/helpers/load-client.js';
+import type { RemoteLoadClient } from '../../test/helpers/remote-load-client.js';
 import type { EtcdMinor } from '../../test/helpers/tls-sources.js';
-import { clusterClient, waitFor, type ClusterClient } from '../../test/helpers/kube.js';
+import { clusterClient, type ClusterClient } from '../../test/helpers/kube.js';
 import { finishLoad, startLoad, type ClientOutcome } from './client-load.js';
 import { cleanUpRun } from './cleanup.js';
 import { failedFidelity, STEADY_BEFORE_MS, STEADY_MS } from './method-run.js';
@@ -34,7 +34,7 @@ export interface BaselineStart {
   src: SourceEtcd;
   ns: string;
   fixture: FidelityFixture;
-  load: LoadClient;
+  load: RemoteLoadClient;
 }
 
 /** Source etcd (pods named `prefix`-...) with the fixture, target namespace, load client running. */
@@ -52,10 +52,7 @@ export async function startBaseline(prefix: string, opts: BaselineOptions): Prom
   try {
     await target.core.createNamespace({ body: { metadata: { name: ns } } });
     const fixture = await writeFidelityFixture(src.endpoints);
-    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
-    await waitFor('the load client running', () => Promise.resolve(load.history.length > 100), {
-      timeoutMs: 30_000,
-    });
+    const load = await startLoad(src.endpoints, opts.opsPerSecond ?? 150);
     await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
     return { replicas, etcd, target, src, ns, fixture, load };
   } catch (err) {

@@ -1,7 +1,8 @@
 /** The load client around a migration method, and what it saw: failures, write gaps, lost writes. */
 import { Etcd3 } from 'etcd3';
 import { checkHistory } from '../../test/helpers/history-checker.js';
-import { LoadClient, readFinalValues } from '../../test/helpers/load-client.js';
+import { readFinalValues } from '../../test/helpers/load-client.js';
+import { RemoteLoadClient } from '../../test/helpers/remote-load-client.js';
 import { writeGaps, type MigrationWindow, type WriteGaps } from './write-gaps.js';
 
 export interface ClientOutcome {
@@ -18,15 +19,30 @@ export interface ClientOutcome {
   firstFailures: string[];
 }
 
-export function startLoad(endpoints: string[], opsPerSecond: number): LoadClient {
-  const load = new LoadClient({ endpoints, opsPerSecond });
-  load.start();
-  return load;
+/**
+ * The load client in a child process, as an application is not in the benchmark's process (whose
+ * worker would delay its turns), connected to every endpoint before it starts; the child records
+ * how late its own timers fire.
+ */
+export async function startLoad(endpoints: string[], opsPerSecond: number): Promise<RemoteLoadClient> {
+  const load = await RemoteLoadClient.launch({ endpoints, opsPerSecond, recordLag: true });
+  try {
+    await load.warmUp();
+    await load.start();
+    return load;
+  } catch (err) {
+    load.close();
+    throw err;
+  }
 }
 
 /** Stops the load and checks its history against what the cluster it ended on holds. */
-export async function finishLoad(load: LoadClient, migration?: MigrationWindow): Promise<ClientOutcome> {
+export async function finishLoad(
+  load: RemoteLoadClient,
+  migration?: MigrationWindow,
+): Promise<ClientOutcome> {
   await load.stop();
+  const lags = load.lags;
   const reader = new Etcd3({ hosts: load.currentEndpoints() });
   let finalValues: Map<string, string | undefined>;
   try {
@@ -43,7 +59,7 @@ export async function finishLoad(load: LoadClient, migration?: MigrationWindow):
     failedOps: s.failedOps,
     indeterminateOps: s.indeterminateOps,
     maxWriteGapMs: s.maxWriteGapMs,
-    ...(migration ? { writeGaps: writeGaps(load.history, migration) } : {}),
+    ...(migration ? { writeGaps: writeGaps(load.history, migration, 3, lags) } : {}),
     lostWrites: check.lostWrites,
     staleReads: check.staleReads,
     violations: check.violations.slice(0, 5),

@@ -48,8 +48,7 @@ export async function runMakeMirror(opts: BaselineOptions = {}): Promise<MethodR
     try {
       await mirrored(src.endpoints, tgt.endpoints, 'caught-up');
       await load.warmUp(tgt.endpoints); // as the stretch's clients: connected before they switch
-      load.setEndpoints(tgt.endpoints);
-      await load.settled();
+      await load.setEndpoints(tgt.endpoints); // acknowledged once the operation in flight has ended
       await mirrored(src.endpoints, tgt.endpoints, 'drained');
     } catch (err) {
       throw new Error(

@@ -42,8 +42,7 @@ export async function runSnapshotRestore(opts: BaselineOptions = {}): Promise<Sn
     const tgt = await deployTargetEtcd(ns, replicas, { waitForRestore: true, etcd });
     const dataDirs = await Promise.all(tgt.pods.map((p) => dataDirOf(target, ns, p.metadata!.name!)));
     const switchedAt = Date.now();
-    load.setEndpoints(tgt.endpoints);
-    await load.settled();
+    await load.setEndpoints(tgt.endpoints); // acknowledged once the operation in flight has ended
     await execFileAsync(etcdctl(etcd), ['--endpoints', src.endpoints[0]!, 'snapshot', 'save', snapshotFile], {
       env: { ...process.env, ETCDCTL_API: '3' },
     });

@@ -199,7 +199,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     }
     const before = await backendSize(src.endpoints);
     const fixture = await writeFidelityFixture(src.endpoints);
-    const load = startLoad(src.endpoints, opts.opsPerSecond ?? 150);
+    const load = await startLoad(src.endpoints, opts.opsPerSecond ?? 150);
     await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
     const started = Date.now();
     const handle = await t.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
@@ -244,8 +244,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
         .map((p) => `http://${p.status!.podIP}:2379`);
       // Connected first, as a client that switches keeps its connections open.
       await load.warmUp(newVoters);
-      load.setEndpoints(newVoters);
-      await load.settled();
+      await load.setEndpoints(newVoters); // acknowledged once the operation in flight has ended
       await handle.executeUpdate(approveUpdate, {
         args: [{ gate: 'switch-clients', by: 'bench', comment: 'load client switched' }],
       });

@@ -4,6 +4,7 @@
  * explained (and removed) rather than hidden in a median.
  */
 import type { Operation } from '../../test/helpers/load-client.js';
+import { longestLag, type LagSample } from '../../test/helpers/event-loop-lag.js';
 
 export interface TimedStep {
   id: string;
@@ -19,6 +20,10 @@ export interface PlacedGap {
   during: string[];
   /** The write that ended the gap: how long it took, and why it needed more than one attempt. */
   closedBy?: { latencyMs: number; attempts: number; endpoint?: string; firstError?: string };
+  /** Of the gap, the time no operation of the client was in flight (its turns between them). */
+  idleMs: number;
+  /** The load client's process: its longest timer delay during the gap (when measured). */
+  loopLagMs?: number;
 }
 
 export interface LatencyPercentiles {
@@ -36,6 +41,8 @@ export interface WriteGaps {
   latency: { steady: LatencyPercentiles; migration: LatencyPercentiles; after: LatencyPercentiles };
   /** The longest gaps of the whole run, longest first. */
   longest: PlacedGap[];
+  /** The load client's process: its longest timer delay before and during the migration. */
+  loopLag?: { steadyMaxMs: number; migrationMaxMs: number };
 }
 
 export interface MigrationWindow {
@@ -69,7 +76,27 @@ export function percentiles(ops: Operation[]): LatencyPercentiles {
   return { puts: ms.length, p50Ms: rank(50), p99Ms: rank(99) };
 }
 
-export function writeGaps(history: Operation[], window: MigrationWindow, top = 3): WriteGaps {
+/** How much of [a, b] no operation covers. */
+function idleIn(history: Operation[], a: number, b: number): number {
+  const spans = history
+    .filter((o) => o.start < b && o.end > a)
+    .map((o) => [Math.max(a, o.start), Math.min(b, o.end)] as const)
+    .sort((x, y) => x[0] - y[0]);
+  let idle = 0;
+  let at = a;
+  for (const [from, to] of spans) {
+    if (from > at) idle += from - at;
+    at = Math.max(at, to);
+  }
+  return idle + Math.max(0, b - at);
+}
+
+export function writeGaps(
+  history: Operation[],
+  window: MigrationWindow,
+  top = 3,
+  lags?: LagSample[],
+): WriteGaps {
   const gaps = gapsOf(history);
   const steps = (window.steps ?? []).flatMap((s) =>
     s.startedAt && s.endedAt ? [{ id: s.id, a: Date.parse(s.startedAt), b: Date.parse(s.endedAt) }] : [],
@@ -89,6 +116,8 @@ export function writeGaps(history: Operation[], window: MigrationWindow, top = 3
       from: new Date(a).toISOString(),
       to: new Date(b).toISOString(),
       during,
+      idleMs: idleIn(history, a, b),
+      ...(lags ? { loopLagMs: longestLag(lags, a, b) } : {}),
       ...(closer
         ? {
             closedBy: {
@@ -115,5 +144,13 @@ export function writeGaps(history: Operation[], window: MigrationWindow, top = 3
       .sort((x, y) => y.b - y.a - (x.b - x.a))
       .slice(0, top)
       .map(place),
+    ...(lags
+      ? {
+          loopLag: {
+            steadyMaxMs: longestLag(lags, history[0]?.start ?? window.from, window.from),
+            migrationMaxMs: longestLag(lags, window.from, window.to),
+          },
+        }
+      : {}),
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The load client (load-client.ts) in a child process inside a cluster's client namespace
- * (sandbox/client-netns.ts), so it is a client of that cluster as the applications are: it
- * resolves member names through the cluster's DNS view and reaches what a pod there reaches.
+ * The load client (load-client.ts) in a child process: inside a cluster's client namespace
+ * (sandbox/client-netns.ts), so it is a client of that cluster as the applications are (it
+ * resolves member names through the cluster's DNS view and reaches what a pod there reaches); or
+ * on this host, so that what this process runs (a benchmark's worker) does not delay its turns.
  * Commands go to the child as JSON lines on its stdin, acknowledged on its stdout; the child appends
  * each operation to a history file, read back at stop. A child that exits before stop makes stop
  * (and any pending command) reject with its exit status and the end of its stderr.
@@ -15,6 +16,7 @@ import type { Readable, Writable } from 'node:stream';
 import { REPO_ROOT } from '../../sandbox/config.js';
 import type { ClientNetns } from '../../sandbox/client-netns.js';
 import { summarize, type LoadClientOptions, type LoadSummary, type Operation } from './load-client.js';
+import type { LagSample } from './event-loop-lag.js';
 
 /** What the scenarios use of a load client, in this process (LoadClient) or in a client namespace. */
 export interface ScenarioLoadClient {
@@ -35,7 +37,7 @@ export type WireLoadOptions = Omit<LoadClientOptions, 'tls' | 'onOperation'> & {
 };
 
 type Command =
-  | { cmd: 'init'; options: WireLoadOptions; historyFile: string }
+  | { cmd: 'init'; options: WireLoadOptions; historyFile: string; recordLag?: boolean }
   | { cmd: 'warmUp'; endpoints?: string[]; serverNames?: Record<string, string> }
   | { cmd: 'start' }
   | { cmd: 'setEndpoints'; endpoints: string[]; serverNames?: Record<string, string> }
@@ -44,8 +46,10 @@ export type LoadCommand = Command & { id: number };
 export type LoadReply = { id: number; ok: true } | { id: number; error: string };
 
 export interface RemoteLoadClientOptions extends Omit<LoadClientOptions, 'onOperation'> {
-  /** Where the client runs. */
-  netns: ClientNetns;
+  /** Where the client runs (default: a child process on this host). */
+  netns?: ClientNetns;
+  /** Record how late the child's timers fire (`lags`, read at stop). */
+  recordLag?: boolean;
 }
 
 const ENTRY = path.join(REPO_ROOT, 'test', 'helpers', 'load-client-process.ts');
@@ -56,7 +60,7 @@ const STDERR_TAIL = 4000;
 const COMMAND_TIMEOUT_MS = 120_000;
 
 function toWire(opts: RemoteLoadClientOptions): WireLoadOptions {
-  const { netns: _netns, tls, ...rest } = opts;
+  const { netns: _netns, recordLag: _recordLag, tls, ...rest } = opts;
   const b64 = (b?: Buffer) => b?.toString('base64');
   return {
     ...rest,
@@ -67,6 +71,7 @@ function toWire(opts: RemoteLoadClientOptions): WireLoadOptions {
 }
 
 export class RemoteLoadClient implements ScenarioLoadClient {
+  /** Where the child runs, for messages. */
   readonly netns: string;
   private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
   private readonly dir: string;
@@ -79,10 +84,11 @@ export class RemoteLoadClient implements ScenarioLoadClient {
   /** Set when the child ended before it acknowledged stop. */
   private exitError?: Error;
   private ops?: Operation[];
+  private lagSamples?: LagSample[];
   private endpoints: string[];
 
   private constructor(opts: RemoteLoadClientOptions) {
-    this.netns = opts.netns.netns;
+    this.netns = opts.netns?.netns ?? 'a child process';
     this.endpoints = [...opts.endpoints];
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'es-load-client-'));
     this.historyFile = path.join(this.dir, 'history.jsonl');
@@ -90,7 +96,11 @@ export class RemoteLoadClient implements ScenarioLoadClient {
       ...Object.fromEntries(INHERITED_ENV.filter((k) => process.env[k]).map((k) => [k, process.env[k]])),
       NODE_NO_WARNINGS: '1',
     };
-    this.child = spawn('ip', opts.netns.execArgs(process.execPath, ['--import', 'tsx', ENTRY]), {
+    const args = ['--import', 'tsx', ENTRY];
+    const [cmd, ...cmdArgs] = opts.netns
+      ? ['ip', ...opts.netns.execArgs(process.execPath, args)]
+      : [process.execPath, ...args];
+    this.child = spawn(cmd, cmdArgs, {
       cwd: REPO_ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -119,12 +129,17 @@ export class RemoteLoadClient implements ScenarioLoadClient {
     });
   }
 
-  /** Starts the child in `opts.netns` with the load client's options; resolves once it runs there. */
+  /** Starts the child (in `opts.netns`) with the load client's options; resolves once it runs there. */
   static async launch(opts: RemoteLoadClientOptions): Promise<RemoteLoadClient> {
     const c = new RemoteLoadClient(opts);
     try {
-      await c.request({ cmd: 'init', options: toWire(opts), historyFile: c.historyFile });
-      if (!(await opts.netns.holds(c.child.pid!)))
+      await c.request({
+        cmd: 'init',
+        options: toWire(opts),
+        historyFile: c.historyFile,
+        ...(opts.recordLag ? { recordLag: true } : {}),
+      });
+      if (opts.netns && !(await opts.netns.holds(c.child.pid!)))
         throw new Error(`the load client (pid ${c.child.pid}) does not run in ${c.netns}`);
       return c;
     } catch (err) {
@@ -209,7 +224,13 @@ export class RemoteLoadClient implements ScenarioLoadClient {
       await this.closed;
     } finally {
       this.ops = readHistory(this.historyFile);
+      this.lagSamples = readLags(lagFileOf(this.historyFile));
     }
+  }
+
+  /** With `recordLag`: how late the child's timers fired (read at stop). */
+  get lags(): LagSample[] | undefined {
+    return this.lagSamples;
   }
 
   /** Kills the child if it still runs and removes its files; the history read at stop stays. */
@@ -228,6 +249,19 @@ export class RemoteLoadClient implements ScenarioLoadClient {
 
   summary(): LoadSummary {
     return summarize(this.history);
+  }
+}
+
+/** Where the child writes its timer delays at stop. */
+export function lagFileOf(historyFile: string): string {
+  return `${historyFile}.lags.json`;
+}
+
+function readLags(file: string): LagSample[] | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LagSample[];
+  } catch {
+    return undefined;
   }
 }
 

@@ -1,7 +1,8 @@
 /**
  * The load client as a client of the source cluster: in `es-c-source` it reaches a source member
  * by its name through the cluster's DNS view, and a target pod not at all. Each cluster runs a
- * one-member etcd behind a headless Service.
+ * one-member etcd behind a headless Service. On this host (no namespace), as the benchmarks run
+ * it: a switch of endpoints, and the delays of its timers.
  */
 import { Etcd3 } from 'etcd3';
 import type { V1Pod } from '@kubernetes/client-node';
@@ -102,5 +103,44 @@ describe('the remote load client in the source cluster client namespace', () => 
     await clientNs.remove();
     expect(await listSandboxNetns()).not.toContain(clientNs.netns);
     await expect(load.stop()).rejects.toThrow(/exited .* before stop/);
+  });
+
+  it("on this host: switches once the operation in flight has ended, and records its timers' delays", async () => {
+    const [a, b] = (['source', 'target'] as const).map((c) => `http://${pod[c].status!.podIP}:2379`);
+    const load = await RemoteLoadClient.launch({
+      endpoints: [a!],
+      opsPerSecond: 100,
+      prefix: 'remote/host/',
+      recordLag: true,
+    });
+    launched.push(load);
+    expect(load.netns).toBe('a child process');
+    await load.warmUp([a!, b!]);
+    await load.start();
+    // Held still for 300 ms: its timers fire that much late once it goes on.
+    process.kill(load.pid, 'SIGSTOP');
+    await new Promise((r) => setTimeout(r, 300));
+    process.kill(load.pid, 'SIGCONT');
+    await load.setEndpoints([b!]);
+    const switchedAt = Date.now();
+    const onB = new Etcd3({ hosts: b! });
+    try {
+      await waitFor(
+        'writes on the new endpoint',
+        async () => (await onB.getAll().prefix('remote/host/').count()) >= 3 || undefined,
+        { timeoutMs: 30_000 },
+      );
+    } finally {
+      onB.close();
+    }
+    await load.stop();
+    const ops = load.history.filter((o) => o.outcome === 'ok');
+    expect(ops.filter((o) => o.endpoint === a).length).toBeGreaterThan(0);
+    expect(ops.filter((o) => o.endpoint === b).length).toBeGreaterThan(0);
+    // nothing sent to the old endpoint ended after the switch was acknowledged
+    expect(Math.max(...ops.filter((o) => o.endpoint === a).map((o) => o.end))).toBeLessThanOrEqual(
+      switchedAt,
+    );
+    expect(Math.max(0, ...(load.lags ?? []).map((l) => l.ms))).toBeGreaterThanOrEqual(250);
   });
 });

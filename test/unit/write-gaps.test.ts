@@ -101,4 +101,28 @@ describe('where the write gaps fall', () => {
     // The failed write is not counted.
     expect(g.latency.after).toEqual({ puts: 1, p50Ms: 5, p99Ms: 5 });
   });
+
+  it("splits a gap into the client's operations and its idle turns, with its process's timer delay", () => {
+    // put 0 ends at 0; a get from 20 to 30; put 1 from 90 to 100: idle 20 + 60 = 80 of the 100.
+    const get: Operation = {
+      seq: seq++,
+      type: 'get',
+      key: 'k',
+      start: T0 + 20,
+      end: T0 + 30,
+      outcome: 'ok',
+      attempts: 1,
+    };
+    const slowTurn = { ...put(100), start: T0 + 90 };
+    const lags = [
+      { at: T0 + 85, ms: 50 },
+      { at: T0 + 400, ms: 70 },
+    ];
+    const g = writeGaps([put(0), get, slowTurn, put(110)], { from: T0 + 50, to: T0 + 200 }, 1, lags);
+    expect(g.longest[0]).toMatchObject({ ms: 100, idleMs: 80, loopLagMs: 50 });
+    expect(g.loopLag).toEqual({ steadyMaxMs: 50, migrationMaxMs: 50 });
+    expect(
+      writeGaps([put(0), get, slowTurn], { from: T0 + 50, to: T0 + 200 }, 1).longest[0],
+    ).not.toHaveProperty('loopLagMs');
+  });
 });
