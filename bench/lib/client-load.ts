@@ -5,6 +5,8 @@ import { readFinalValues } from '../../test/helpers/load-client.js';
 import { RemoteLoadClient } from '../../test/helpers/remote-load-client.js';
 import { writeGaps, type MigrationWindow, type WriteGaps } from './write-gaps.js';
 
+export const CLIENT_NICE = -10;
+
 export interface ClientOutcome {
   opsTotal: number;
   opsPerSecond: number;
@@ -17,15 +19,18 @@ export interface ClientOutcome {
   staleReads: number;
   violations: string[];
   firstFailures: string[];
+  /** The load client process's niceness (CLIENT_NICE when it could be set). */
+  niceness?: number;
 }
 
 /**
  * The load client in a child process, as an application is not in the benchmark's process (whose
  * worker would delay its turns), connected to every endpoint before it starts; the child records
- * how late its own timers fire.
+ * how late its own timers fire. It runs at a higher priority than the rest of the sandbox
+ * (CLIENT_NICE): on these two cores it stands for an application on a node of its own.
  */
 export async function startLoad(endpoints: string[], opsPerSecond: number): Promise<RemoteLoadClient> {
-  const load = await RemoteLoadClient.launch({ endpoints, opsPerSecond, recordLag: true });
+  const load = await RemoteLoadClient.launch({ endpoints, opsPerSecond, recordLag: true, nice: CLIENT_NICE });
   try {
     await load.warmUp();
     await load.start();
@@ -41,6 +46,7 @@ export async function finishLoad(
   load: RemoteLoadClient,
   migration?: MigrationWindow,
 ): Promise<ClientOutcome> {
+  const niceness = load.niceness();
   await load.stop();
   const lags = load.lags;
   const reader = new Etcd3({ hosts: load.currentEndpoints() });
@@ -64,5 +70,6 @@ export async function finishLoad(
     staleReads: check.staleReads,
     violations: check.violations.slice(0, 5),
     firstFailures: s.firstFailures,
+    ...(niceness === undefined ? {} : { niceness }),
   };
 }

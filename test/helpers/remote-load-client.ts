@@ -50,6 +50,11 @@ export interface RemoteLoadClientOptions extends Omit<LoadClientOptions, 'onOper
   netns?: ClientNetns;
   /** Record how late the child's timers fire (`lags`, read at stop). */
   recordLag?: boolean;
+  /**
+   * The child's niceness (`nice -n`), e.g. negative: an application on a node of its own is not
+   * kept waiting by what else runs here. Lowering it needs root; otherwise it keeps this one's.
+   */
+  nice?: number;
 }
 
 const ENTRY = path.join(REPO_ROOT, 'test', 'helpers', 'load-client-process.ts');
@@ -60,7 +65,7 @@ const STDERR_TAIL = 4000;
 const COMMAND_TIMEOUT_MS = 120_000;
 
 function toWire(opts: RemoteLoadClientOptions): WireLoadOptions {
-  const { netns: _netns, recordLag: _recordLag, tls, ...rest } = opts;
+  const { netns: _netns, recordLag: _recordLag, nice: _nice, tls, ...rest } = opts;
   const b64 = (b?: Buffer) => b?.toString('base64');
   return {
     ...rest,
@@ -97,9 +102,11 @@ export class RemoteLoadClient implements ScenarioLoadClient {
       NODE_NO_WARNINGS: '1',
     };
     const args = ['--import', 'tsx', ENTRY];
-    const [cmd, ...cmdArgs] = opts.netns
+    const node: [string, ...string[]] = opts.netns
       ? ['ip', ...opts.netns.execArgs(process.execPath, args)]
       : [process.execPath, ...args];
+    const [cmd, ...cmdArgs]: [string, ...string[]] =
+      opts.nice === undefined ? node : ['nice', '-n', String(opts.nice), ...node];
     this.child = spawn(cmd, cmdArgs, {
       cwd: REPO_ROOT,
       env,
@@ -150,6 +157,17 @@ export class RemoteLoadClient implements ScenarioLoadClient {
 
   get pid(): number {
     return this.child.pid!;
+  }
+
+  /** The niceness the child runs at (from /proc; undefined once it has ended). */
+  niceness(): number | undefined {
+    try {
+      // The fields after the command's name, which is in parentheses: niceness is the 19th field.
+      const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    } catch {
+      return undefined;
+    }
   }
 
   private onReply(line: string): void {

@@ -2,8 +2,9 @@
  * The load client as a client of the source cluster: in `es-c-source` it reaches a source member
  * by its name through the cluster's DNS view, and a target pod not at all. Each cluster runs a
  * one-member etcd behind a headless Service. On this host (no namespace), as the benchmarks run
- * it: a switch of endpoints, and the delays of its timers.
+ * it: its priority, a switch of endpoints, and the delays of its timers.
  */
+import os from 'node:os';
 import { Etcd3 } from 'etcd3';
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,16 +106,19 @@ describe('the remote load client in the source cluster client namespace', () => 
     await expect(load.stop()).rejects.toThrow(/exited .* before stop/);
   });
 
-  it("on this host: switches once the operation in flight has ended, and records its timers' delays", async () => {
+  it("on this host: runs at the priority asked, switches once the operation in flight has ended, and records its timers' delays", async () => {
     const [a, b] = (['source', 'target'] as const).map((c) => `http://${pod[c].status!.podIP}:2379`);
     const load = await RemoteLoadClient.launch({
       endpoints: [a!],
       opsPerSecond: 100,
       prefix: 'remote/host/',
       recordLag: true,
+      nice: -5,
     });
     launched.push(load);
     expect(load.netns).toBe('a child process');
+    // Raised above this process's priority as root (CI); elsewhere `nice` leaves it as it was.
+    expect(load.niceness()).toBe(process.getuid?.() === 0 ? -5 : os.getPriority());
     await load.warmUp([a!, b!]);
     await load.start();
     // Held still for 300 ms: its timers fire that much late once it goes on.
