@@ -19,8 +19,8 @@ export interface ClientOutcome {
   staleReads: number;
   violations: string[];
   firstFailures: string[];
-  /** The load client process's niceness (CLIENT_NICE when it could be set). */
-  niceness?: number;
+  /** The load client process's niceness and its autogroup's (CLIENT_NICE when they could be set). */
+  niceness?: { process: number; group?: number };
 }
 
 /**

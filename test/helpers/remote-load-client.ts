@@ -51,8 +51,11 @@ export interface RemoteLoadClientOptions extends Omit<LoadClientOptions, 'onOper
   /** Record how late the child's timers fire (`lags`, read at stop). */
   recordLag?: boolean;
   /**
-   * The child's niceness (`nice -n`), e.g. negative: an application on a node of its own is not
-   * kept waiting by what else runs here. Lowering it needs root; otherwise it keeps this one's.
+   * The child's niceness, e.g. negative: an application on a node of its own is not kept waiting
+   * by what else runs here. The child then gets a session of its own, and with it a scheduler
+   * autogroup (the kernel weighs each session's group alike, whatever its processes' niceness):
+   * `nice -n` sets the process's, /proc/<pid>/autogroup the group's. Lowering them needs root;
+   * otherwise each stays as it was.
    */
   nice?: number;
 }
@@ -111,7 +114,9 @@ export class RemoteLoadClient implements ScenarioLoadClient {
       cwd: REPO_ROOT,
       env,
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: opts.nice !== undefined,
     });
+    if (opts.nice !== undefined && this.child.pid) setGroupNice(this.child.pid, opts.nice);
     this.child.stderr.setEncoding('utf8');
     this.child.stderr.on('data', (chunk: string) => {
       this.stderr = (this.stderr + chunk).slice(-STDERR_TAIL);
@@ -159,12 +164,16 @@ export class RemoteLoadClient implements ScenarioLoadClient {
     return this.child.pid!;
   }
 
-  /** The niceness the child runs at (from /proc; undefined once it has ended). */
-  niceness(): number | undefined {
+  /** The niceness of the child and of its autogroup (from /proc; undefined once it has ended). */
+  niceness(): { process: number; group?: number } | undefined {
     try {
       // The fields after the command's name, which is in parentheses: niceness is the 19th field.
       const stat = fs.readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      const group = /nice (-?\d+)/.exec(readOr(`/proc/${this.pid}/autogroup`, ''))?.[1];
+      return {
+        process: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]),
+        ...(group === undefined ? {} : { group: Number(group) }),
+      };
     } catch {
       return undefined;
     }
@@ -267,6 +276,23 @@ export class RemoteLoadClient implements ScenarioLoadClient {
 
   summary(): LoadSummary {
     return summarize(this.history);
+  }
+}
+
+function readOr(file: string, otherwise: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return otherwise;
+  }
+}
+
+/** The niceness of `pid`'s autogroup: refused without root, absent without autogroups. */
+function setGroupNice(pid: number, nice: number): void {
+  try {
+    fs.writeFileSync(`/proc/${pid}/autogroup`, String(nice));
+  } catch {
+    // left as it was: niceness() says what the child got
   }
 }
 
