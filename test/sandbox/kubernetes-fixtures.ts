@@ -245,3 +245,24 @@ export async function sourceNamespaceWithWorker(
   const worker = kubeEnv({ kubeconfig: workerKubeConfig({ source: grant.token, target: grant.token }) });
   return { source, ns, spec, worker };
 }
+
+/** The headless Service `etcd` of a source StatefulSet a test builds by hand. */
+export async function createHeadlessEtcdService(c: ClusterClient, ns: string): Promise<void> {
+  await c.core.createNamespacedService({
+    namespace: ns,
+    body: {
+      metadata: { name: 'etcd' },
+      spec: { clusterIP: 'None', selector: { app: 'etcd' }, ports: [{ name: 'client', port: 2379 }] },
+    },
+  });
+}
+
+export async function statefulSetExists(c: ClusterClient, ns: string, name: string): Promise<boolean> {
+  return c.apps.readNamespacedStatefulSet({ name, namespace: ns }).then(
+    () => true,
+    (err: { code?: number }) => {
+      if (err.code === 404) return false;
+      throw err;
+    },
+  );
+}

@@ -11,7 +11,12 @@ import { deleteSourcePvcs, deleteSourceStatefulSet } from '../../activities/kube
 import { FORMER_STATEFULSET_LABEL } from '../../activities/kubernetes/labels.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { waitFor, type ClusterClient } from '../helpers/kube.js';
-import { sourceNamespaceWithWorker, type kubeEnv } from './kubernetes-fixtures.js';
+import {
+  createHeadlessEtcdService,
+  sourceNamespaceWithWorker,
+  statefulSetExists,
+  type kubeEnv,
+} from './kubernetes-fixtures.js';
 
 const PODS = ['etcd-0', 'etcd-1'];
 const CLAIMS = PODS.map((p) => `data-${p}`);
@@ -30,25 +35,12 @@ describe('cleanup keeps the PVCs of a source StatefulSet with whenDeleted: Delet
     );
   const ownedBySet = (p: V1PersistentVolumeClaim) =>
     (p.metadata?.ownerReferences ?? []).some((r) => r.uid === uid);
-  const statefulSetGone = async () =>
-    source.apps.readNamespacedStatefulSet({ name: 'etcd', namespace: ns }).then(
-      () => false,
-      (err: { code?: number }) => {
-        if (err.code === 404) return true;
-        throw err;
-      },
-    );
+  const statefulSetGone = async () => !(await statefulSetExists(source, ns, 'etcd'));
 
   beforeAll(async () => {
     ({ source, ns, spec, worker } = await sourceNamespaceWithWorker('pvc-keep', cleanups));
 
-    await source.core.createNamespacedService({
-      namespace: ns,
-      body: {
-        metadata: { name: 'etcd' },
-        spec: { clusterIP: 'None', selector: { app: 'etcd' }, ports: [{ name: 'client', port: 2379 }] },
-      },
-    });
+    await createHeadlessEtcdService(source, ns);
     const sts = await source.apps.createNamespacedStatefulSet({
       namespace: ns,
       body: {

@@ -9,7 +9,12 @@ import { PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { deleteSourceStatefulSet } from '../../activities/kubernetes/source-statefulset.js';
 import type { MigrationSpec } from '../../core/spec/schema.js';
 import { readyPods, waitFor, type ClusterClient } from '../helpers/kube.js';
-import { sourceNamespaceWithWorker, type kubeEnv } from './kubernetes-fixtures.js';
+import {
+  createHeadlessEtcdService,
+  sourceNamespaceWithWorker,
+  statefulSetExists,
+  type kubeEnv,
+} from './kubernetes-fixtures.js';
 
 const HOLD = 'etcd-stretch.test/hold';
 
@@ -20,26 +25,13 @@ describe('cleanup and a source pod still stopping', () => {
   let worker: ReturnType<typeof kubeEnv>;
   const cleanups: (() => Promise<void>)[] = [];
 
-  const statefulSetExists = async () =>
-    source.apps.readNamespacedStatefulSet({ name: 'etcd', namespace: ns }).then(
-      () => true,
-      (err: { code?: number }) => {
-        if (err.code === 404) return false;
-        throw err;
-      },
-    );
+  const etcdSetExists = () => statefulSetExists(source, ns, 'etcd');
   const pods = async () => (await source.core.listNamespacedPod({ namespace: ns })).items;
   const mergePatch = setHeaderOptions('Content-Type', PatchStrategy.MergePatch);
 
   beforeAll(async () => {
     ({ source, ns, spec, worker } = await sourceNamespaceWithWorker('stopping-pod', cleanups));
-    await source.core.createNamespacedService({
-      namespace: ns,
-      body: {
-        metadata: { name: 'etcd' },
-        spec: { clusterIP: 'None', selector: { app: 'etcd' }, ports: [{ name: 'client', port: 2379 }] },
-      },
-    });
+    await createHeadlessEtcdService(source, ns);
     await source.apps.createNamespacedStatefulSet({
       namespace: ns,
       body: {
@@ -103,14 +95,14 @@ describe('cleanup and a source pod still stopping', () => {
         ),
       { timeoutMs: 30_000, intervalMs: 50 },
     );
-    expect(await statefulSetExists()).toBe(true);
+    expect(await etcdSetExists()).toBe(true);
 
     await source.core.patchNamespacedPod(
       { name: 'etcd-0', namespace: ns, body: { metadata: { finalizers: null } } },
       mergePatch,
     );
     expect(await deletion).toEqual({ deletedStatefulSet: true, deletedService: true, labelledPvcs: [] });
-    expect(await statefulSetExists()).toBe(false);
+    expect(await etcdSetExists()).toBe(false);
     expect(await pods()).toEqual([]);
   });
 });
