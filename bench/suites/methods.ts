@@ -32,6 +32,7 @@ export function methodsTable(runs: MethodRun[]): string {
       'indeterminate ops',
       'longest write gap (s)',
       'steady-state longest gap (s)',
+      'longest gap / steady (per run)',
       'acked writes lost',
       'stale reads',
       'revisions preserved',
@@ -51,6 +52,7 @@ export function methodsTable(runs: MethodRun[]): string {
         of((r) => r.clients.indeterminateOps),
         of((r) => seconds(r.clients.writeGaps?.migrationMaxMs ?? r.clients.maxWriteGapMs), 2),
         formatSpread(spread(measured.map((r) => seconds(r.clients.writeGaps!.steadyMaxMs))), 2),
+        formatSpread(spread(measured.map((r) => gapRatio(r.clients.writeGaps!))), 1),
         of((r) => r.clients.lostWrites),
         of((r) => r.clients.staleReads),
         formatAll(mine.map((r) => r.fidelity.revisionsPreserved)),
@@ -60,4 +62,9 @@ export function methodsTable(runs: MethodRun[]): string {
       ];
     }),
   );
+}
+
+/** How many times the steady state's longest gap the migration's was (goal 5 of issue #18). */
+function gapRatio(g: { migrationMaxMs: number; steadyMaxMs: number }): number {
+  return g.steadyMaxMs > 0 ? g.migrationMaxMs / g.steadyMaxMs : Infinity;
 }

@@ -8,6 +8,8 @@ import { targetManifests } from '../../bench/lib/target-etcd.js';
 import proto from '@temporalio/proto';
 import type { History } from '@temporalio/common/lib/proto-utils.js';
 import { temporalTiming } from '../../bench/lib/temporal-timing.js';
+import type { MethodRun } from '../../bench/lib/method-run.js';
+import { methodsTable } from '../../bench/suites/methods.js';
 
 describe('median and spread', () => {
   it('takes the middle value, or the mean of the two middle ones', () => {
@@ -243,5 +245,57 @@ describe('temporalTiming', () => {
       activityDispatchMs: 2,
       activityRunMs: 468,
     });
+  });
+});
+
+describe('methodsTable', () => {
+  const run = (method: MethodRun['method'], migrationMaxMs: number, steadyMaxMs: number): MethodRun => ({
+    method,
+    namespace: 'ns',
+    outcome: 'completed',
+    durationMs: 20_000,
+    fidelity: { revisionsPreserved: true, leasesPreserved: true, details: [] },
+    clients: {
+      opsTotal: 3000,
+      opsPerSecond: 150,
+      failedOps: 0,
+      indeterminateOps: 0,
+      maxWriteGapMs: migrationMaxMs,
+      lostWrites: 0,
+      staleReads: 0,
+      violations: [],
+      firstFailures: [],
+      writeGaps: {
+        steadyMaxMs,
+        migrationMaxMs,
+        longest: [],
+        latency: {
+          steady: { puts: 1, p50Ms: 1, p99Ms: 1 },
+          migration: { puts: 1, p50Ms: 1, p99Ms: 1 },
+          after: { puts: 1, p50Ms: 1, p99Ms: 1 },
+        },
+      },
+    },
+  });
+
+  it("gives each method's longest gap against its own run's steady state (goal 5)", () => {
+    const rows = methodsTable([
+      run('stretch', 60, 20),
+      run('stretch', 100, 20),
+      run('stretch', 70, 35),
+      run('make-mirror', 30, 30),
+    ]).split('\n');
+    const cells = (method: string) =>
+      rows
+        .find((r) => r.startsWith(`| ${method} `))!
+        .split('|')
+        .map((c) => c.trim());
+    const column = rows[0]!
+      .split('|')
+      .map((c) => c.trim())
+      .indexOf('longest gap / steady (per run)');
+    expect(column).toBeGreaterThan(0);
+    expect(cells('stretch')[column]).toBe('3.0 (2.0-5.0)');
+    expect(cells('make-mirror')[column]).toBe('1.0');
   });
 });
