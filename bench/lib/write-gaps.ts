@@ -147,7 +147,7 @@ export function writeGaps(
     ...(lags
       ? {
           loopLag: {
-            steadyMaxMs: longestLag(lags, history[0]?.start ?? window.from, window.from),
+            steadyMaxMs: longestLag(lags, 0, window.from),
             migrationMaxMs: longestLag(lags, window.from, window.to),
           },
         }

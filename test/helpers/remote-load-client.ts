@@ -18,7 +18,7 @@ import type { ClientNetns } from '../../sandbox/client-netns.js';
 import { summarize, type LoadClientOptions, type LoadSummary, type Operation } from './load-client.js';
 import type { LagSample } from './event-loop-lag.js';
 
-/** What the scenarios use of a load client, in this process (LoadClient) or in a client namespace. */
+/** What the scenarios use of a load client, in this process (LoadClient) or in a child process. */
 export interface ScenarioLoadClient {
   start(): void | Promise<void>;
   /** Opens connections to `endpoints` before traffic goes there, as a real client has them open. */
@@ -302,11 +302,7 @@ export function lagFileOf(historyFile: string): string {
 }
 
 function readLags(file: string): LagSample[] | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as LagSample[];
-  } catch {
-    return undefined;
-  }
+  return (JSON.parse(readOr(file, 'null')) as LagSample[] | null) ?? undefined;
 }
 
 /** The operations in the file, but a last line the child did not finish writing. */
