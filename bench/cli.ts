@@ -1,7 +1,7 @@
 /**
  * Benchmarks in the shared sandbox (not tests: nothing here asserts a time).
  *
- *   npm run bench -- <methods|data-size|members|overhead|fleet|wan> [--quick] [--reps N] [--sizes a,b,c] [--rtts 0,20,80] [--etcd 3.5] [--soak 0s] [--ops N]
+ *   npm run bench -- <methods|data-size|members|overhead|fleet|wan> [--quick] [--reps N] [--sizes a,b,c] [--rtts 0,20,80] [--etcd 3.5] [--soak 0s] [--steady 25s] [--ops N]
  *
  * Each suite writes bench/results/<suite>[-quick].json (machine, load average, every run) and
  * prints a Markdown table for the README's Performance section.
@@ -21,6 +21,8 @@ import { overheadSuite } from './suites/overhead.js';
 import { wanSuite } from './suites/wan.js';
 import type { SuiteContext, SuiteOutput } from './suites/suite.js';
 import { ETCD_IMAGES, type EtcdMinor } from '../test/helpers/tls-sources.js';
+import { formatDuration, parseDuration } from '../core/spec/duration.js';
+import { STEADY_BEFORE_MS } from './lib/method-run.js';
 
 const SUITES: Record<string, (ctx: SuiteContext) => Promise<SuiteOutput>> = {
   methods: methodsSuite,
@@ -48,6 +50,11 @@ const msList = (v: string): number[] =>
     return n;
   });
 const intList = (v: string): number[] => v.split(',').map(positiveInt);
+const steadyDuration = (v: string): number => {
+  const ms = parseDuration(v);
+  if (ms === undefined || ms < 1000) throw new InvalidArgumentError(`"${v}" is not a duration of 1s or more`);
+  return ms;
+};
 
 const program = new Command('bench')
   .argument('<suite>', `one of ${Object.keys(SUITES).join(', ')}`)
@@ -76,6 +83,11 @@ const program = new Command('bench')
   )
   .option('--rtts <list>', 'wan: round trips between the clusters in ms (default 0,20,80)', msList)
   .option('--soak <duration>', "the stretch runs' soak, e.g. 0s (default 5s)")
+  .option(
+    '--steady <duration>',
+    'methods and wan: how long the clients run before each migration, their steady state (default 5s)',
+    steadyDuration,
+  )
   .option('--name <name>', 'result file name (default: the suite, with -quick in quick mode)')
   .action(
     async (
@@ -90,6 +102,7 @@ const program = new Command('bench')
         valueKib?: number;
         snapshotCount?: number;
         soak?: string;
+        steady?: number;
         etcd?: EtcdMinor;
         rtts?: number[];
       },
@@ -107,6 +120,8 @@ const program = new Command('bench')
             'the benchmarks need the plain one: `npm run sandbox -- down && npm run sandbox -- up`',
         );
       if (o.from && suite !== 'overhead') program.error('--from is for the overhead suite only');
+      if (o.steady !== undefined && suite !== 'methods' && suite !== 'wan')
+        program.error('--steady is for the methods and wan suites only');
       const machine = describeMachine();
       const startedAt = new Date().toISOString();
       const say = (line: string): void => console.log(`[${new Date().toISOString().slice(11, 19)}] ${line}`);
@@ -119,6 +134,7 @@ const program = new Command('bench')
         valueKiB: o.valueKib,
         snapshotCount: o.snapshotCount,
         soak: o.soak,
+        steadyBeforeMs: o.steady,
         etcd: o.etcd,
         rttsMs: o.rtts,
         say,
@@ -134,6 +150,7 @@ const program = new Command('bench')
             ? []
             : [
                 `Stretch runs with soak ${o.soak ?? '5s'}.`,
+                `The clients' steady state: the ${formatDuration(o.steady ?? STEADY_BEFORE_MS)} before each migration.`,
                 `etcd ${o.etcd ?? '3.4'} in every cluster (image ${ETCD_IMAGES[o.etcd ?? '3.4']}).`,
               ]),
           'A shared 2-core VM: other work may run beside a benchmark; the load average at start and end says how much. Read the numbers as relative.',

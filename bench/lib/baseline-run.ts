@@ -24,6 +24,8 @@ export interface BaselineOptions {
   keys?: number;
   /** The etcd minor version of both clusters (default 3.4, the article's). */
   etcd?: EtcdMinor;
+  /** How long the clients run on the source before the migration: their steady state (default 5 s). */
+  steadyBeforeMs?: number;
   say?: (line: string) => void;
 }
 
@@ -53,7 +55,7 @@ export async function startBaseline(prefix: string, opts: BaselineOptions): Prom
     await target.core.createNamespace({ body: { metadata: { name: ns } } });
     const fixture = await writeFidelityFixture(src.endpoints);
     const load = await startLoad(src.endpoints, opts.opsPerSecond ?? 150);
-    await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
+    await new Promise((r) => setTimeout(r, opts.steadyBeforeMs ?? STEADY_BEFORE_MS));
     return { replicas, etcd, target, src, ns, fixture, load };
   } catch (err) {
     await cleanUpRun(ns);

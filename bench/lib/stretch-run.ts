@@ -46,6 +46,8 @@ export interface StretchOptions {
   snapshotCount?: number;
   /** The etcd minor version of the source (the new members run the same image; default 3.4). */
   etcd?: EtcdMinor;
+  /** How long the clients run on the source before the migration: their steady state (default 5 s). */
+  steadyBeforeMs?: number;
   say?: (line: string) => void;
 }
 
@@ -200,7 +202,7 @@ export async function runStretch(t: BenchTemporal, opts: StretchOptions = {}): P
     const before = await backendSize(src.endpoints);
     const fixture = await writeFidelityFixture(src.endpoints);
     const load = await startLoad(src.endpoints, opts.opsPerSecond ?? 150);
-    await new Promise((r) => setTimeout(r, STEADY_BEFORE_MS));
+    await new Promise((r) => setTimeout(r, opts.steadyBeforeMs ?? STEADY_BEFORE_MS));
     const started = Date.now();
     const handle = await t.client.workflow.start<typeof etcdMigration>(WORKFLOW_TYPE, {
       taskQueue: t.taskQueue,

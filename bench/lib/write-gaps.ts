@@ -35,6 +35,13 @@ export interface LatencyPercentiles {
 export interface WriteGaps {
   /** The longest gap that ended before the migration started (the load's steady state). */
   steadyMaxMs: number;
+  /**
+   * The longest gap of the steady state's last `windowMs`: as long as the migration, or all of
+   * the steady state when it was shorter. The longest of many gaps is longer than the longest of
+   * a few, so this compares the migration with as many steady-state writes. Absent in results
+   * recorded before it.
+   */
+  steadyAsLong?: { windowMs: number; maxMs: number };
   /** The longest gap that overlaps the migration. */
   migrationMaxMs: number;
   /** Acknowledged writes' latency before, during and after the migration (by when each started). */
@@ -91,6 +98,19 @@ function idleIn(history: Operation[], a: number, b: number): number {
   return idle + Math.max(0, b - at);
 }
 
+const max = (list: Gap[]): number => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
+
+function steadyAsLong(
+  gaps: Gap[],
+  history: Operation[],
+  window: MigrationWindow,
+): { windowMs: number; maxMs: number } {
+  const first = history.length ? Math.min(...history.map((o) => o.start)) : window.from;
+  const windowMs = Math.max(0, Math.min(window.to - window.from, window.from - first));
+  const from = window.from - windowMs;
+  return { windowMs, maxMs: max(gaps.filter((g) => g.b > from && g.b <= window.from)) };
+}
+
 export function writeGaps(
   history: Operation[],
   window: MigrationWindow,
@@ -130,7 +150,6 @@ export function writeGaps(
         : {}),
     };
   };
-  const max = (list: Gap[]) => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
   const puts = history.filter((o) => o.type === 'put' && o.outcome === 'ok');
   return {
     latency: {
@@ -139,6 +158,7 @@ export function writeGaps(
       after: percentiles(puts.filter((o) => o.start >= window.to)),
     },
     steadyMaxMs: max(gaps.filter((g) => g.b <= window.from)),
+    steadyAsLong: steadyAsLong(gaps, history, window),
     migrationMaxMs: max(gaps.filter((g) => g.b > window.from && g.a < window.to)),
     longest: [...gaps]
       .sort((x, y) => y.b - y.a - (x.b - x.a))

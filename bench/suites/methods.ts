@@ -12,11 +12,15 @@ export async function methodsSuite(ctx: SuiteContext): Promise<SuiteOutput> {
   await withTemporalWorker(async (t) => {
     for (let rep = 0; rep < ctx.reps; rep++) {
       ctx.say(`repetition ${rep + 1}/${ctx.reps}`);
-      runs.push(
-        await runStretch(t, { say: ctx.say, opsPerSecond: ctx.opsPerSecond, soak: ctx.soak, etcd: ctx.etcd }),
-      );
-      runs.push(await runSnapshotRestore({ say: ctx.say, opsPerSecond: ctx.opsPerSecond, etcd: ctx.etcd }));
-      runs.push(await runMakeMirror({ say: ctx.say, opsPerSecond: ctx.opsPerSecond, etcd: ctx.etcd }));
+      const common = {
+        say: ctx.say,
+        opsPerSecond: ctx.opsPerSecond,
+        etcd: ctx.etcd,
+        steadyBeforeMs: ctx.steadyBeforeMs,
+      };
+      runs.push(await runStretch(t, { ...common, soak: ctx.soak }));
+      runs.push(await runSnapshotRestore(common));
+      runs.push(await runMakeMirror(common));
     }
   });
   return { runs, table: methodsTable(runs) };
@@ -33,6 +37,7 @@ export function methodsTable(runs: MethodRun[]): string {
       'longest write gap (s)',
       'steady-state longest gap (s)',
       'longest gap / steady (per run)',
+      'longest gap / steady as long (per run)',
       'acked writes lost',
       'stale reads',
       'revisions preserved',
@@ -53,6 +58,7 @@ export function methodsTable(runs: MethodRun[]): string {
         of((r) => seconds(r.clients.writeGaps?.migrationMaxMs ?? r.clients.maxWriteGapMs), 2),
         formatSpread(spread(measured.map((r) => seconds(r.clients.writeGaps!.steadyMaxMs))), 2),
         formatSpread(spread(measured.map((r) => gapRatio(r.clients.writeGaps!))), 1),
+        asLongRatio(measured),
         of((r) => r.clients.lostWrites),
         of((r) => r.clients.staleReads),
         formatAll(mine.map((r) => r.fidelity.revisionsPreserved)),
@@ -62,6 +68,22 @@ export function methodsTable(runs: MethodRun[]): string {
       ];
     }),
   );
+}
+
+/**
+ * The same against the steady state's last stretch as long as the migration, with how long that
+ * stretch was (shorter when the steady state was); "-" for results recorded before it.
+ */
+function asLongRatio(measured: MethodRun[]): string {
+  const asLong = measured.flatMap((r) => {
+    const g = r.clients.writeGaps!;
+    return g.steadyAsLong
+      ? [{ ...g, steadyMaxMs: g.steadyAsLong.maxMs, windowMs: g.steadyAsLong.windowMs }]
+      : [];
+  });
+  if (asLong.length === 0) return '-';
+  const ratios = formatSpread(spread(asLong.map(gapRatio)), 1);
+  return `${ratios} over ${formatSpread(spread(asLong.map((g) => seconds(g.windowMs))), 0)} s`;
 }
 
 /** How many times the steady state's longest gap the migration's was (goal 5 of issue #18). */

@@ -19,6 +19,8 @@ export interface SuiteContext {
   rttsMs?: number[];
   /** The stretch runs' soak (default 5s; "0s" for none). */
   soak?: string;
+  /** How long the clients run before each migration, their steady state (default 5 s). */
+  steadyBeforeMs?: number;
   say: (line: string) => void;
 }
 

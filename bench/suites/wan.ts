@@ -26,6 +26,7 @@ export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
             opsPerSecond: ctx.opsPerSecond,
             soak: ctx.soak,
             etcd: ctx.etcd,
+            steadyBeforeMs: ctx.steadyBeforeMs,
           });
           runs.push({ ...r, rttMs });
         }

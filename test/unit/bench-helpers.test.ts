@@ -249,7 +249,12 @@ describe('temporalTiming', () => {
 });
 
 describe('methodsTable', () => {
-  const run = (method: MethodRun['method'], migrationMaxMs: number, steadyMaxMs: number): MethodRun => ({
+  const run = (
+    method: MethodRun['method'],
+    migrationMaxMs: number,
+    steadyMaxMs: number,
+    steadyAsLong?: { windowMs: number; maxMs: number },
+  ): MethodRun => ({
     method,
     namespace: 'ns',
     outcome: 'completed',
@@ -267,6 +272,7 @@ describe('methodsTable', () => {
       firstFailures: [],
       writeGaps: {
         steadyMaxMs,
+        ...(steadyAsLong ? { steadyAsLong } : {}),
         migrationMaxMs,
         longest: [],
         latency: {
@@ -297,5 +303,25 @@ describe('methodsTable', () => {
     expect(column).toBeGreaterThan(0);
     expect(cells('stretch')[column]).toBe('3.0 (2.0-5.0)');
     expect(cells('make-mirror')[column]).toBe('1.0');
+  });
+
+  it('gives it against a steady stretch as long as the migration, and how long that was', () => {
+    const rows = methodsTable([
+      run('stretch', 60, 20, { windowMs: 20_000, maxMs: 40 }),
+      run('stretch', 100, 20, { windowMs: 19_000, maxMs: 50 }),
+      run('stretch', 70, 35, { windowMs: 21_000, maxMs: 35 }),
+      run('make-mirror', 30, 30),
+    ]).split('\n');
+    const header = rows[0]!.split('|').map((c) => c.trim());
+    const column = header.indexOf('longest gap / steady as long (per run)');
+    expect(column).toBeGreaterThan(0);
+    const cells = (method: string) =>
+      rows
+        .find((r) => r.startsWith(`| ${method} `))!
+        .split('|')
+        .map((c) => c.trim());
+    expect(cells('stretch')[column]).toBe('2.0 (1.5-2.0) over 20 (19-21) s');
+    // Recorded before the field: no ratio is made up.
+    expect(cells('make-mirror')[column]).toBe('-');
   });
 });

@@ -41,6 +41,20 @@ describe('where the write gaps fall', () => {
     expect(g.migrationMaxMs).toBe(850);
   });
 
+  it("compares the migration with the steady state's last stretch as long as it", () => {
+    // Steady writes 0-3000 ms (a 300 ms gap early, 40 ms gaps late), migration 3000-3100 ms.
+    const steady = [
+      ...[10, 20, 320, 330].map((t) => put(t)),
+      ...Array.from({ length: 60 }, (_, i) => put(600 + 40 * i)),
+    ];
+    const short = writeGaps(steady, { from: T0 + 3000, to: T0 + 3100 });
+    expect(short.steadyMaxMs).toBe(300);
+    expect(short.steadyAsLong).toEqual({ windowMs: 100, maxMs: 40 });
+    // A migration longer than the steady state: all of it.
+    const long = writeGaps(steady, { from: T0 + 3000, to: T0 + 9000 });
+    expect(long.steadyAsLong).toEqual({ windowMs: 2995, maxMs: 300 });
+  });
+
   it('names the steps each long gap overlaps', () => {
     const g = writeGaps(history, window, 4);
     expect(g.longest.map((x) => [x.ms, x.during])).toEqual([
