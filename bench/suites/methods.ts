@@ -74,7 +74,7 @@ export function methodsTable(runs: MethodRun[]): string {
  * The same against the steady state's last stretch as long as the migration, with how long that
  * stretch was (shorter when the steady state was); "-" for results recorded before it.
  */
-function asLongRatio(measured: MethodRun[]): string {
+export function asLongRatio(measured: MethodRun[]): string {
   const asLong = measured.flatMap((r) => {
     const g = r.clients.writeGaps!;
     return g.steadyAsLong

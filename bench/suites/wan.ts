@@ -9,6 +9,7 @@ import { formatSpread, markdownTable, seconds, spread } from '../lib/stats.js';
 import { runStretch, type StretchRun } from '../lib/stretch-run.js';
 import { withTemporalWorker } from '../lib/temporal-worker.js';
 import type { LatencyPercentiles } from '../lib/write-gaps.js';
+import { asLongRatio } from './methods.js';
 import type { SuiteContext, SuiteOutput } from './suite.js';
 
 export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
@@ -53,6 +54,8 @@ export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
         'during the migration (ms)',
         'after (ms)',
         'longest write gap (s)',
+        'steady-state longest gap (s)',
+        'longest gap / steady as long (per run)',
         'failed ops',
       ],
       rtts.map((rtt) => {
@@ -69,6 +72,8 @@ export async function wanSuite(ctx: SuiteContext): Promise<SuiteOutput> {
           pair((r) => r.clients.writeGaps?.latency.migration, mine),
           pair((r) => r.clients.writeGaps?.latency.after, mine),
           ms((r) => r.clients.writeGaps && seconds(r.clients.writeGaps.migrationMaxMs), mine, 2),
+          ms((r) => r.clients.writeGaps && seconds(r.clients.writeGaps.steadyMaxMs), mine, 2),
+          asLongRatio(mine.filter((r) => r.clients.writeGaps)),
           formatSpread(spread(mine.map((r) => r.clients.failedOps)), 0),
         ];
       }),
