@@ -71,8 +71,9 @@ export function methodsTable(runs: MethodRun[]): string {
 }
 
 /**
- * The same against the steady state's last stretch as long as the migration, with how long that
- * stretch was (shorter when the steady state was); "-" for results recorded before it.
+ * Each run's longest gap against the longest of its steady state's last stretch as long as the
+ * migration (`gapRatio` of `steadyAsLong`), with how long that stretch was (shorter when the
+ * steady state was); "-" for results recorded before it.
  */
 export function asLongRatio(measured: MethodRun[]): string {
   const asLong = measured.flatMap((r) => {
