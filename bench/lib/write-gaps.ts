@@ -100,12 +100,9 @@ function idleIn(history: Operation[], a: number, b: number): number {
 
 const max = (list: Gap[]): number => list.reduce((m, g) => Math.max(m, g.b - g.a), 0);
 
-function steadyAsLong(
-  gaps: Gap[],
-  history: Operation[],
-  window: MigrationWindow,
-): { windowMs: number; maxMs: number } {
-  const first = history.length ? Math.min(...history.map((o) => o.start)) : window.from;
+/** `gaps` as gapsOf gives them: the first starts at the first operation's start. */
+function steadyAsLong(gaps: Gap[], window: MigrationWindow): { windowMs: number; maxMs: number } {
+  const first = gaps[0]?.a ?? window.from;
   const windowMs = Math.max(0, Math.min(window.to - window.from, window.from - first));
   const from = window.from - windowMs;
   return { windowMs, maxMs: max(gaps.filter((g) => g.b > from && g.b <= window.from)) };
@@ -158,7 +155,7 @@ export function writeGaps(
       after: percentiles(puts.filter((o) => o.start >= window.to)),
     },
     steadyMaxMs: max(gaps.filter((g) => g.b <= window.from)),
-    steadyAsLong: steadyAsLong(gaps, history, window),
+    steadyAsLong: steadyAsLong(gaps, window),
     migrationMaxMs: max(gaps.filter((g) => g.b > window.from && g.a < window.to)),
     longest: [...gaps]
       .sort((x, y) => y.b - y.a - (x.b - x.a))

@@ -76,15 +76,15 @@ export function methodsTable(runs: MethodRun[]): string {
  * steady state was); "-" for results recorded before it.
  */
 export function asLongRatio(measured: MethodRun[]): string {
-  const asLong = measured.flatMap((r) => {
-    const g = r.clients.writeGaps!;
-    return g.steadyAsLong
-      ? [{ ...g, steadyMaxMs: g.steadyAsLong.maxMs, windowMs: g.steadyAsLong.windowMs }]
-      : [];
-  });
+  const asLong = measured.flatMap(({ clients: { writeGaps: g } }) =>
+    g?.steadyAsLong ? [{ migrationMaxMs: g.migrationMaxMs, steady: g.steadyAsLong }] : [],
+  );
   if (asLong.length === 0) return '-';
-  const ratios = formatSpread(spread(asLong.map(gapRatio)), 1);
-  return `${ratios} over ${formatSpread(spread(asLong.map((g) => seconds(g.windowMs))), 0)} s`;
+  const ratios = asLong.map((g) =>
+    gapRatio({ migrationMaxMs: g.migrationMaxMs, steadyMaxMs: g.steady.maxMs }),
+  );
+  const windows = asLong.map((g) => seconds(g.steady.windowMs));
+  return `${formatSpread(spread(ratios), 1)} over ${formatSpread(spread(windows), 0)} s`;
 }
 
 /** How many times the steady state's longest gap the migration's was (goal 5 of issue #18). */
